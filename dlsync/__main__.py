@@ -1,0 +1,5 @@
+"""``python -m dlsync`` runs the command line."""
+
+from dlsync.cli import main
+
+main()

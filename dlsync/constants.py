@@ -1,0 +1,47 @@
+"""Every default and limit in one place, named."""
+
+from __future__ import annotations
+
+# Remote
+PRODUCTION_REMOTE = "https://gate.dataloop.ai/api/v1"
+LOCAL_REMOTE = "local"
+PAGE_SIZE = 1000
+ANNOTATION_BATCH = 100
+TOKEN_REFRESH_AHEAD_S = 120.0
+CONNECT_TIMEOUT_S = 10.0
+READ_TIMEOUT_S = 120.0
+MAX_CONNECTIONS = 64
+
+# Pacer
+DEFAULT_RATE = 50.0            # requests per second
+DEFAULT_BURST = 50
+DEFAULT_CONCURRENCY = 32
+MAX_ATTEMPTS = 8
+MAX_TOTAL_WAIT_S = 300.0
+BACKOFF_BASE_S = 0.25
+BACKOFF_CAP_S = 30.0
+RATE_DECREASE_FACTOR = 0.5
+RATE_INCREASE_STEP = 0.1        # share of the configured maximum added per success window
+MIN_RATE = 0.5
+
+# Sync
+DEFAULT_WORKERS = 16
+DEFAULT_MAX_DELETE = 100
+HASH_CHUNK = 1 << 20
+UPLOAD_CHUNK = 1 << 18
+STATE_BATCH = 500
+STATE_FLUSH_S = 0.5
+FINGERPRINT_KEY = "dlsync"
+
+# Service
+SETTLE_S = 1.0
+DELETE_GRACE_S = 60.0
+RECONCILE_S = 15 * 60.0
+SHUTDOWN_TIMEOUT_S = 30.0
+QUEUE_SIZE = 10_000
+
+# Gate
+GATE_HOST = "127.0.0.1"
+GATE_PORT = 8765
+GATE_TOKEN_TTL_S = 24 * 3600
+GATE_MAX_PAGE_SIZE = 1000

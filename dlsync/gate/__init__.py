@@ -1,0 +1,1 @@
+"""The local Dataloop-compatible gate: routes, store, DQL, auth and faults."""

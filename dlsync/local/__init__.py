@@ -1,0 +1,1 @@
+"""The local side: streaming scan, ignore rules, annotation files, the watcher."""

@@ -1,0 +1,1 @@
+"""The Dataloop REST client and its pacer."""

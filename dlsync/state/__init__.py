@@ -1,0 +1,1 @@
+"""Sync state in SQLite: schema, migrations, typed queries, the single writer."""

@@ -1,0 +1,1 @@
+"""The sync engine: pairing, decisions, plans, transfers."""
