@@ -1,0 +1,148 @@
+"""Value types shared by the scanner, the state store, the planner and the executor.
+
+Paths: a ``RelPath`` is a POSIX path relative to the sync root, Unicode NFC, without a leading
+slash (``"a/b.jpg"``). The remote item for it has ``filename == remote_dir + "/" + relpath``
+(DESIGN.md decision 1).
+"""
+
+from __future__ import annotations
+
+import enum
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any, NewType
+
+RelPath = NewType("RelPath", str)
+
+
+def rel_path(path: str) -> RelPath:
+    """Normalise a relative path: POSIX separators, NFC, no leading or trailing slash."""
+    return RelPath(unicodedata.normalize("NFC", path.replace("\\", "/")).strip("/"))
+
+
+def remote_filename(remote_dir: str, path: RelPath) -> str:
+    """The remote ``filename`` of ``path`` under ``remote_dir`` (``"/"`` or ``"/dir"``)."""
+    return f"{remote_dir.rstrip('/')}/{path}"
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """What identifies a file's content: its SHA-256 (hex) and size in bytes."""
+
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class LocalEntry:
+    """One regular file found by the scan, with the ``stat`` fields change detection uses."""
+
+    path: RelPath
+    size: int
+    mtime_ns: int
+    inode: int
+    annotation_path: str | None = None  # absolute path of its annotation JSON, if any
+
+
+class ProblemKind(enum.StrEnum):
+    """Why the scan could not use a path."""
+
+    UNREADABLE = "unreadable"
+    VANISHED = "vanished"
+    UNDECODABLE_NAME = "undecodable-name"
+    SYMLINK_LOOP = "symlink-loop"
+    NOT_A_FILE = "not-a-file"
+
+
+@dataclass(frozen=True, slots=True)
+class ScanProblem:
+    """A path the scan had to pass over, reported as data rather than raised."""
+
+    path: str
+    kind: ProblemKind
+    reason: str
+
+
+class FileStatus(enum.StrEnum):
+    """Where a tracked file stands in state."""
+
+    PENDING = "pending"      # seen locally, not yet confirmed remote
+    SYNCED = "synced"        # remote item confirmed with this content and annotations
+    FAILED = "failed"        # last attempt failed; retried next run
+    CONFLICT = "conflict"    # both sides changed; needs a person
+    DELETED = "deleted"      # removed locally; remote item kept or deleted per policy
+
+
+@dataclass(frozen=True, slots=True)
+class StateRecord:
+    """What state remembers of one file of one sync pair."""
+
+    path: RelPath
+    size: int
+    mtime_ns: int
+    inode: int
+    sha256: str | None
+    item_id: str | None
+    annotations_hash: str | None
+    status: FileStatus
+    attempts: int = 0
+    last_error: str | None = None
+    annotation_ids: tuple[tuple[str, str], ...] = ()  # (canonical hash, remote annotation id)
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteItem:
+    """A remote item as the listing shows it, relative to the sync pair's remote folder."""
+
+    item_id: str
+    path: RelPath
+    size: int
+    fingerprint: Fingerprint | None     # from the dlsync key of the item's user metadata
+    annotations_hash: str | None
+    user_metadata: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+class ActionKind(enum.StrEnum):
+    """What the executor does with one path. The rclone-style marker is ``ActionKind.marker``."""
+
+    UPLOAD = "upload"                # new file, mode=skip
+    OVERWRITE = "overwrite"          # changed file, mode=overwrite
+    MOVE = "move"                    # renamed file: PATCH filename, keeps the item id
+    ANNOTATE = "annotate"            # annotation set changed: post new, delete dlsync's removed
+    UPDATE_METADATA = "update-metadata"
+    ADOPT = "adopt"                  # remote item already matches by fingerprint: record only
+    REUPLOAD = "reupload"            # tracked as synced but missing remotely
+    DELETE = "delete"                # local file gone, deletes enabled
+    CONFLICT = "conflict"            # both sides changed; reported, nothing written
+    ERROR = "error"                  # the path cannot be synced (reported with the reason)
+
+    @property
+    def marker(self) -> str:
+        return _MARKERS[self]
+
+
+_MARKERS = {
+    ActionKind.UPLOAD: "+",
+    ActionKind.REUPLOAD: "+",
+    ActionKind.OVERWRITE: "*",
+    ActionKind.ANNOTATE: "*",
+    ActionKind.UPDATE_METADATA: "*",
+    ActionKind.MOVE: ">",
+    ActionKind.DELETE: "-",
+    ActionKind.ADOPT: "=",
+    ActionKind.CONFLICT: "!",
+    ActionKind.ERROR: "!",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """One step of a plan, with the reason it was chosen."""
+
+    kind: ActionKind
+    path: RelPath
+    reason: str
+    size: int = 0
+    item_id: str | None = None
+    source: RelPath | None = None        # for MOVE: the old path
+    sha256: str | None = None            # content fingerprint when already known
