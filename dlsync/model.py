@@ -20,6 +20,16 @@ def rel_path(path: str) -> RelPath:
     return RelPath(unicodedata.normalize("NFC", path.replace("\\", "/")).strip("/"))
 
 
+def path_key(path: str) -> bytes:
+    """The sort key every listing is merge-joined on: UTF-8 bytes with ``/`` as ``NUL``.
+
+    Ordering by this key equals ordering by path components, which is the order of a depth-first
+    walk that visits each directory's entries sorted by their UTF-8 names. SQLite compares BLOBs
+    with memcmp, so an indexed BLOB column of these keys yields the same order.
+    """
+    return path.encode("utf-8", "surrogateescape").replace(b"/", b"\x00")
+
+
 def remote_filename(remote_dir: str, path: RelPath) -> str:
     """The remote ``filename`` of ``path`` under ``remote_dir`` (``"/"`` or ``"/dir"``)."""
     return f"{remote_dir.rstrip('/')}/{path}"
