@@ -52,6 +52,8 @@ class LocalEntry:
     mtime_ns: int
     inode: int
     annotation_path: str | None = None  # absolute path of its annotation JSON, if any
+    annotation_size: int = 0            # stat of that JSON: a change re-reads it
+    annotation_mtime_ns: int = 0
 
 
 class ProblemKind(enum.StrEnum):
@@ -95,6 +97,8 @@ class StateRecord:
     item_id: str | None
     annotations_hash: str | None
     status: FileStatus
+    annotation_size: int = 0            # stat of the annotation JSON when last read
+    annotation_mtime_ns: int = 0
     attempts: int = 0
     last_error: str | None = None
     annotation_ids: tuple[tuple[str, str], ...] = ()  # (canonical hash, remote annotation id)
