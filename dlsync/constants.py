@@ -45,3 +45,21 @@ GATE_HOST = "127.0.0.1"
 GATE_PORT = 8765
 GATE_TOKEN_TTL_S = 24 * 3600
 GATE_MAX_PAGE_SIZE = 1000
+
+# Local side: scan, ignore rules, annotation files
+IGNORE_FILE = ".dlsyncignore"
+ANNOTATION_MAX_BYTES = 64 << 20          # larger annotation files are refused, not read
+ANNOTATION_MAX_DEPTH = 64                # deepest JSON nesting accepted in an annotation file
+ANNOTATION_HASH_KEY = "dlsync_hash"      # metadata.user key holding an annotation's canonical hash
+
+# Remote client (dlsync/remote)
+RATE_INCREASE_INTERVAL_S = 1.0  # at most one additive rate increase per this many seconds
+RATE_DECREASE_WINDOW_S = 1.0    # minimum window between two rate cuts when no Retry-After is given
+MAX_RETRY_AFTER_S = 600.0       # a larger Retry-After is clamped (and still bounded by total wait)
+DOWNLOAD_RESUME_ATTEMPTS = 3    # Range resumes of one download at the same offset
+TOKEN_ENV = "DLSYNC_TOKEN"
+TOKEN_FILE_ENV = "DLSYNC_TOKEN_FILE"
+REFRESH_TOKEN_ENV = "DLSYNC_REFRESH_TOKEN"
+REFRESH_TOKEN_FILE_ENV = "DLSYNC_REFRESH_TOKEN_FILE"
+TOKEN_CREDENTIAL = "dlsync-token"
+REFRESH_TOKEN_CREDENTIAL = "dlsync-refresh-token"

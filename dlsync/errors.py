@@ -13,7 +13,8 @@ config loader. Code above that boundary never string-matches a message; it asks
     ├── StateError               the state database cannot be used (corrupt, locked)     fatal
     │   └── DiskFullError        no space left while writing state                        fatal
     ├── LocalFileError           one local path cannot be read (names the path)           per item
-    │   └── FileChangedError     the file changed while it was read; retry once settled   retryable
+    │   ├── FileChangedError     the file changed while it was read; retry once settled   retryable
+    │   └── FileVanishedError    the file was removed before or while it was read         skipped
     ├── AnnotationFileError      an annotation JSON cannot be used (names file, position) per item
     └── RemoteError              anything the remote said or failed to say
         ├── AuthError            401/403 after refresh: token rejected or expired         fatal
@@ -77,6 +78,10 @@ class LocalFileError(DlsyncError):
 
 class FileChangedError(LocalFileError):
     """The file's size or mtime moved while it was read; it is retried once it settles."""
+
+
+class FileVanishedError(LocalFileError):
+    """The file disappeared before or while it was read; the next scan sees it as gone."""
 
 
 class AnnotationFileError(DlsyncError):

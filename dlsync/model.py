@@ -64,6 +64,7 @@ class ProblemKind(enum.StrEnum):
     UNDECODABLE_NAME = "undecodable-name"
     SYMLINK_LOOP = "symlink-loop"
     NOT_A_FILE = "not-a-file"
+    DUPLICATE_NAME = "duplicate-name"   # another name in the directory has the same NFC form
 
 
 @dataclass(frozen=True, slots=True)
