@@ -1,0 +1,78 @@
+"""dtlpy logs in to the gate, creates and finds projects and datasets by name."""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+import jwt
+import pytest
+from dlsync.gate.server import RunningGate
+
+from tests.dtlpy.conftest import EMAIL
+from tests.dtlpy.sdk import unique
+
+pytestmark = pytest.mark.dtlpy
+
+
+def test_login_token_is_accepted_and_kept(dl: ModuleType, gate: RunningGate) -> None:
+    """login_token with a gate-minted JWT succeeds and dtlpy sends that token from then on."""
+    token = gate.mint_token(email=EMAIL, ttl=3600)
+    dl.login_token(token)
+    assert dl.client_api.token == token
+    assert dl.info()["user_email"] == EMAIL
+
+
+def test_login_token_with_a_forged_token_is_refused(dl: ModuleType, gate: RunningGate) -> None:
+    """A JWT not signed by the gate fails login_token and dtlpy keeps its previous token."""
+    before = dl.client_api.token
+    forged = jwt.encode({"email": EMAIL, "sub": EMAIL, "exp": 4102444800}, "not-the-gate-key",
+                        algorithm="HS256")
+    with pytest.raises(ValueError, match="Invalid API key"):
+        dl.login_token(forged)
+    assert dl.client_api.token == before
+
+
+def test_project_created_is_found_by_name_and_id(dl: ModuleType) -> None:
+    """A project made with projects.create comes back by name and by id with the same id."""
+    name = unique("proj")
+    created = dl.projects.create(project_name=name)
+    by_name = dl.projects.get(project_name=name)
+    by_id = dl.projects.get(project_id=created.id)
+    assert created.name == name
+    assert (by_name.id, by_name.name) == (created.id, name)
+    assert (by_id.id, by_id.name) == (created.id, name)
+
+
+def test_unknown_project_name_is_not_found(dl: ModuleType) -> None:
+    """projects.get for a name nobody created raises dtlpy's NotFound."""
+    with pytest.raises(dl.exceptions.NotFound):
+        dl.projects.get(project_name=unique("missing"))
+
+
+def test_dataset_created_is_found_by_name_and_id(project: Any) -> None:
+    """A dataset made in a project comes back by name and by id, linked to that project."""
+    name = unique("ds")
+    created = project.datasets.create(dataset_name=name)
+    by_name = project.datasets.get(dataset_name=name)
+    by_id = project.datasets.get(dataset_id=created.id)
+    assert (by_name.id, by_name.name) == (created.id, name)
+    assert (by_id.id, by_id.name) == (created.id, name)
+    assert project.id in by_name.projects
+    assert by_name.items_count == 0
+
+
+def test_dataset_list_holds_each_created_dataset(project: Any) -> None:
+    """project.datasets.list returns every dataset created in the project, once each."""
+    names = {unique("listed") for _ in range(3)}
+    ids = {project.datasets.create(dataset_name=name).id for name in names}
+    listed = project.datasets.list()
+    listed_ids = [dataset.id for dataset in listed]
+    assert ids <= set(listed_ids)
+    assert len(listed_ids) == len(set(listed_ids))
+
+
+def test_unknown_dataset_name_is_not_found(dl: ModuleType, project: Any) -> None:
+    """datasets.get for a name nobody created raises dtlpy's NotFound."""
+    with pytest.raises(dl.exceptions.NotFound):
+        project.datasets.get(dataset_name=unique("missing"))

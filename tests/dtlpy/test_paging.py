@@ -1,0 +1,78 @@
+"""dtlpy pages through more than 1,000 items: keyset paging, offset paging, counts and ids."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from tests.dtlpy.samples import write_flat
+from tests.dtlpy.sdk import unique
+
+pytestmark = [pytest.mark.dtlpy, pytest.mark.slow]
+
+MANY = 1050
+
+
+@pytest.fixture(scope="module")
+def many(project: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A dataset holding 1,050 distinct one-pixel PNGs under ``/many``."""
+    folder = tmp_path_factory.mktemp("many")
+    write_flat(folder, MANY)
+    dataset = project.datasets.create(dataset_name=unique("many"))
+    dataset.items.upload(local_path=f"{folder}/*", remote_path="/many", raise_on_error=True)
+    return dataset
+
+
+def test_listing_reports_the_full_count(many: Any) -> None:
+    """The first page's totalItemsCount gives every item; a page holds at most 1,000."""
+    pages = many.items.list()
+    assert pages.items_count == MANY
+    assert len(pages) == MANY
+    assert len(pages.items) == 1000
+
+
+def test_all_walks_every_item_once(many: Any) -> None:
+    """pages.all() yields each of the 1,050 items exactly once, all under /many."""
+    items = list(many.items.list().all())
+    ids = [item.id for item in items]
+    assert len(ids) == MANY
+    assert len(set(ids)) == MANY
+    assert {item.filename for item in items} == {f"/many/p_{i:05d}.png" for i in range(MANY)}
+
+
+def test_iterating_pages_gives_full_pages_then_the_rest(many: Any) -> None:
+    """Iterating the paged listing gives one page of 1,000 then one of 50, with no overlap."""
+    pages = [[item.id for item in page] for page in many.items.list()]
+    assert [len(page) for page in pages] == [1000, MANY - 1000]
+    assert len({item_id for page in pages for item_id in page}) == MANY
+
+
+def test_small_pages_in_filename_order(dl: ModuleType, many: Any) -> None:
+    """Offset paging sorted by filename, 100 per page, yields every item once and in order."""
+    filters = dl.Filters()
+    filters.sort_by(field="filename", value=dl.FiltersOrderByDirection.ASCENDING)
+    filters.page_size = 100
+    pages = many.items.list(filters=filters)
+    assert pages.total_pages_count == 11
+    names = [item.filename for item in pages.all()]
+    assert names == [f"/many/p_{i:05d}.png" for i in range(MANY)]
+
+
+def test_go_to_page_with_offset_paging(dl: ModuleType, many: Any) -> None:
+    """Asking for page 10 of 100-item pages returns the last 50 items in filename order."""
+    filters = dl.Filters()
+    filters.sort_by(field="filename", value=dl.FiltersOrderByDirection.DESCENDING)
+    filters.page_size = 100
+    pages = many.items.list(filters=filters)
+    pages.go_to_page(10)
+    assert [item.filename for item in pages.items] == [
+        f"/many/p_{i:05d}.png" for i in reversed(range(50))]
+
+
+def test_written_files_are_distinct(tmp_path: Path) -> None:
+    """The paging fixture's files differ pairwise, so the gate cannot fold any two together."""
+    contents = {path.read_bytes() for path in write_flat(tmp_path, MANY)}
+    assert len(contents) == MANY

@@ -1,0 +1,77 @@
+"""dtlpy uploads a folder tree with annotation files into a remote folder, and re-uploads it."""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from tests.dtlpy.conftest import SAMPLE_COUNT, SAMPLE_REMOTE_DIR
+from tests.dtlpy.samples import SampleTree
+from tests.dtlpy.sdk import all_items, boxes_of, filenames, upload_tree
+
+pytestmark = pytest.mark.dtlpy
+
+
+def annotation_count(dl: ModuleType, dataset: Any) -> int:
+    """How many annotations a dataset-wide annotation query reports."""
+    filters = dl.Filters(resource=dl.FiltersResource.ANNOTATION)
+    return int(dataset.annotations.list(filters=filters).items_count)
+
+
+def test_upload_puts_every_file_at_its_mirrored_remote_path(
+        uploaded: Any, sample_tree: SampleTree) -> None:
+    """Each local file becomes one item at <remote dir>/<relative path>, with its size."""
+    items = all_items(uploaded)
+    by_path = sample_tree.by_remote_path(SAMPLE_REMOTE_DIR)
+    assert len(items) == SAMPLE_COUNT
+    assert filenames(items) == set(by_path)
+    for item in items:
+        sample = by_path[item.filename]
+        assert item.name == sample.rel.rsplit("/", 1)[-1]
+        assert item.dir == item.filename.rsplit("/", 1)[0]
+        assert item.metadata["system"]["size"] == len(sample.data)
+        assert item.type == "file"
+    assert len({item.id for item in items}) == SAMPLE_COUNT
+
+
+def test_upload_attaches_each_files_annotations(uploaded: Any, sample_tree: SampleTree) -> None:
+    """Every item holds exactly the boxes of its JSON file: count, labels and coordinates."""
+    by_path = sample_tree.by_remote_path(SAMPLE_REMOTE_DIR)
+    for item in all_items(uploaded):
+        assert boxes_of(item) == sorted(by_path[item.filename].boxes), item.filename
+
+
+def test_upload_reports_dataset_wide_annotation_count(
+        dl: ModuleType, uploaded: Any, sample_tree: SampleTree) -> None:
+    """An annotation query over the dataset counts every box of every file once."""
+    expected = sum(len(sample.boxes) for sample in sample_tree.files)
+    assert annotation_count(dl, uploaded) == expected
+
+
+def test_reupload_in_skip_mode_keeps_items_and_annotations(
+        dl: ModuleType, dataset: Any, sample_tree: SampleTree) -> None:
+    """Uploading the same tree twice (skip mode) returns the same ids and duplicates nothing."""
+    first = upload_tree(dataset, sample_tree, "/again")
+    annotations_before = annotation_count(dl, dataset)
+    second = upload_tree(dataset, sample_tree, "/again")
+    first_ids = {item.filename: item.id for item in first}
+    second_ids = {item.filename: item.id for item in second}
+    assert len(first_ids) == SAMPLE_COUNT
+    assert second_ids == first_ids
+    assert {item.id for item in all_items(dataset)} == set(first_ids.values())
+    assert annotations_before == sum(len(sample.boxes) for sample in sample_tree.files)
+    assert annotation_count(dl, dataset) == annotations_before
+
+
+def test_upload_with_item_metadata_stores_it_under_user(
+        dataset: Any, sample_tree: SampleTree) -> None:
+    """item_metadata given to upload comes back on the item, beside the system metadata."""
+    sample = sample_tree.files[0]
+    item = dataset.items.upload(local_path=str(sample_tree.images_dir / sample.rel),
+                                remote_path="/meta", item_metadata={"user": {"batch": 7}})
+    fetched = dataset.items.get(item_id=item.id)
+    assert fetched.filename == f"/meta/{sample.rel}"
+    assert fetched.metadata["user"] == {"batch": 7}
+    assert fetched.metadata["system"]["size"] == len(sample.data)
