@@ -63,3 +63,6 @@ REFRESH_TOKEN_ENV = "DLSYNC_REFRESH_TOKEN"
 REFRESH_TOKEN_FILE_ENV = "DLSYNC_REFRESH_TOKEN_FILE"
 TOKEN_CREDENTIAL = "dlsync-token"
 REFRESH_TOKEN_CREDENTIAL = "dlsync-refresh-token"
+
+# State store
+STATE_QUEUE = 1000             # write operations buffered before senders wait for the writer

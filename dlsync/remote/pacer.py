@@ -1,0 +1,287 @@
+"""The pacer: the one place that decides *when* a request to the remote is sent or re-sent.
+
+One pacer per remote, shared by every worker. It combines
+
+- a token bucket (``rate`` requests per second, ``burst`` tokens) that spaces request starts;
+- a concurrency cap (``concurrency`` requests in flight);
+- AIMD on the rate: a 429 halves it (at most once per Retry-After window, so one overload that
+  answers a burst of 429s cuts the rate once), and every success window without a 429 adds a
+  step of the configured maximum back, never above that maximum;
+- retries with exponential backoff and full jitter on 5xx and transport errors, ``Retry-After``
+  obeyed (and applied to every caller: the bucket holds until it has passed), bounded by a
+  maximum number of attempts and a maximum total wait per request.
+
+The call site decides *whether* a call may be repeated (``Idempotency``); the pacer decides
+when, from the error class alone.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+import anyio
+
+from dlsync import constants, logs
+from dlsync.errors import (
+    AmbiguousWriteError,
+    RateLimitedError,
+    RemoteError,
+    ServerError,
+    TransportError,
+)
+
+T = TypeVar("T")
+
+log = logs.get_logger(__name__)
+
+
+class Clock(Protocol):
+    """Time as the pacer sees it: a monotonic reading and a way to wait."""
+
+    def monotonic(self) -> float:
+        """Seconds on a clock that never goes backwards."""
+        ...
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait ``seconds``."""
+        ...
+
+
+class SystemClock:
+    """The real clock: ``time.monotonic`` and ``anyio.sleep``."""
+
+    def monotonic(self) -> float:
+        """Seconds from ``time.monotonic``."""
+        return time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` on the event loop."""
+        await anyio.sleep(seconds)
+
+
+class Idempotency(enum.Enum):
+    """What the call site knows about repeating its request.
+
+    ``SAFE``: repeating it cannot change the outcome (GET, PATCH, PUT, upload with mode=skip);
+    retried on 429, 5xx and every transport error.
+    ``UNSAFE``: a repeat could apply it twice (annotation POST, create); retried only when the
+    remote certainly did not apply it: a 429, or a connection that was never established.
+    ``NEVER``: the caller handles every failure itself; no retry at all.
+    """
+
+    SAFE = "safe"
+    UNSAFE = "unsafe"
+    NEVER = "never"
+
+
+@dataclass(frozen=True, slots=True)
+class PacerSettings:
+    """Limits and tuning of one pacer; defaults from ``dlsync.constants``."""
+
+    rate: float = constants.DEFAULT_RATE
+    burst: int = constants.DEFAULT_BURST
+    concurrency: int = constants.DEFAULT_CONCURRENCY
+    max_attempts: int = constants.MAX_ATTEMPTS
+    max_total_wait: float = constants.MAX_TOTAL_WAIT_S
+    backoff_base: float = constants.BACKOFF_BASE_S
+    backoff_cap: float = constants.BACKOFF_CAP_S
+    decrease_factor: float = constants.RATE_DECREASE_FACTOR
+    increase_step: float = constants.RATE_INCREASE_STEP
+    increase_interval: float = constants.RATE_INCREASE_INTERVAL_S
+    decrease_window: float = constants.RATE_DECREASE_WINDOW_S
+    min_rate: float = constants.MIN_RATE
+
+
+@dataclass(frozen=True, slots=True)
+class PacerStats:
+    """Counters of one pacer since it was made, for metrics and the run summary."""
+
+    current_rate: float
+    max_rate: float
+    calls: int
+    attempts: int
+    retries: int
+    rate_limited: int
+    server_errors: int
+    transport_errors: int
+    rate_decreases: int
+    waited_s: float
+
+
+def may_retry(exc: RemoteError, idempotency: Idempotency) -> bool:
+    """True when ``exc`` from a call with ``idempotency`` may be answered by sending it again."""
+    if idempotency is Idempotency.NEVER or isinstance(exc, AmbiguousWriteError):
+        return False
+    if isinstance(exc, RateLimitedError):
+        return True
+    if idempotency is Idempotency.UNSAFE:
+        return type(exc) is TransportError  # never connected: nothing was sent
+    return isinstance(exc, ServerError | TransportError)
+
+
+class TokenBucket:
+    """Spaces request starts at ``rate`` per second with up to ``burst`` back to back.
+
+    Reservations may drive the balance below zero: each caller then sleeps exactly until its own
+    token has accrued, so waiters are released one ``1/rate`` apart instead of all at once.
+    """
+
+    def __init__(self, rate: float, burst: int, clock: Clock) -> None:
+        self.rate = rate
+        self._burst = float(max(1, burst))
+        self._clock = clock
+        self._tokens = self._burst
+        self._stamp = clock.monotonic()
+        self._hold_until = 0.0
+
+    def hold(self, until: float) -> None:
+        """Let no request start before the monotonic time ``until`` (a Retry-After)."""
+        self._hold_until = max(self._hold_until, until)
+
+    def set_rate(self, rate: float) -> None:
+        """Change the refill rate from now on."""
+        self._refill()
+        self.rate = rate
+
+    async def acquire(self) -> float:
+        """Wait for one token; return the seconds waited."""
+        waited = 0.0
+        hold = self._hold_until - self._clock.monotonic()
+        if hold > 0:
+            await self._clock.sleep(hold)
+            waited += hold
+        self._refill()
+        self._tokens -= 1.0
+        if self._tokens < 0:
+            delay = -self._tokens / self.rate
+            await self._clock.sleep(delay)
+            waited += delay
+        return waited
+
+    def _refill(self) -> None:
+        now = self._clock.monotonic()
+        self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self.rate)
+        self._stamp = now
+
+
+class Pacer:
+    """Rate, concurrency and retry policy for every request to one remote."""
+
+    def __init__(self, settings: PacerSettings | None = None, *, clock: Clock | None = None,
+                 rng: random.Random | None = None) -> None:
+        self.settings = settings or PacerSettings()
+        self._clock = clock or SystemClock()
+        self._rng = rng or random.Random()
+        self._bucket = TokenBucket(self.settings.rate, self.settings.burst, self._clock)
+        self._slots = anyio.Semaphore(max(1, self.settings.concurrency))
+        self._no_decrease_until = float("-inf")
+        self._last_increase = self._clock.monotonic()
+        self._counts = {"calls": 0, "attempts": 0, "retries": 0, "rate_limited": 0,
+                        "server_errors": 0, "transport_errors": 0, "rate_decreases": 0}
+        self._waited = 0.0
+
+    @property
+    def rate(self) -> float:
+        """The request rate the bucket allows right now."""
+        return self._bucket.rate
+
+    def stats(self) -> PacerStats:
+        """A snapshot of the counters."""
+        return PacerStats(current_rate=self.rate, max_rate=self.settings.rate,
+                          waited_s=self._waited, **self._counts)
+
+    async def call(self, send: Callable[[], Awaitable[T]], *, idempotency: Idempotency,
+                   what: str = "") -> T:
+        """Run ``send`` under the limits, retrying as ``idempotency`` allows; return its result.
+
+        ``send`` must raise ``dlsync.errors.RemoteError`` subclasses for failures. The last
+        error is re-raised when attempts or the total wait run out.
+        """
+        self._counts["calls"] += 1
+        waited = 0.0
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await self._attempt(send)
+            except RemoteError as exc:
+                delay = self._retry_delay(exc, idempotency, attempt, waited)
+                if delay is None:
+                    raise
+                log.warning("remote request failed, will retry", what=what, error=str(exc),
+                            status=exc.status, attempt=attempt, retry_in_s=round(delay, 3))
+            self._counts["retries"] += 1
+            waited += delay
+            self._waited += delay
+            await self._clock.sleep(delay)
+
+    async def _attempt(self, send: Callable[[], Awaitable[T]]) -> T:
+        async with self._slots:
+            self._waited += await self._bucket.acquire()
+            self._counts["attempts"] += 1
+            try:
+                result = await send()
+            except RemoteError as exc:
+                self._observe_failure(exc)
+                raise
+        self._observe_success()
+        return result
+
+    def _retry_delay(self, exc: RemoteError, idempotency: Idempotency, attempt: int,
+                     waited: float) -> float | None:
+        """Seconds to wait before the next attempt, or ``None`` when the call must give up."""
+        if not may_retry(exc, idempotency) or attempt >= self.settings.max_attempts:
+            return None
+        delay = self.backoff(attempt)
+        if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
+            delay = max(delay, min(exc.retry_after, constants.MAX_RETRY_AFTER_S))
+        if waited + delay > self.settings.max_total_wait:
+            return None
+        return delay
+
+    def backoff(self, attempt: int) -> float:
+        """Full-jitter backoff after failed ``attempt`` (1-based): uniform in [0, base·2^(n-1)]."""
+        ceiling = min(self.settings.backoff_cap, self.settings.backoff_base * 2 ** (attempt - 1))
+        return self._rng.uniform(0.0, ceiling)
+
+    def _observe_failure(self, exc: RemoteError) -> None:
+        if isinstance(exc, RateLimitedError):
+            self._counts["rate_limited"] += 1
+            self._on_rate_limited(exc.retry_after)
+        elif isinstance(exc, ServerError):
+            self._counts["server_errors"] += 1
+        elif isinstance(exc, TransportError):
+            self._counts["transport_errors"] += 1
+
+    def _on_rate_limited(self, retry_after: float | None) -> None:
+        """Hold every caller for Retry-After; cut the rate once per Retry-After window."""
+        now = self._clock.monotonic()
+        window = self.settings.decrease_window
+        if retry_after is not None:
+            window = max(window, min(retry_after, constants.MAX_RETRY_AFTER_S))
+            self._bucket.hold(now + min(retry_after, constants.MAX_RETRY_AFTER_S))
+        if now < self._no_decrease_until:
+            return
+        self._no_decrease_until = now + window
+        self._last_increase = now + window
+        new_rate = max(self.settings.min_rate, self.rate * self.settings.decrease_factor)
+        self._bucket.set_rate(new_rate)
+        self._counts["rate_decreases"] += 1
+        log.warning("remote rate-limited us, rate lowered", rate=round(new_rate, 3),
+                    retry_after_s=retry_after)
+
+    def _observe_success(self) -> None:
+        """Additive increase: one step of the maximum per quiet interval, capped at the maximum."""
+        if self.rate >= self.settings.rate:
+            return
+        now = self._clock.monotonic()
+        if now - self._last_increase < self.settings.increase_interval:
+            return
+        self._last_increase = now
+        step = self.settings.increase_step * self.settings.rate
+        self._bucket.set_rate(min(self.settings.rate, self.rate + step))

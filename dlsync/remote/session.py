@@ -1,0 +1,305 @@
+"""The HTTP boundary to the remote: one aiohttp session, auth, refresh, error translation.
+
+Every aiohttp exception and every non-2xx status is turned into a ``dlsync.errors`` class here
+and nowhere else. Messages name the method, the path and what the call was about; never a token.
+
+Auth: the bearer token is refreshed ahead of its ``exp`` when a refresh token exists
+(``POST {root}/token?default``, reading ``id_token``). A 401 triggers at most one refresh per
+request, then an ``AuthError`` naming the remote URL. Without a refresh token an expired token
+fails before anything is sent.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import anyio
+
+from dlsync import __version__, logs
+from dlsync.errors import (
+    AmbiguousWriteError,
+    AuthError,
+    BadRequestError,
+    NotFoundError,
+    ProtocolError,
+    RateLimitedError,
+    RemoteError,
+    ServerError,
+    TransportError,
+)
+from dlsync.remote.credentials import Credentials
+from dlsync.remote.pacer import Idempotency, Pacer
+from dlsync.remote.settings import RemoteSettings
+
+BodyFactory = Callable[[], AbstractAsyncContextManager[Any]]
+USER_AGENT = f"dlsync/{__version__} aiohttp/{aiohttp.__version__}"
+
+log = logs.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A 2xx answer: status, headers and the decoded JSON body (``None`` when empty)."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One request as the call site describes it; re-sent unchanged on retry."""
+
+    method: str
+    path: str
+    what: str
+    idempotency: Idempotency
+    params: Mapping[str, str] | None = None
+    json: Any = None
+    body: BodyFactory | None = None
+    headers: Mapping[str, str] | None = None
+
+    def describe(self) -> str:
+        """``METHOD /path (what)`` for error messages."""
+        return f"{self.method} {self.path}" + (f" ({self.what})" if self.what else "")
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value: delta seconds or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def _error_message(raw: bytes) -> str:
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return logs.scrub(raw[:200].decode("utf-8", "replace"))
+    message = body.get("message") if isinstance(body, dict) else None
+    return logs.scrub(str(message if message is not None else body)[:200])
+
+
+def status_error(status: int, req: Request, raw: bytes, headers: Mapping[str, str],
+                 remote: str) -> RemoteError:
+    """The dlsync error for a non-2xx ``status`` answering ``req``."""
+    text = f"{req.describe()}: HTTP {status}: {_error_message(raw)}"
+    kw: dict[str, Any] = {"status": status, "method": req.method, "url": req.path}
+    if status in (401, 403):
+        return AuthError(f"{remote} rejected the credentials: {text}", **kw)
+    if status == 404:
+        return NotFoundError(text, **kw)
+    if status == 429:
+        return RateLimitedError(text, retry_after=parse_retry_after(headers.get("Retry-After")),
+                                method=req.method, url=req.path)
+    if status >= 500:
+        return ServerError(text, **kw)
+    return BadRequestError(text, **kw)
+
+
+def transport_error(exc: BaseException, req: Request) -> TransportError:
+    """The dlsync error for an aiohttp failure while ``req`` was in flight.
+
+    A connection that was never made is a plain ``TransportError``. Anything later (a reset, a
+    drop, a read timeout) on a call that is not safe to repeat is an ``AmbiguousWriteError``.
+    """
+    reason = f"{type(exc).__name__}: {logs.scrub(str(exc)) or 'no detail'}"
+    kw: dict[str, Any] = {"method": req.method, "url": req.path}
+    never_sent = isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError)
+    if never_sent or req.idempotency is Idempotency.SAFE:
+        return TransportError(f"{req.describe()}: no reply: {reason}", **kw)
+    return AmbiguousWriteError(
+        f"{req.describe()}: sent, but no reply ({reason}); it may have been applied", **kw)
+
+
+class RemoteSession:
+    """Authenticated, paced requests to one remote over one pooled aiohttp session."""
+
+    def __init__(self, settings: RemoteSettings, credentials: Credentials, pacer: Pacer) -> None:
+        self.settings = settings
+        self.credentials = credentials
+        self.pacer = pacer
+        self._http: aiohttp.ClientSession | None = None
+        self._refresh_lock = anyio.Lock()
+
+    async def open(self) -> None:
+        """Open the connection pool."""
+        s = self.settings
+        self._http = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=s.max_connections, limit_per_host=0),
+            timeout=aiohttp.ClientTimeout(total=None, connect=s.connect_timeout,
+                                          sock_read=s.read_timeout),
+            headers={"User-Agent": USER_AGENT})
+
+    async def close(self) -> None:
+        """Close the connection pool."""
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+
+    @property
+    def http(self) -> aiohttp.ClientSession:
+        """The open aiohttp session."""
+        if self._http is None:
+            raise RuntimeError("RemoteSession used outside 'async with DataloopClient(...)'")
+        return self._http
+
+    async def request(self, req: Request) -> Reply:
+        """Send ``req`` through the pacer; return the 2xx reply or raise a dlsync error."""
+        return await self.pacer.call(lambda: self._send_authorized(req),
+                                     idempotency=req.idempotency, what=req.describe())
+
+    async def open_stream(self, req: Request) -> aiohttp.ClientResponse:
+        """Send ``req`` through the pacer; return the open 2xx response for the caller to read."""
+        return await self.pacer.call(lambda: self._open_authorized(req),
+                                     idempotency=req.idempotency, what=req.describe())
+
+    async def _send_authorized(self, req: Request) -> Reply:
+        token = await self._fresh_token(req)
+        try:
+            return await self._send(req, token)
+        except AuthError as exc:
+            if exc.status != 401 or not await self._refresh_after_401(token, req):
+                raise
+        return await self._send(req, self.credentials.token)
+
+    async def _open_authorized(self, req: Request) -> aiohttp.ClientResponse:
+        token = await self._fresh_token(req)
+        try:
+            return await self._open(req, token)
+        except AuthError as exc:
+            if exc.status != 401 or not await self._refresh_after_401(token, req):
+                raise
+        return await self._open(req, self.credentials.token)
+
+    async def _send(self, req: Request, token: str) -> Reply:
+        response = await self._open(req, token)
+        try:
+            raw = await response.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise transport_error(exc, req) from None
+        finally:
+            response.release()
+        return Reply(response.status, response.headers, self._decode(raw, req))
+
+    async def _open(self, req: Request, token: str) -> aiohttp.ClientResponse:
+        headers = {"authorization": f"Bearer {token}", **(req.headers or {})}
+        url = self.settings.base_url + req.path
+        try:
+            response = await self._dispatch(req, url, headers)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise transport_error(exc, req) from None
+        if response.status >= 300:
+            try:
+                raw = await response.read()
+            except (aiohttp.ClientError, TimeoutError):
+                raw = b""
+            finally:
+                response.release()
+            raise status_error(response.status, req, raw, response.headers,
+                               self.settings.base_url)
+        return response
+
+    async def _dispatch(self, req: Request, url: str,
+                        headers: dict[str, str]) -> aiohttp.ClientResponse:
+        if req.body is None:
+            return await self.http.request(req.method, url, params=req.params, json=req.json,
+                                           headers=headers)
+        async with req.body() as data:
+            return await self.http.request(req.method, url, params=req.params, data=data,
+                                           headers=headers)
+
+    @staticmethod
+    def _decode(raw: bytes, req: Request) -> Any:
+        if not raw:
+            return None
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise ProtocolError(f"{req.describe()}: reply is not JSON: {raw[:80]!r}",
+                                method=req.method, url=req.path) from None
+
+    async def _fresh_token(self, req: Request) -> str:
+        """The token to send now, refreshed first when it is about to expire."""
+        creds = self.credentials
+        exp = creds.expires_at
+        if exp is None or time.time() < exp - self.settings.refresh_ahead:
+            return creds.token
+        if creds.refresh_token is None:
+            if time.time() >= exp:
+                raise AuthError(f"{self.settings.base_url}: the token has expired and no refresh "
+                                f"token is configured; {req.describe()} was not sent",
+                                method=req.method, url=req.path)
+            return creds.token
+        async with self._refresh_lock:
+            if self.credentials.token == creds.token:
+                await self._refresh()
+        return self.credentials.token
+
+    async def _refresh_after_401(self, rejected: str, req: Request) -> bool:
+        """Refresh once after a 401 on ``rejected``; False when no refresh is possible."""
+        if self.credentials.refresh_token is None:
+            return False
+        async with self._refresh_lock:
+            if self.credentials.token == rejected:
+                log.info("remote rejected the token, refreshing it", remote=self.settings.base_url,
+                         request=req.describe())
+                await self._refresh()
+        return True
+
+    async def _refresh(self) -> None:
+        """Exchange the refresh token for a new access token (``POST {root}/token?default``)."""
+        url = f"{self.settings.root_url}/token?default"
+        body = {"type": "refresh_token", "refresh_token": self.credentials.refresh_token}
+        failure = f"{self.settings.root_url}: token refresh failed"
+        try:
+            async with self.http.post(url, json=body) as response:
+                raw = await response.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise TransportError(f"{failure}: {type(exc).__name__}", method="POST",
+                                 url="/token?default") from None
+        if response.status != 200:
+            raise AuthError(f"{failure}: HTTP {response.status}: {_error_message(raw)}",
+                            status=response.status, method="POST", url="/token?default")
+        token = _id_token(raw)
+        if token is None:
+            raise ProtocolError(f"{failure}: the reply has no id_token", method="POST",
+                                url="/token?default")
+        self.credentials = self.credentials.with_token(token)
+        log.info("token refreshed", remote=self.settings.base_url,
+                 expires_at=self.credentials.expires_at)
+
+    async def iter_body(self, response: aiohttp.ClientResponse, chunk: int,
+                        req: Request) -> AsyncIterator[bytes]:
+        """The body of an open response in chunks; transport failures become dlsync errors."""
+        try:
+            async for data in response.content.iter_chunked(chunk):
+                yield data
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise transport_error(exc, req) from None
+        finally:
+            response.release()
+
+
+def _id_token(raw: bytes) -> str | None:
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return None
+    token = body.get("id_token") if isinstance(body, dict) else None
+    return token if isinstance(token, str) and token else None

@@ -1,0 +1,51 @@
+"""``RemoteSettings``: where the remote is and how hard dlsync may use it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dlsync import constants
+from dlsync.remote.pacer import PacerSettings
+
+API_SUFFIX = "/api/v1"
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteSettings:
+    """Connection and pacing settings of one remote; defaults from ``dlsync.constants``.
+
+    ``url`` is the API base ending in ``/api/v1``; ``gate_url`` (for ``/token?default``) is the
+    host root, derived from ``url`` when not given.
+    """
+
+    url: str = constants.PRODUCTION_REMOTE
+    gate_url: str | None = None
+    rate: float = constants.DEFAULT_RATE
+    burst: int = constants.DEFAULT_BURST
+    concurrency: int = constants.DEFAULT_CONCURRENCY
+    max_connections: int = constants.MAX_CONNECTIONS
+    connect_timeout: float = constants.CONNECT_TIMEOUT_S
+    read_timeout: float = constants.READ_TIMEOUT_S
+    max_attempts: int = constants.MAX_ATTEMPTS
+    max_total_wait: float = constants.MAX_TOTAL_WAIT_S
+    refresh_ahead: float = constants.TOKEN_REFRESH_AHEAD_S
+    page_size: int = constants.PAGE_SIZE
+
+    @property
+    def base_url(self) -> str:
+        """``url`` without a trailing slash."""
+        return self.url.rstrip("/")
+
+    @property
+    def root_url(self) -> str:
+        """The host root that serves ``/token?default``."""
+        if self.gate_url:
+            return self.gate_url.rstrip("/")
+        base = self.base_url
+        return base[: -len(API_SUFFIX)] if base.endswith(API_SUFFIX) else base
+
+    def pacer_settings(self) -> PacerSettings:
+        """The pacer limits these settings ask for."""
+        return PacerSettings(rate=self.rate, burst=self.burst, concurrency=self.concurrency,
+                             max_attempts=self.max_attempts,
+                             max_total_wait=self.max_total_wait)
