@@ -1,0 +1,118 @@
+"""Write operations on the state store, as values.
+
+The executor sends these to the ``StateWriter``; tests and one-off tools hand them to
+``StateStore.write``. Each is applied by ``dlsync.state.apply``; a batch of them commits together
+or not at all.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from dlsync.model import FileStatus, RelPath, StateRecord
+
+
+class RunKind(enum.StrEnum):
+    """What a run did."""
+
+    MIRROR = "mirror"
+    RECONCILE = "reconcile"
+    PULL = "pull"
+
+
+class RunOutcome(enum.StrEnum):
+    """How a run ended."""
+
+    OK = "ok"                    # every planned action succeeded
+    PARTIAL = "partial"          # some items failed; they are retried next run
+    FAILED = "failed"            # a fatal error stopped the run
+    INTERRUPTED = "interrupted"  # stopped by a signal or shutdown
+
+
+def new_run_id() -> str:
+    """A fresh, unique run id."""
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertFile:
+    """Insert or replace every field of one file's record (annotation ids are kept apart)."""
+
+    pair: int
+    record: StateRecord
+    next_attempt: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MarkFile:
+    """Set the status, attempt count and error of a tracked file, leaving its stat alone."""
+
+    pair: int
+    path: RelPath
+    status: FileStatus
+    attempts: int = 0
+    error: str | None = None
+    next_attempt: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteFile:
+    """Forget one file of a pair."""
+
+    pair: int
+    path: RelPath
+
+
+@dataclass(frozen=True, slots=True)
+class AddAnnotations:
+    """Remember annotations dlsync created on an item: ``(canonical hash, annotation id)``."""
+
+    pair: int
+    item_id: str
+    annotations: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveAnnotations:
+    """Forget annotations dlsync deleted from an item, by annotation id."""
+
+    pair: int
+    item_id: str
+    annotation_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StartRun:
+    """A run began."""
+
+    pair: int
+    run_id: str
+    kind: RunKind
+    started: float
+
+
+@dataclass(frozen=True, slots=True)
+class FinishRun:
+    """A run ended; ``counts`` maps action kinds (or any label) to how many there were."""
+
+    run_id: str
+    finished: float
+    outcome: RunOutcome
+    counts: dict[str, int] = field(default_factory=dict, hash=False)
+    bytes: int = 0
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SetMeta:
+    """Set (or, with ``value=None``, remove) a process-wide fact such as the daemon's pid."""
+
+    key: str
+    value: Any
+
+
+WriteOp = (UpsertFile | MarkFile | DeleteFile | AddAnnotations | RemoveAnnotations | StartRun
+           | FinishRun | SetMeta)
