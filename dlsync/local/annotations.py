@@ -1,0 +1,274 @@
+"""Annotation JSON files in the format dtlpy writes and reads, and their canonical hashes.
+
+A file is ``{"annotations": [...], "metadata": {...}}`` (a bare list of annotations is accepted
+too). Each annotation is reduced to its canonical form, the fields a person controls:
+
+    kept:     type, label, coordinates, attributes, metadata, description
+    dropped:  every other key, including the server-owned ones (id, _id, creator, createdAt,
+              updatedAt, updatedBy, itemId, datasetId, url, item, dataset, hash, annotationId,
+              source), keys whose value is null, the server-set keys of ``metadata.system``
+              (``SERVER_SYSTEM_FIELDS``), and dlsync's own ``metadata.user.<ANNOTATION_HASH_KEY>``
+
+The canonical JSON has sorted keys, no whitespace, ASCII escapes, and integral floats written
+as integers (``1.0`` and ``1`` are equal); its SHA-256 is the annotation's hash. The remote side
+stores that hash under ``metadata.user.<ANNOTATION_HASH_KEY>`` so a listing can be matched
+back. The set hash covers the sorted annotation hashes and the item's ``metadata.user``, so
+reordering a file changes nothing.
+
+Every problem raises ``AnnotationFileError`` naming the file (and, for JSON syntax, the line and
+column); nothing else escapes ``load_annotation_file`` or ``parse_annotations``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from dlsync import constants
+from dlsync.errors import AnnotationFileError
+
+KNOWN_TYPES = frozenset({
+    "box", "cube", "cube_3d", "class", "comparison", "ellipse", "point", "segment", "polyline",
+    "pose", "binary", "subtitle", "text_mark", "gis", "ref_semantic_3d", "polyline_3d", "text",
+    "ref_image", "note",
+})
+NUMERIC_GEOMETRY = frozenset({
+    "box", "cube", "cube_3d", "ellipse", "point", "segment", "polyline", "polyline_3d",
+})
+KEPT_FIELDS = ("type", "label", "coordinates", "attributes", "metadata", "description")
+SERVER_SYSTEM_FIELDS = frozenset({
+    "clientId", "createdAt", "updatedAt", "openAnnotationVersion", "recipeId", "isOpen",
+    "itemLinks",
+})
+HASH_KEY = constants.ANNOTATION_HASH_KEY
+
+
+@dataclass(frozen=True, slots=True)
+class CanonicalAnnotation:
+    """One annotation in canonical form, its canonical JSON text and that text's SHA-256."""
+
+    body: Mapping[str, Any] = field(compare=False, hash=False)
+    canonical: str
+    hash: str
+
+    def to_wire(self) -> dict[str, Any]:
+        """The annotation as dlsync posts it: the canonical body plus its hash in user metadata."""
+        body = json.loads(self.canonical)
+        user = body.setdefault("metadata", {}).setdefault("user", {})
+        user[HASH_KEY] = self.hash
+        return dict(body)
+
+
+@dataclass(frozen=True, slots=True)
+class AnnotationSet:
+    """The parsed content of one annotation file."""
+
+    annotations: tuple[CanonicalAnnotation, ...]
+    user_metadata: Mapping[str, Any] = field(compare=False, hash=False)
+    set_hash: str
+
+    @property
+    def hashes(self) -> frozenset[str]:
+        return frozenset(a.hash for a in self.annotations)
+
+
+class _BadNumber(ValueError):
+    """A number JSON can spell but dlsync cannot store (NaN, Infinity, 1e999)."""
+
+
+def load_annotation_file(path: str | os.PathLike[str]) -> AnnotationSet:
+    """Read, check and canonicalise the annotation file at ``path``."""
+    name = os.fspath(path)
+    data = _read_bounded(name)
+    return parse_annotations(data, name)
+
+
+def parse_annotations(data: bytes, name: str) -> AnnotationSet:
+    """Parse annotation-file bytes; ``name`` is only used in error messages."""
+    if not data.strip():
+        raise AnnotationFileError(name, "empty file; expected {\"annotations\": [...]}")
+    root = _decode_json(data, name)
+    _check_depth(root, name)
+    items, metadata = _split_root(root, name)
+    annotations = tuple(_canonical(raw, i, name) for i, raw in enumerate(items))
+    user = metadata.get("user") if isinstance(metadata, dict) else None
+    user_metadata = user if isinstance(user, dict) else {}
+    return AnnotationSet(annotations, user_metadata, _set_hash(annotations, user_metadata))
+
+
+def canonical_annotation(raw: Mapping[str, Any], name: str = "<annotation>"
+                         ) -> CanonicalAnnotation:
+    """The canonical form of one annotation object (for example one the remote listed)."""
+    return _canonical(raw, 0, name)
+
+
+def dump_annotation_file(annotations: Iterable[Mapping[str, Any]],
+                         metadata: Mapping[str, Any] | None = None) -> bytes:
+    """Serialise annotations in the dtlpy file format, readable back by ``load_annotation_file``."""
+    document = {"annotations": [dict(a) for a in annotations], "metadata": dict(metadata or {})}
+    text = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False)
+    try:
+        return text.encode("utf-8") + b"\n"
+    except UnicodeEncodeError:  # a lone surrogate: only the escaped ASCII form is valid UTF-8
+        return json.dumps(document, indent=2, allow_nan=False).encode("ascii") + b"\n"
+
+
+def _read_bounded(name: str) -> bytes:
+    try:
+        with open(name, "rb") as file:
+            size = os.fstat(file.fileno()).st_size
+            if size > constants.ANNOTATION_MAX_BYTES:
+                raise AnnotationFileError(name, f"{size} bytes is over the limit of "
+                                          f"{constants.ANNOTATION_MAX_BYTES}; not read")
+            data = file.read(constants.ANNOTATION_MAX_BYTES + 1)
+    except OSError as exc:
+        raise AnnotationFileError(name, f"cannot read: {exc.strerror}") from exc
+    if len(data) > constants.ANNOTATION_MAX_BYTES:
+        raise AnnotationFileError(name, "grew over the size limit while read; not used")
+    return data
+
+
+def _decode_json(data: bytes, name: str) -> Any:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise AnnotationFileError(name, f"not UTF-8 text (byte {exc.start})") from exc
+    try:
+        return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    except json.JSONDecodeError as exc:
+        raise AnnotationFileError(
+            name, f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
+    except _BadNumber as exc:
+        raise AnnotationFileError(name, f"number {exc} is not finite") from exc
+    except RecursionError as exc:
+        raise AnnotationFileError(name, "JSON nested too deeply") from exc
+
+
+def _reject_constant(token: str) -> Any:
+    raise _BadNumber(token)
+
+
+def _finite_float(token: str) -> float:
+    value = float(token)
+    if not math.isfinite(value):
+        raise _BadNumber(token)
+    return value
+
+
+def _check_depth(root: Any, name: str) -> None:
+    """Refuse documents nested deeper than ``ANNOTATION_MAX_DEPTH`` (checked without recursion)."""
+    pending: list[tuple[Any, int]] = [(root, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if depth > constants.ANNOTATION_MAX_DEPTH:
+            raise AnnotationFileError(
+                name, f"JSON nested deeper than {constants.ANNOTATION_MAX_DEPTH} levels")
+        children = value.values() if isinstance(value, dict) else value
+        if isinstance(value, dict | list):
+            pending.extend((child, depth + 1) for child in children)
+
+
+def _split_root(root: Any, name: str) -> tuple[list[Any], Any]:
+    if isinstance(root, list):
+        return root, {}
+    if not isinstance(root, dict):
+        raise AnnotationFileError(name, f"root is a {_kind(root)}; expected an object or a list")
+    items = root.get("annotations", [])
+    if not isinstance(items, list):
+        raise AnnotationFileError(name, f"'annotations' is a {_kind(items)}; expected a list")
+    metadata = root.get("metadata", {})
+    if metadata is not None and not isinstance(metadata, dict):
+        raise AnnotationFileError(name, f"'metadata' is a {_kind(metadata)}; expected an object")
+    return items, metadata or {}
+
+
+def _canonical(raw: Any, index: int, name: str) -> CanonicalAnnotation:
+    where = f"annotation #{index}"
+    if not isinstance(raw, Mapping):
+        raise AnnotationFileError(name, f"{where} is a {_kind(raw)}; expected an object")
+    _check_required(raw, where, name)
+    body: dict[str, Any] = {}
+    for key in KEPT_FIELDS:
+        value = raw.get(key)
+        if key == "metadata" and isinstance(value, Mapping):
+            value = _canonical_metadata(value)
+        if value is not None:
+            body[key] = _normalise(value)
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return CanonicalAnnotation(body, canonical, digest)
+
+
+def _check_required(raw: Mapping[str, Any], where: str, name: str) -> None:
+    kind, label = raw.get("type"), raw.get("label")
+    if not isinstance(kind, str):
+        raise AnnotationFileError(name, f"{where} has no 'type' string")
+    if kind not in KNOWN_TYPES:
+        raise AnnotationFileError(name, f"{where} has unknown type {kind!r}")
+    if not isinstance(label, str):
+        raise AnnotationFileError(name, f"{where} has no 'label' string")
+    metadata = raw.get("metadata")
+    if metadata is not None and not isinstance(metadata, Mapping):
+        raise AnnotationFileError(name, f"{where}: 'metadata' is a {_kind(metadata)}")
+    user = metadata.get("user") if metadata is not None else None
+    if user is not None and not isinstance(user, Mapping):
+        raise AnnotationFileError(name, f"{where}: 'metadata.user' is a {_kind(user)}")
+    if kind in NUMERIC_GEOMETRY and not _all_numbers(raw.get("coordinates")):
+        raise AnnotationFileError(name, f"{where} ({kind}): coordinates must be finite numbers")
+
+
+def _all_numbers(value: Any) -> bool:
+    """True when every leaf of ``value`` is a finite int or float (and there is at least one)."""
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        return bool(value) and all(_all_numbers(v) for v in value)
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _canonical_metadata(metadata: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``metadata`` without the server-set system keys and dlsync's hash; empty parts dropped."""
+    result = {k: v for k, v in metadata.items() if k not in ("system", "user")}
+    system = metadata.get("system")
+    if isinstance(system, Mapping):
+        kept = {k: v for k, v in system.items() if k not in SERVER_SYSTEM_FIELDS}
+        if kept:
+            result["system"] = kept
+    user = metadata.get("user")
+    if isinstance(user, Mapping):
+        kept = {k: v for k, v in user.items() if k != HASH_KEY}
+        if kept:
+            result["user"] = kept
+    elif user is not None:
+        result["user"] = user
+    return result or None
+
+
+def _normalise(value: Any) -> Any:
+    """Integral floats become ints so that ``1.0`` and ``1`` hash alike."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _normalise(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_normalise(v) for v in value]
+    return value
+
+
+def _set_hash(annotations: Iterable[CanonicalAnnotation], user: Mapping[str, Any]) -> str:
+    digest = hashlib.sha256()
+    for annotation_hash in sorted(a.hash for a in annotations):
+        digest.update(annotation_hash.encode() + b"\n")
+    digest.update(json.dumps(_normalise(dict(user)), sort_keys=True,
+                             separators=(",", ":")).encode("ascii"))
+    return digest.hexdigest()
+
+
+def _kind(value: Any) -> str:
+    return {dict: "object", list: "list", str: "string", bool: "boolean", int: "number",
+            float: "number"}.get(type(value), "null")
