@@ -16,7 +16,7 @@ from itertools import islice
 from pathlib import Path
 from types import TracebackType
 
-from dlsync.errors import StateError
+from dlsync.errors import ProtocolError, StateError
 from dlsync.logs import get_logger
 from dlsync.model import RemoteItem, path_key
 from dlsync.state.apply import apply
@@ -168,16 +168,20 @@ class StateStore:
             self._conn.execute("DELETE FROM remote_items WHERE pair = ?", (pair,))
 
     def insert_remote_items(self, pair: int, items: Iterable[RemoteItem]) -> int:
-        """Add listing rows (inside the open transaction); return how many."""
+        """Add listing rows (inside the open transaction); return how many.
+
+        A path listed twice (Dataloop forbids it) raises ``ProtocolError``: a fault of the
+        listing, not of the database.
+        """
         rows = [_remote_row(pair, item) for item in items]
         try:
             with translated(self.path):
                 self._conn.executemany(_INSERT_REMOTE, rows)
         except StateError as exc:
             if isinstance(exc.__cause__, sqlite3.IntegrityError):
-                raise StateError(f"the remote listing names one path twice, among "
-                                 f"{[row[2] for row in rows][:5]}...; the listing was not "
-                                 "recorded and the previous one is kept") from exc
+                raise ProtocolError(f"the remote listing names one path twice, among "
+                                    f"{[row[2] for row in rows][:5]}...; the listing was not "
+                                    "recorded and the previous one is kept") from exc
             raise
         return len(rows)
 

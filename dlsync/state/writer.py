@@ -122,6 +122,7 @@ class StateWriter:
                 await self._loop(receive)
                 await self._commit()
             except anyio.get_cancelled_exc_class():
+                self._take_buffered(receive)
                 with anyio.CancelScope(shield=True):
                     await self._commit_or_fail()
                 raise
@@ -194,6 +195,19 @@ class StateWriter:
         _log.error("state writer stopped; nothing after the last commit was recorded",
                    database=str(self._store.path), error=exc)
 
+    def _take_buffered(self, receive: MemoryObjectReceiveStream[_Item]) -> None:
+        """Move operations already sent but not yet received into the pending batch."""
+        while True:
+            try:
+                item = receive.receive_nowait()
+            except (anyio.WouldBlock, anyio.EndOfStream, anyio.ClosedResourceError):
+                return
+            if isinstance(item, _Ticket):
+                item.error = StateError("the state writer stopped before this request")
+                item.done.set()
+            else:
+                self._pending.append(item)
+
     def _release(self, receive: MemoryObjectReceiveStream[_Item]) -> None:
         """Wake every caller still waiting, with the failure if there was one."""
         while True:
@@ -232,10 +246,15 @@ async def running_writer(store: StateStore, *, batch: int = constants.STATE_BATC
     """
     send, receive = anyio.create_memory_object_stream[_Item](buffer)
     writer = StateWriter(store, send, batch=batch, flush_s=flush_s)
+    error: Exception | None = None
     async with anyio.create_task_group() as tg:
         tg.start_soon(writer.serve, receive)
         try:
             yield writer
             await writer.flush()
+        except Exception as exc:
+            error = exc  # raised below, outside the task group, so it is not wrapped in a group
         finally:
             send.close()
+    if error is not None:
+        raise error

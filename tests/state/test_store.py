@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dlsync.errors import StateError
+from dlsync.errors import ProtocolError, StateError
 from dlsync.model import FileStatus, RelPath, path_key, rel_path
 from dlsync.state import StateReader, StateStore
 from dlsync.state.ops import (
@@ -158,7 +158,7 @@ def test_duplicate_remote_path_keeps_previous_cache(store: StateStore, pair: int
                                                     db_path: Path) -> None:
     """A listing naming one path twice is refused and the previous cache stays."""
     store.replace_remote_items(pair, [remote("keep")])
-    with pytest.raises(StateError, match="twice"):
+    with pytest.raises(ProtocolError, match="twice"):
         store.replace_remote_items(pair, [remote("dup", item_id="1"), remote("dup", item_id="2")])
     with StateReader(db_path) as reader:
         assert paths(reader.remote_items(pair)) == ["keep"]
