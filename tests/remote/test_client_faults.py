@@ -1,0 +1,80 @@
+"""Faults: 5xx answers are retried away; dropped annotation posts never duplicate annotations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from dlsync.errors import AmbiguousWriteError
+from dlsync.gate.faults import FaultSettings
+from dlsync.remote.client import DataloopClient
+from dlsync.remote.stamps import stamp_key
+from dlsync.remote.types import AnnotationJson, DatasetJson
+from tests.remote.test_client_ops import box, put
+
+ANNOTATION_ROUTE = "POST /items/{id}/annotations"
+
+
+async def test_ten_percent_5xx_all_succeed_through_retries(
+        gate: Any, client: DataloopClient, dataset: DatasetJson, tmp_path: Path) -> None:
+    """With 10 % of answers 500/502/503, 200 uploads, listings and annotation posts succeed."""
+    src = tmp_path / "f.txt"
+    src.write_bytes(b"payload")
+    gate.set_faults(FaultSettings(fail_rate=0.1, seed=11))
+    limit = anyio.Semaphore(16)
+    ids: list[str] = []
+
+    async def one(n: int) -> None:
+        async with limit:
+            ids.append((await client.upload(dataset["id"], src, f"/f/{n:03d}.txt")).item["id"])
+
+    async with anyio.create_task_group() as tg:
+        for n in range(200):
+            tg.start_soon(one, n)
+    for item_id in ids[:20]:
+        posted = await client.post_annotations_exactly_once(
+            dataset["id"], item_id, [box("a", 1), box("b", 2)])
+        assert sorted(a["label"] for a in posted) == ["a", "b"]
+    listed = [i["id"] async for i in client.iter_items(dataset["id"])]
+    gate.set_faults(FaultSettings())
+    assert sorted(listed) == sorted(ids)
+    assert client.pacer.stats().server_errors > 0
+
+
+async def test_plain_post_after_drop_is_ambiguous_not_resent(
+        gate: Any, client: DataloopClient, dataset: DatasetJson, tmp_path: Path) -> None:
+    """A dropped annotation post raises AmbiguousWriteError and is sent only once."""
+    item = await put(client, dataset, tmp_path, "/amb.jpg")
+    gate.set_faults(FaultSettings(drop_rate=1.0, drop_after_share=1.0, seed=1,
+                                  routes=(ANNOTATION_ROUTE,)))
+    gate.reset_stats()
+    with pytest.raises(AmbiguousWriteError, match=item["id"]):
+        await client.post_annotations(item["id"], [box("a", 1)])
+    gate.set_faults(FaultSettings())
+    assert gate.stats()["total"] == 1
+    listed = [a async for a in client.iter_annotations(dataset["id"], item["id"])]
+    assert len(listed) == 1  # the drop came after the gate applied it
+
+
+async def test_drop_after_apply_leaves_exactly_the_intended_annotations(
+        gate: Any, client: DataloopClient, dataset: DatasetJson, tmp_path: Path) -> None:
+    """With half of the annotation posts dropped after being applied, no annotation lands twice."""
+    items = [await put(client, dataset, tmp_path, f"/ex/{n}.jpg") for n in range(10)]
+    wanted: dict[str, list[AnnotationJson]] = {
+        i["id"]: [box("cat", 1), box("dog", 2), box("cat", 1)] + [box("x", k) for k in range(150)]
+        for i in items}
+    gate.set_faults(FaultSettings(drop_rate=0.5, drop_after_share=1.0, seed=5,
+                                  routes=(ANNOTATION_ROUTE,)))
+    for item_id, anns in wanted.items():
+        posted = await client.post_annotations_exactly_once(dataset["id"], item_id, anns)
+        assert len(posted) == len(anns)
+    gate.set_faults(FaultSettings())
+    for item_id, anns in wanted.items():
+        listed = [a async for a in client.iter_annotations(dataset["id"], item_id)]
+        assert sorted((a["label"], a["coordinates"][0]["x"]) for a in listed) == sorted(
+            (a["label"], a["coordinates"][0]["x"]) for a in anns)
+        assert all(stamp_key(a) is not None for a in listed)
+    assert client.pacer.stats().transport_errors > 0
