@@ -1,0 +1,46 @@
+"""What every route handler reaches through the aiohttp app: store, blobs, tokens, faults, stats."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from dlsync.gate.auth import TokenAuthority, User
+from dlsync.gate.blobs import BlobStore
+from dlsync.gate.faults import FaultInjector, GateStats
+from dlsync.gate.store import Store
+
+API_PREFIX = "/api/v1"
+ADMIN_PREFIX = "/__gate__"
+
+
+@dataclass(frozen=True)
+class GateContext:
+    """The parts of one running gate."""
+
+    store: Store
+    blobs: BlobStore
+    tokens: TokenAuthority
+    faults: FaultInjector
+    stats: GateStats
+
+
+GATE = web.AppKey("gate", GateContext)
+USER = "dlsync.gate.user"
+
+
+def gate_of(request: web.Request) -> GateContext:
+    """The gate serving ``request``."""
+    return request.app[GATE]
+
+
+def user_of(request: web.Request) -> User:
+    """The authenticated caller of ``request`` (set by the auth middleware)."""
+    user: User = request[USER]
+    return user
+
+
+def base_url(request: web.Request) -> str:
+    """The API base URL as the caller reached it, e.g. ``http://127.0.0.1:8765/api/v1``."""
+    return f"{request.scheme}://{request.host}{API_PREFIX}"

@@ -1,0 +1,232 @@
+"""DQL, the JSON query language of Dataloop list endpoints: validated and compiled to SQLite.
+
+Supported (the subset dtlpy produces): a ``filter`` whose ``$and`` (all of) and ``$or`` (any of)
+lists are siblings, nested ``$and``/``$or`` groups, conditions ``{"field": value}`` (equality) or
+``{"field": {"$op": value}}`` with ``$eq $ne $gt $lt $gte $lte $in $nin $exists``, dotted fields
+(``metadata.user.batch``), ``*`` (within one path segment) and ``**`` (across segments) globs in
+string values of ``$eq``/``$ne``, ``sort``, ``page`` and ``pageSize``. Anything else is refused with
+a message naming the offending part, before any SQL runs.
+
+Keyset clauses (``{"id": {"$gt": ...}}`` at the top of ``$and``) are kept apart so the total count
+of the filtered query can be computed once and reused for every page.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from dlsync.constants import GATE_MAX_PAGE_SIZE
+from dlsync.gate.refusal import bad_request
+
+_COMPARISONS = {"$eq": "=", "$ne": "!=", "$gt": ">", "$lt": "<", "$gte": ">=", "$lte": "<="}
+_SEGMENT = re.compile(r"^[A-Za-z0-9_@-]+$")
+_DIRECTIONS = {"ascending": "ASC", "descending": "DESC", 1: "ASC", -1: "DESC"}
+_TOP = "\U0010ffff"
+Scalar = str | int | float | bool | None
+
+
+@dataclass(frozen=True)
+class CompiledQuery:
+    """SQL pieces for one DQL body. ``where`` includes keyset clauses, ``count_where`` does not."""
+
+    where: str
+    params: tuple[Any, ...]
+    count_where: str
+    count_params: tuple[Any, ...]
+    count_key: str
+    order_by: str
+    page: int
+    page_size: int
+    keyset: bool
+
+
+@functools.lru_cache(maxsize=256)
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """The regex of a DQL glob: ``**`` spans folders, ``*`` stays within one path segment."""
+    out = []
+    for i, piece in enumerate(pattern.split("**")):
+        if i:
+            out.append(".*")
+        out.append("[^/]*".join(re.escape(part) for part in piece.split("*")))
+    return re.compile("".join(out), re.DOTALL)
+
+
+def sql_regexp(pattern: str, value: Any) -> bool:
+    """SQLite ``REGEXP`` function: does ``value`` match the DQL glob ``pattern`` in full."""
+    return isinstance(value, str) and glob_regex(pattern).fullmatch(value) is not None
+
+
+class _Compiler:
+    """Turns DQL conditions into SQL text, collecting bound parameters."""
+
+    def __init__(self, fields: Mapping[str, str]) -> None:
+        self._fields = fields
+        self.params: list[Any] = []
+
+    def field(self, name: Any) -> str:
+        if not isinstance(name, str) or not name:
+            raise bad_request(f"DQL field name must be a non-empty string, got {name!r}")
+        if name in self._fields:
+            return self._fields[name]
+        segments = name.split(".")
+        if not all(_SEGMENT.match(s) for s in segments):
+            raise bad_request(f"DQL field {name!r} has characters outside [A-Za-z0-9_@-]")
+        path = "$" + "".join(f'."{s}"' for s in segments)
+        return f"json_extract(doc, '{path}')"
+
+    def group(self, conditions: Any, joiner: str, where: str) -> str:
+        if not isinstance(conditions, list):
+            raise bad_request(f"DQL {where} must be a list of conditions, got {conditions!r}")
+        if not conditions:
+            return "1" if joiner == "AND" else "0"
+        return "(" + f" {joiner} ".join(self.condition(c) for c in conditions) + ")"
+
+    def condition(self, condition: Any) -> str:
+        if not isinstance(condition, dict) or not condition:
+            raise bad_request(f"a DQL condition must be a non-empty object, got {condition!r}")
+        return " AND ".join(self.term(key, value) for key, value in condition.items())
+
+    def term(self, key: str, value: Any) -> str:
+        if key == "$and":
+            return self.group(value, "AND", "$and")
+        if key == "$or":
+            return self.group(value, "OR", "$or")
+        if key.startswith("$"):
+            raise bad_request(f"unknown DQL operator {key!r} where a field name was expected")
+        expr = self.field(key)
+        if not isinstance(value, dict):
+            return self.compare(expr, "$eq", value)
+        if not value:
+            raise bad_request(f"DQL condition on {key!r} is an empty object")
+        return " AND ".join(self.operator(expr, key, op, arg) for op, arg in value.items())
+
+    def operator(self, expr: str, key: str, op: str, arg: Any) -> str:
+        if op in _COMPARISONS:
+            return self.compare(expr, op, arg, key)
+        if op in ("$in", "$nin"):
+            return self.membership(expr, op, arg, key)
+        if op == "$exists":
+            if not isinstance(arg, bool):
+                raise bad_request(f"DQL $exists on {key!r} needs true or false, got {arg!r}")
+            return f"{expr} IS {'NOT ' if arg else ''}NULL"
+        raise bad_request(f"unknown DQL operator {op!r} on field {key!r}")
+
+    def compare(self, expr: str, op: str, arg: Any, key: str = "") -> str:
+        scalar = self.scalar(arg, key)
+        if scalar is None:
+            if op not in ("$eq", "$ne"):
+                raise bad_request(f"DQL {op} on {key!r} cannot compare with null")
+            return f"{expr} IS {'NOT ' if op == '$ne' else ''}NULL"
+        if isinstance(scalar, str) and "*" in scalar and op in ("$eq", "$ne"):
+            return self.glob(expr, scalar, negate=op == "$ne")
+        self.params.append(scalar)
+        return f"{expr} {_COMPARISONS[op]} ?"
+
+    def glob(self, expr: str, pattern: str, *, negate: bool) -> str:
+        self.params.append(pattern)
+        if negate:
+            return f"NOT coalesce({expr} REGEXP ?, 0)"
+        prefix = pattern.split("*", 1)[0]
+        if not prefix:
+            return f"{expr} REGEXP ?"
+        self.params.extend([prefix, prefix + _TOP])
+        return f"({expr} REGEXP ? AND {expr} >= ? AND {expr} < ?)"
+
+    def membership(self, expr: str, op: str, arg: Any, key: str) -> str:
+        if not isinstance(arg, list):
+            raise bad_request(f"DQL {op} on {key!r} needs a list, got {arg!r}")
+        values = [self.scalar(v, key) for v in arg]
+        if not values:
+            return "0" if op == "$in" else "1"
+        self.params.extend(values)
+        marks = ",".join("?" * len(values))
+        return f"{expr} {'NOT ' if op == '$nin' else ''}IN ({marks})"
+
+    @staticmethod
+    def scalar(value: Any, key: str) -> Scalar:
+        if value is None or isinstance(value, str | bool | int | float):
+            return value
+        raise bad_request(f"DQL value for {key!r} must be a string, number, boolean or null, "
+                          f"got {type(value).__name__}")
+
+
+def _is_keyset(condition: Any) -> bool:
+    if not isinstance(condition, dict) or list(condition) != ["id"]:
+        return False
+    op = condition["id"]
+    return isinstance(op, dict) and len(op) == 1 and next(iter(op)) in ("$gt", "$lt")
+
+
+def _split_filter(raw: Any) -> tuple[dict[str, Any], list[Any]]:
+    """(the filter without top-level keyset clauses, those clauses)."""
+    if raw is None:
+        return {}, []
+    if not isinstance(raw, dict):
+        raise bad_request(f"DQL 'filter' must be an object, got {type(raw).__name__}")
+    rest = dict(raw)
+    ands = rest.get("$and")
+    if not isinstance(ands, list):
+        return rest, []
+    rest["$and"] = [c for c in ands if not _is_keyset(c)]
+    return rest, [c for c in ands if _is_keyset(c)]
+
+
+def _compile_filter(fields: Mapping[str, str], condition: dict[str, Any]) -> tuple[str, list[Any]]:
+    compiler = _Compiler(fields)
+    where = compiler.condition(condition) if condition else "1"
+    return where, compiler.params
+
+
+def _order_by(fields: Mapping[str, str], sort: Any) -> str:
+    if sort is None:
+        sort = {}
+    if not isinstance(sort, dict):
+        raise bad_request(f"DQL 'sort' must be an object of field: direction, got {sort!r}")
+    compiler = _Compiler(fields)
+    parts = []
+    for name, direction in sort.items():
+        if direction not in _DIRECTIONS:
+            raise bad_request(f"DQL sort direction for {name!r} must be 'ascending' or "
+                              f"'descending', got {direction!r}")
+        parts.append(f"{compiler.field(name)} {_DIRECTIONS[direction]}")
+    if "id" not in sort:
+        parts.append(f"{fields['id']} ASC")
+    return ", ".join(parts)
+
+
+def _paging(body: Mapping[str, Any]) -> tuple[int, int]:
+    page = body.get("page", 0)
+    size = body.get("pageSize", GATE_MAX_PAGE_SIZE)
+    for name, value in (("page", page), ("pageSize", size)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise bad_request(f"DQL '{name}' must be a non-negative integer, got {value!r}")
+    if size == 0:
+        raise bad_request("DQL 'pageSize' must be at least 1")
+    return page, min(size, GATE_MAX_PAGE_SIZE)
+
+
+def compile_query(body: Any, fields: Mapping[str, str]) -> CompiledQuery:
+    """Validate a DQL ``body`` and compile it against ``fields`` (DQL name → SQL expression).
+
+    Fields not in ``fields`` are read from the JSON column ``doc``. Raises Refusal (400).
+    """
+    if not isinstance(body, dict):
+        raise bad_request(f"DQL body must be a JSON object, got {type(body).__name__}")
+    base, keysets = _split_filter(body.get("filter"))
+    count_where, count_params = _compile_filter(fields, base)
+    where, params = count_where, list(count_params)
+    if keysets:
+        key_where, key_params = _compile_filter(fields, {"$and": keysets})
+        where, params = f"({count_where}) AND {key_where}", params + key_params
+    page, size = _paging(body)
+    return CompiledQuery(
+        where=where, params=tuple(params), count_where=count_where,
+        count_params=tuple(count_params), count_key=json.dumps(base, sort_keys=True),
+        order_by=_order_by(fields, body.get("sort")), page=page, page_size=size,
+        keyset=bool(keysets),
+    )

@@ -1,0 +1,174 @@
+"""Deliberate misbehaviour: rate limiting, 5xx answers, latency and dropped connections.
+
+``FaultSettings`` is the value callers set; ``FaultInjector`` turns it into one decision per
+request from a seeded ``random.Random``, so a run with a seed misbehaves the same way every time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, Literal
+
+from dlsync.gate.refusal import bad_request
+
+FAIL_STATUSES = (500, 502, 503)
+Drop = Literal["before", "after"] | None
+
+
+@dataclass(frozen=True)
+class FaultSettings:
+    """What the gate does wrong, and to which routes (empty ``routes``: all of them)."""
+
+    rate_limit: float | None = None   # requests/s; over it -> 429 with Retry-After
+    fail_rate: float = 0.0            # share of requests answered 500/502/503 (nothing applied)
+    latency_ms: float = 0.0           # added before handling each request
+    drop_rate: float = 0.0            # share of requests whose connection is dropped without reply
+    drop_after_share: float = 0.5     # of dropped ones, the share dropped AFTER the request applied
+    seed: int | None = None
+    routes: tuple[str, ...] = ()      # route keys such as "POST /items/{id}/annotations"
+
+    def __post_init__(self) -> None:
+        for name in ("fail_rate", "drop_rate", "drop_after_share"):
+            share = getattr(self, name)
+            if not 0.0 <= share <= 1.0:
+                raise ValueError(f"fault setting {name} must be between 0 and 1, got {share}")
+        if self.rate_limit is not None and self.rate_limit <= 0:
+            raise ValueError(f"fault setting rate_limit must be positive, got {self.rate_limit}")
+        if self.latency_ms < 0:
+            raise ValueError(f"fault setting latency_ms must be >= 0, got {self.latency_ms}")
+
+    def to_json(self) -> dict[str, Any]:
+        """The settings as the admin endpoint shows them."""
+        out = asdict(self)
+        out["routes"] = list(self.routes)
+        return out
+
+    def updated(self, changes: Mapping[str, Any]) -> FaultSettings:
+        """A copy with ``changes`` (field name → JSON value) applied; Refusal (400) if invalid."""
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise bad_request(f"unknown fault setting(s) {unknown}; known: {sorted(known)}")
+        values = dict(changes)
+        if "routes" in values:
+            routes = values["routes"]
+            if not isinstance(routes, list) or not all(isinstance(r, str) for r in routes):
+                raise bad_request("fault setting 'routes' must be a list of route keys")
+            values["routes"] = tuple(routes)
+        for name, value in values.items():
+            if name != "routes" and value is not None and not isinstance(value, int | float):
+                raise bad_request(f"fault setting {name!r} must be a number, got {value!r}")
+        try:
+            return replace(self, **values)
+        except ValueError as exc:
+            raise bad_request(str(exc)) from exc
+
+
+class TokenBucket:
+    """Allows ``rate`` requests per second with bursts of ``max(1, rate)``."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.burst = max(1.0, rate)
+        self._tokens = self.burst
+        self._at = time.monotonic()
+
+    def take(self) -> float:
+        """0 if a request may go now (and counts it), else the seconds until one may."""
+        now = time.monotonic()
+        self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
+        self._at = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return 0.0
+        return (1.0 - self._tokens) / self.rate
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What to do with one request: answer ``status`` now, drop it, or handle it normally."""
+
+    status: int | None = None
+    retry_after: int | None = None
+    drop: Drop = None
+
+
+class FaultInjector:
+    """Holds the current settings and decides each request's fate."""
+
+    def __init__(self, settings: FaultSettings) -> None:
+        self.settings = settings
+        self._rng = random.Random(settings.seed)
+        self._bucket = TokenBucket(settings.rate_limit) if settings.rate_limit else None
+
+    def set(self, settings: FaultSettings) -> None:
+        """Switch to ``settings`` (a new seed restarts the random sequence)."""
+        if settings.seed != self.settings.seed:
+            self._rng = random.Random(settings.seed)
+        if settings.rate_limit != self.settings.rate_limit:
+            self._bucket = TokenBucket(settings.rate_limit) if settings.rate_limit else None
+        self.settings = settings
+
+    def applies_to(self, route_key: str) -> bool:
+        """True when faults target ``route_key``."""
+        return not self.settings.routes or route_key in self.settings.routes
+
+    async def decide(self) -> Verdict:
+        """Wait the configured latency, then pick this request's verdict."""
+        settings = self.settings
+        if settings.latency_ms > 0:
+            await asyncio.sleep(settings.latency_ms / 1000.0)
+        if self._bucket is not None:
+            wait = self._bucket.take()
+            if wait > 0:
+                return Verdict(status=429, retry_after=max(1, math.ceil(wait)))
+        if settings.fail_rate and self._rng.random() < settings.fail_rate:
+            return Verdict(status=self._rng.choice(FAIL_STATUSES))
+        if settings.drop_rate and self._rng.random() < settings.drop_rate:
+            after = self._rng.random() < settings.drop_after_share
+            return Verdict(drop="after" if after else "before")
+        return Verdict()
+
+
+class GateStats:
+    """Request counts by status and by route key, and dropped connections."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Start counting from zero."""
+        self.total = 0
+        self.by_status: dict[str, int] = {}
+        self.by_route: dict[str, dict[str, int]] = {}
+        self.dropped_before = 0
+        self.dropped_after = 0
+
+    def answered(self, route_key: str, status: int) -> None:
+        """Count one answered request."""
+        self.total += 1
+        code = str(status)
+        self.by_status[code] = self.by_status.get(code, 0) + 1
+        route = self.by_route.setdefault(route_key, {})
+        route[code] = route.get(code, 0) + 1
+
+    def dropped(self, drop: Drop) -> None:
+        """Count one request whose connection was dropped."""
+        self.total += 1
+        if drop == "after":
+            self.dropped_after += 1
+        else:
+            self.dropped_before += 1
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``GET /__gate__/stats`` body."""
+        return {
+            "total": self.total, "by_status": dict(self.by_status),
+            "by_route": {k: dict(v) for k, v in self.by_route.items()},
+            "dropped_before": self.dropped_before, "dropped_after": self.dropped_after,
+        }

@@ -1,0 +1,20 @@
+"""HTTP handlers of the gate, one module per resource; ``route_tables`` lists them all."""
+
+from aiohttp import web
+
+from dlsync.gate.routes import (
+    admin,
+    annotations,
+    datasets,
+    items,
+    projects,
+    queries,
+    upload,
+    users,
+)
+
+
+def route_tables() -> list[web.RouteTableDef]:
+    """Every route table, to be added to the gate's application."""
+    return [users.routes, projects.routes, datasets.routes, queries.routes, items.routes,
+            annotations.routes, admin.routes, upload.routes]

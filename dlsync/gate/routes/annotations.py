@@ -1,0 +1,50 @@
+"""Annotations: create on an item (JSON array), get, update by diff, delete."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from dlsync.constants import ANNOTATION_BATCH
+from dlsync.gate import render
+from dlsync.gate.context import API_PREFIX, base_url, gate_of, user_of
+from dlsync.gate.refusal import bad_request
+from dlsync.gate.routes.bodies import json_body, ok
+
+routes = web.RouteTableDef()
+
+
+@routes.post(API_PREFIX + "/items/{id}/annotations")
+async def create(request: web.Request) -> web.Response:
+    """Create up to 100 annotations on an item; answers the created array."""
+    body = await json_body(request)
+    if isinstance(body, list) and len(body) > ANNOTATION_BATCH:
+        raise bad_request(f"{len(body)} annotations in one request; send at most "
+                          f"{ANNOTATION_BATCH} per request")
+    store, user = gate_of(request).store, user_of(request).email
+    created = store.add_annotations(request.match_info["id"], body, user)
+    base = base_url(request)
+    return ok([render.annotation(base, a) for a in created])
+
+
+@routes.get(API_PREFIX + "/annotations/{id}")
+async def get(request: web.Request) -> web.Response:
+    """One annotation by id."""
+    found = gate_of(request).store.annotation(request.match_info["id"])
+    return ok(render.annotation(base_url(request), found))
+
+
+@routes.put(API_PREFIX + "/annotations/{id}")
+async def update(request: web.Request) -> web.Response:
+    """Apply a diff to an annotation."""
+    store, user = gate_of(request).store, user_of(request).email
+    updated = store.update_annotation(request.match_info["id"], await json_body(request), user)
+    return ok(render.annotation(base_url(request), updated))
+
+
+@routes.delete(API_PREFIX + "/annotations/{id}")
+async def delete(request: web.Request) -> web.Response:
+    """Delete one annotation (any body is ignored)."""
+    store = gate_of(request).store
+    found = store.annotation(request.match_info["id"])
+    store.delete_annotations(found["datasetId"], [found["id"]])
+    return ok({"message": "deleted"})

@@ -1,0 +1,40 @@
+"""Shared fixtures: a real gate on loopback (port 0) for every test that talks to a remote."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+
+from dlsync.gate.server import GateOptions, RunningGate, start_gate
+
+GateFactory = Callable[[GateOptions], Awaitable[RunningGate]]
+
+
+@pytest.fixture
+async def gate() -> AsyncIterator[RunningGate]:
+    """An in-memory gate on a free loopback port, closed after the test."""
+    running = await start_gate(GateOptions())
+    yield running
+    await running.close()
+
+
+@pytest.fixture
+def gate_token(gate: RunningGate) -> str:
+    """A valid access token for ``gate``."""
+    return gate.mint_token()
+
+
+@pytest.fixture
+async def gate_factory() -> AsyncIterator[GateFactory]:
+    """Starts gates with any GateOptions; every one is closed after the test."""
+    started: list[RunningGate] = []
+
+    async def start(options: GateOptions) -> RunningGate:
+        running = await start_gate(options)
+        started.append(running)
+        return running
+
+    yield start
+    for running in reversed(started):
+        await running.close()
