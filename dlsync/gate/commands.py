@@ -2,9 +2,84 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
+from pathlib import Path
+
 import click
+
+from dlsync.constants import GATE_HOST, GATE_PORT, GATE_TOKEN_TTL_S
+from dlsync.gate.auth import TokenAuthority, load_secret
+from dlsync.gate.faults import FaultSettings
+from dlsync.gate.server import REFRESH_TTL_S, GateOptions, start_gate
+
+
+def default_data_dir() -> Path:
+    """``$XDG_DATA_HOME/dlsync/gate``, or ``~/.local/share/dlsync/gate``."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "dlsync" / "gate"
 
 
 @click.group()
 def gate() -> None:
     """The local Dataloop-compatible gate (embedded default remote and test server)."""
+
+
+async def _serve(options: GateOptions) -> None:
+    running = await start_gate(options)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    where = f"data={options.data_dir}" if options.data_dir else "data=memory"
+    if options.data_dir is None:
+        where += f" token={running.mint_token()}"
+    click.echo(f"dlsync gate listening on {running.url} {where}")
+    try:
+        await stop.wait()
+    finally:
+        await running.close()
+
+
+@gate.command()
+@click.option("--host", default=GATE_HOST, show_default=True, help="Address to bind.")
+@click.option("--port", default=GATE_PORT, show_default=True, type=int,
+              help="Port to listen on (0 picks a free one).")
+@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Directory for the database, blobs and signing secret.")
+@click.option("--memory", is_flag=True, help="Keep everything in memory (prints a token).")
+@click.option("--rate-limit", type=float, help="Requests per second before answering 429.")
+@click.option("--fail-rate", type=float, default=0.0, help="Share of requests answered 5xx.")
+@click.option("--latency-ms", type=float, default=0.0, help="Delay added to every request.")
+@click.option("--drop-rate", type=float, default=0.0,
+              help="Share of requests whose connection is dropped without an answer.")
+@click.option("--drop-after-share", type=float, default=0.5,
+              help="Of the dropped requests, the share dropped after being applied.")
+@click.option("--seed", type=int, help="Seed for the fault decisions.")
+def serve(host: str, port: int, data_dir: Path | None, memory: bool, rate_limit: float | None,
+          fail_rate: float, latency_ms: float, drop_rate: float, drop_after_share: float,
+          seed: int | None) -> None:
+    """Serve the gate at http://HOST:PORT/api/v1 until SIGTERM or SIGINT."""
+    if memory and data_dir is not None:
+        raise click.UsageError("--data and --memory exclude each other")
+    try:
+        faults = FaultSettings(rate_limit=rate_limit, fail_rate=fail_rate, latency_ms=latency_ms,
+                               drop_rate=drop_rate, drop_after_share=drop_after_share, seed=seed)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    data = None if memory else (data_dir or default_data_dir())
+    asyncio.run(_serve(GateOptions(host=host, port=port, data_dir=data, faults=faults)))
+
+
+@gate.command()
+@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="The data directory of the gate that must accept the token.")
+@click.option("--email", default="tester@dlsync.test", show_default=True)
+@click.option("--ttl", type=float, help="Lifetime in seconds (default: 1 day; refresh: 30 days).")
+@click.option("--refresh", is_flag=True, help="Mint a refresh token instead of an access token.")
+def token(data_dir: Path | None, email: str, ttl: float | None, refresh: bool) -> None:
+    """Print a token that the gate serving DATA accepts, whether or not it is running."""
+    tokens = TokenAuthority(load_secret(data_dir or default_data_dir()))
+    lifetime = ttl if ttl is not None else (REFRESH_TTL_S if refresh else GATE_TOKEN_TTL_S)
+    click.echo(tokens.mint(email, lifetime, refresh=refresh))

@@ -19,7 +19,7 @@ from dlsync.gate.faults import Verdict
 from dlsync.gate.refusal import Refusal
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-_log = logs.get_logger("dlsync.gate")
+_LOGGER = "dlsync.gate"
 
 
 def route_key(request: web.Request) -> str:
@@ -73,7 +73,7 @@ async def traffic(request: web.Request, handler: Handler) -> web.StreamResponse:
         gate.stats.dropped("after")
         return _drop(request)
     gate.stats.answered(key, response.status)
-    _log.debug("gate request", route=key, status=response.status,
+    logs.get_logger(_LOGGER).debug("gate request", route=key, status=response.status,
                ms=round((time.monotonic() - started) * 1000, 2))
     return response
 
@@ -92,7 +92,8 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except ConnectionError:
         raise
     except Exception as exc:
-        _log.exception("gate handler failed", route=route_key(request), error=exc)
+        log = logs.get_logger(_LOGGER)
+        log.exception("gate handler failed", route=route_key(request), error=exc)
         return error_response(500, f"internal gate error: {type(exc).__name__}")
 
 

@@ -27,7 +27,7 @@ DATABASE_FILE = "gate.db"
 BLOB_DIR = "blobs"
 _MAX_BODY = 256 << 20
 REFRESH_TTL_S = 30 * 86400.0
-_log = logs.get_logger("dlsync.gate")
+_LOGGER = "dlsync.gate"
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ async def start_gate(options: GateOptions | None = None) -> RunningGate:
     site = web.TCPSite(runner, options.host, options.port)
     await site.start()
     port = int(runner.addresses[0][1])
-    _log.debug("gate started", host=options.host, port=port,
+    logs.get_logger(_LOGGER).debug("gate started", host=options.host, port=port,
                data=str(options.data_dir) if options.data_dir else "memory")
     return RunningGate(runner, context, options.host, port)
 
