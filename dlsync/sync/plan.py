@@ -1,0 +1,157 @@
+"""The plan of one cycle: its actions, their counts, the delete limits, and dry-run rendering.
+
+Deletes are held back and come last, after every other action. Counts and byte totals are kept as
+actions are added, so a summary never walks the plan again. Rendering writes one line (or one
+JSON object) per action to a stream, so a plan of a million actions is never formatted whole:
+
+    + a/b.jpg  (new file, 12.3 KiB)
+    * a/c.jpg  (content changed, 1.0 MiB)
+    > old/d.jpg -> new/d.jpg  (moved from old/d.jpg)
+    - a/e.jpg  (deleted locally)
+    = a/f.jpg  (remote item already has this content)
+    ! a/g.jpg  (changed here and on the platform since the last sync; nothing written)
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from dlsync.model import Action, ActionKind
+
+TRANSFER_KINDS = frozenset({ActionKind.UPLOAD, ActionKind.OVERWRITE, ActionKind.REUPLOAD})
+_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+
+
+class Plan:
+    """The actions of one cycle, in the order the executor must run them."""
+
+    def __init__(self) -> None:
+        self._actions: list[Action] = []
+        self._deletes: list[Action] = []
+        self._counts: Counter[ActionKind] = Counter()
+        self.transfer_bytes = 0
+
+    def add(self, action: Action) -> None:
+        """Append ``action``; a delete is queued behind every other action."""
+        (self._deletes if action.kind is ActionKind.DELETE else self._actions).append(action)
+        self._counts[action.kind] += 1
+        if action.kind in TRANSFER_KINDS:
+            self.transfer_bytes += action.size
+
+    def __iter__(self) -> Iterator[Action]:
+        """Every action: the others in the order added, then the deletes."""
+        yield from self._actions
+        yield from self._deletes
+
+    def __len__(self) -> int:
+        return len(self._actions) + len(self._deletes)
+
+    def without_deletes(self) -> Iterator[Action]:
+        """Every action except the deletes (what runs when the deletes are refused)."""
+        return iter(self._actions)
+
+    def count(self, kind: ActionKind) -> int:
+        return self._counts[kind]
+
+    @property
+    def deletes(self) -> int:
+        return self._counts[ActionKind.DELETE]
+
+    def counts(self) -> dict[str, int]:
+        """Actions per kind, for every kind that occurs, in ``ActionKind`` order."""
+        return {kind.value: self._counts[kind] for kind in ActionKind if self._counts[kind]}
+
+
+@dataclass(frozen=True, slots=True)
+class LimitVerdict:
+    """Whether the plan's deletes may run; ``reason`` says why not."""
+
+    allowed: bool
+    reason: str = ""
+
+
+def check_limits(plan: Plan, tracked_count: int, max_delete: int,
+                 max_delete_explicit: bool) -> LimitVerdict:
+    """Refuse every delete when there are more than ``max_delete`` of them, or (unless the
+    limit was set explicitly) when they would remove more than half of the tracked files."""
+    deletes = plan.deletes
+    if deletes > max_delete:
+        return LimitVerdict(False, f"{deletes} deletes exceed max_delete={max_delete}; "
+                            "nothing was deleted (raise max_delete to allow them)")
+    if not max_delete_explicit and deletes * 2 > tracked_count and deletes > 0:
+        return LimitVerdict(False, f"{deletes} deletes would remove more than half of the "
+                            f"{tracked_count} tracked files; nothing was deleted (set "
+                            "max_delete explicitly to allow them)")
+    return LimitVerdict(True)
+
+
+def format_size(size: int) -> str:
+    """Bytes in binary units with one decimal: ``512 B``, ``12.3 KiB``."""
+    value = float(size)
+    for unit in _UNITS:
+        if value < 1024 or unit == _UNITS[-1]:
+            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def action_line(action: Action) -> str:
+    """One rclone-style line for ``action``."""
+    target = f"{action.source} -> {action.path}" if action.kind is ActionKind.MOVE \
+        else action.path
+    detail = action.reason
+    if action.kind in TRANSFER_KINDS:
+        detail = f"{detail}, {format_size(action.size)}"
+    return f"{action.kind.marker} {target}  ({detail})"
+
+
+def render_text(plan: Plan, out: TextIO, limits: LimitVerdict | None = None) -> None:
+    """Write one line per action, then the summary block."""
+    for action in plan:
+        out.write(action_line(action) + "\n")
+    for line in summary_lines(plan, limits):
+        out.write(line + "\n")
+
+
+def summary_lines(plan: Plan, limits: LimitVerdict | None = None) -> list[str]:
+    """The summary block: totals, then one line per kind that occurs."""
+    lines = [f"{len(plan)} actions, {format_size(plan.transfer_bytes)} to transfer"]
+    lines += [f"  {kind:<16}{count:>10}" for kind, count in plan.counts().items()]
+    if limits is not None and not limits.allowed:
+        lines.append(f"deletes refused: {limits.reason}")
+    return lines
+
+
+def action_json(action: Action) -> dict[str, Any]:
+    """The JSON object of one action; absent optional fields are left out."""
+    document: dict[str, Any] = {"kind": action.kind.value, "path": action.path,
+                                "reason": action.reason, "size": action.size}
+    for key, value in (("item_id", action.item_id), ("source", action.source),
+                       ("sha256", action.sha256)):
+        if value is not None:
+            document[key] = value
+    return document
+
+
+def summary_json(plan: Plan, limits: LimitVerdict | None = None) -> dict[str, Any]:
+    summary: dict[str, Any] = {"actions": len(plan), "transfer_bytes": plan.transfer_bytes,
+                               "counts": plan.counts()}
+    if limits is not None:
+        summary["deletes_allowed"] = limits.allowed
+        if not limits.allowed:
+            summary["deletes_refused"] = limits.reason
+    return summary
+
+
+def render_json(plan: Plan, out: TextIO, limits: LimitVerdict | None = None) -> None:
+    """Write ``{"actions": [...], "summary": {...}}``, one action per line."""
+    out.write('{"actions": [')
+    separator = "\n"
+    for action in plan:
+        out.write(separator + json.dumps(action_json(action), ensure_ascii=False))
+        separator = ",\n"
+    out.write('\n], "summary": ' + json.dumps(summary_json(plan, limits)) + "}\n")
