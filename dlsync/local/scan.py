@@ -162,6 +162,8 @@ class _Walker:
             return
         try:
             self.stack.append(self._open(rel, real, ident))
+        except FileNotFoundError:
+            yield _problem(rel, ProblemKind.VANISHED, "directory removed while the scan ran")
         except OSError as exc:
             yield _problem(rel, ProblemKind.UNREADABLE,
                            f"cannot list directory: {exc.strerror}; its files are left as they are")

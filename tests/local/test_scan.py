@@ -142,6 +142,20 @@ def test_file_removed_after_listing_is_vanished(tmp_path: Path) -> None:
     assert [(p.path, p.kind) for p in problems(rest)] == [("b.txt", ProblemKind.VANISHED)]
 
 
+def test_directory_removed_during_the_walk_is_vanished(tmp_path: Path) -> None:
+    """A directory deleted after its parent was listed is VANISHED; the walk finishes."""
+    write(tmp_path, "a.txt")
+    write(tmp_path, "d/x.txt")
+    write(tmp_path, "e.txt")
+    walk = scan(tmp_path, rules=RULES)
+    next(walk)
+    (tmp_path / "d" / "x.txt").unlink()
+    (tmp_path / "d").rmdir()
+    rest = list(walk)
+    assert [e.path for e in entries(rest)] == ["e.txt"]
+    assert [(p.path, p.kind) for p in problems(rest)] == [("d", ProblemKind.VANISHED)]
+
+
 def test_undecodable_name_is_reported_with_printable_bytes(tmp_path: Path) -> None:
     """A name that is not UTF-8 becomes UNDECODABLE_NAME showing its bytes; others still sync."""
     fd = os.open(os.fsencode(tmp_path) + b"/bad\xff.txt", os.O_CREAT | os.O_WRONLY, 0o644)
