@@ -66,3 +66,9 @@ REFRESH_TOKEN_CREDENTIAL = "dlsync-refresh-token"
 
 # State store
 STATE_QUEUE = 1000             # write operations buffered before senders wait for the writer
+
+# Configuration
+CONFIG_ENV = "DLSYNC_CONFIG"
+CONFIG_FILE = "dlsync.toml"
+SYSTEM_CONFIG = "/etc/dlsync/dlsync.toml"
+METRICS_ADDRESS = "127.0.0.1:9464"
