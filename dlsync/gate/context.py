@@ -27,7 +27,7 @@ class GateContext:
 
 
 GATE = web.AppKey("gate", GateContext)
-USER = "dlsync.gate.user"
+USER = web.RequestKey("user", User)
 
 
 def gate_of(request: web.Request) -> GateContext:

@@ -1,0 +1,117 @@
+"""Fault injection: 429 with Retry-After, 5xx that apply nothing, latency, drops, admin API."""
+
+from __future__ import annotations
+
+import time
+
+import aiohttp
+import pytest
+
+from dlsync.gate.faults import FaultSettings, TokenBucket
+from dlsync.gate.server import GateOptions, RunningGate
+from tests.conftest import GateFactory
+from tests.gate.conftest import GateApi
+
+
+async def _session(gate: RunningGate) -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(headers={"Authorization": f"Bearer {gate.mint_token()}"})
+
+
+async def test_rate_limit_answers_429_with_retry_after(gate_factory: GateFactory) -> None:
+    """Over the rate limit the gate answers 429 with an integer Retry-After of at least 1."""
+    gate = await gate_factory(GateOptions(faults=FaultSettings(rate_limit=2)))
+    statuses, retry_after = [], []
+    async with await _session(gate) as session:
+        for _ in range(6):
+            async with session.get(gate.url + "/users/me") as response:
+                statuses.append(response.status)
+                if response.status == 429:
+                    retry_after.append(int(response.headers["Retry-After"]))
+                    assert (await response.json())["status"] == 429
+    assert statuses[:2] == [200, 200]
+    assert 429 in statuses and all(r >= 1 for r in retry_after)
+    assert gate.stats()["by_status"]["429"] == statuses.count(429)
+
+
+def test_token_bucket_allows_burst_then_refills() -> None:
+    """A bucket of rate r lets max(1, r) requests through at once, then asks to wait."""
+    bucket = TokenBucket(3.0)
+    assert [bucket.take() for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert bucket.take() > 0
+
+
+async def test_fail_rate_answers_5xx_and_applies_nothing(gate_factory: GateFactory) -> None:
+    """With fail_rate=1 every request gets 500/502/503 JSON and no project is created."""
+    gate = await gate_factory(GateOptions(faults=FaultSettings(fail_rate=1.0, seed=7)))
+    async with await _session(gate) as session:
+        for _ in range(5):
+            async with session.post(gate.url + "/projects", data={"name": "x"}) as response:
+                assert response.status in (500, 502, 503)
+                assert (await response.json())["status"] == response.status
+    assert gate.store.projects() == []
+
+
+async def test_latency_is_added_before_handling(gate_factory: GateFactory) -> None:
+    """latency_ms delays each answer by at least that long."""
+    gate = await gate_factory(GateOptions(faults=FaultSettings(latency_ms=150)))
+    async with await _session(gate) as session:
+        started = time.monotonic()
+        async with session.get(gate.url + "/users/me") as response:
+            assert response.status == 200
+        assert time.monotonic() - started >= 0.15
+
+
+@pytest.mark.parametrize(("share", "applied"), [(0.0, False), (1.0, True)],
+                         ids=["before", "after"])
+async def test_drop_closes_connection_and_applies_only_after(
+    gate_factory: GateFactory, share: float, applied: bool
+) -> None:
+    """A dropped request gets no answer; dropped after applying, its write is really there."""
+    gate = await gate_factory(GateOptions(faults=FaultSettings(
+        drop_rate=1.0, drop_after_share=share, routes=("POST /projects",))))
+    async with await _session(gate) as session:
+        with pytest.raises(aiohttp.ClientError):
+            async with session.post(gate.url + "/projects", data={"name": "dropped"}) as r:
+                await r.read()
+    assert bool(gate.store.projects(name="dropped")) is applied
+    stats = gate.stats()
+    assert stats["dropped_after" if applied else "dropped_before"] == 1
+
+
+async def test_faults_change_at_runtime_through_admin_endpoint(api: GateApi) -> None:
+    """POST /__gate__/faults changes the named fields only; admin calls skip faults and stats."""
+    root = api.url.removesuffix("/api/v1")
+    before = await api.ok("GET", "/__gate__/faults")
+    assert before["fail_rate"] == 0.0
+    changed = await api.ok("POST", "/__gate__/faults",
+                           json={"fail_rate": 1.0, "routes": ["GET /users/me"]})
+    assert changed["fail_rate"] == 1.0 and changed["latency_ms"] == 0.0
+    status, _ = await api.call("GET", "/users/me")
+    assert status in (500, 502, 503)
+    async with api.session.get(root + "/__gate__/stats") as response:
+        stats = await response.json()
+    assert stats["by_route"]["GET /users/me"] != {}
+    assert not any("__gate__" in key for key in stats["by_route"])
+    await api.ok("POST", "/__gate__/faults", json={"fail_rate": 0.0})
+    assert (await api.call("GET", "/users/me"))[0] == 200
+
+
+async def test_admin_rejects_unknown_or_invalid_settings(api: GateApi) -> None:
+    """Unknown fault names and out-of-range shares are refused with 400 and change nothing."""
+    for body in ({"fail_rat": 1}, {"fail_rate": 2.0}, {"seed": "x"}):
+        status, answer = await api.call("POST", "/__gate__/faults", json=body)
+        assert status == 400 and answer["message"]
+    assert (await api.ok("GET", "/__gate__/faults"))["fail_rate"] == 0.0
+
+
+async def test_stats_count_by_route_and_status_and_reset(api: GateApi, gate: RunningGate) -> None:
+    """Stats count answers per route key and status; reset starts from zero."""
+    gate.reset_stats()
+    await api.call("GET", "/users/me")
+    await api.call("GET", "/projects/000000000000000000000000")
+    stats = await api.ok("GET", "/__gate__/stats")
+    assert stats["total"] == 2
+    assert stats["by_route"]["GET /projects/{id}"] == {"404": 1}
+    assert stats["by_status"] == {"200": 1, "404": 1}
+    await api.ok("POST", "/__gate__/stats/reset")
+    assert gate.stats()["total"] == 0
