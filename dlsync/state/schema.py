@@ -11,11 +11,10 @@ import sqlite3
 from pathlib import Path
 
 from dlsync.errors import StateError
-from dlsync.model import FileStatus
 
-_STATUSES = ", ".join(f"'{status.value}'" for status in FileStatus)
-
-_V1 = f"""
+# Literal SQL, not built from enums: a released migration must never change. A new FileStatus
+# value needs a new migration that widens the CHECK below.
+_V1 = """
 CREATE TABLE pairs (  -- one row per sync pair; every other table hangs off its id
     id          INTEGER PRIMARY KEY,
     name        TEXT NOT NULL UNIQUE,     -- the config's pair name, or one made from flags
@@ -38,7 +37,8 @@ CREATE TABLE files (  -- what dlsync last knew of each local file of a pair
     annotation_size     INTEGER NOT NULL DEFAULT 0,
     annotation_mtime_ns INTEGER NOT NULL DEFAULT 0,
     annotations_hash    TEXT,             -- hash of the canonical annotation set last synced
-    status              TEXT NOT NULL CHECK (status IN ({_STATUSES})),
+    status              TEXT NOT NULL
+                        CHECK (status IN ('pending', 'synced', 'failed', 'conflict', 'deleted')),
     attempts            INTEGER NOT NULL DEFAULT 0,
     last_error          TEXT,             -- why the last attempt failed; NULL after a success
     next_attempt        REAL,             -- unix time before which a failed file is not retried
@@ -75,7 +75,7 @@ CREATE TABLE runs (  -- one row per mirror, reconcile or pull run, for `dlsync s
     started   REAL NOT NULL,              -- unix time
     finished  REAL,                       -- NULL while the run is going (or it died)
     outcome   TEXT,                       -- NULL while running; see state.ops.RunOutcome
-    counts    TEXT NOT NULL DEFAULT '{{}}' CHECK (json_valid(counts)),  -- actions by kind
+    counts    TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(counts)),  -- actions by kind
     bytes     INTEGER NOT NULL DEFAULT 0, -- bytes uploaded
     duration  REAL,                       -- seconds
     error     TEXT                        -- the error that ended the run, if any

@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 
 from dlsync.errors import StateError
+from dlsync.model import FileStatus
 from dlsync.state import StateReader, StateStore, default_state_path
+from dlsync.state.ops import UpsertFile
 from dlsync.state.schema import MIGRATIONS, schema_version
-from tests.state.samples import SPEC
+from tests.state.samples import SPEC, record
 
 TABLES = {"pairs", "files", "annotations", "remote_items", "runs", "meta"}
 
@@ -95,3 +97,8 @@ def test_reader_of_missing_database_is_a_clear_error(db_path: Path) -> None:
 def test_default_location(env: dict[str, str], expected: str) -> None:
     """systemd's STATE_DIRECTORY wins, then an absolute XDG_STATE_HOME, then ~/.local/state."""
     assert default_state_path(env) == Path(expected)
+
+
+def test_schema_accepts_every_file_status(store: StateStore, pair: int) -> None:
+    """The literal CHECK in the migrations lists every FileStatus the model defines."""
+    store.write(UpsertFile(pair, record(f"f-{status}", status=status)) for status in FileStatus)

@@ -162,3 +162,16 @@ def test_duplicate_remote_path_keeps_previous_cache(store: StateStore, pair: int
         store.replace_remote_items(pair, [remote("dup", item_id="1"), remote("dup", item_id="2")])
     with StateReader(db_path) as reader:
         assert paths(reader.remote_items(pair)) == ["keep"]
+
+
+def test_open_reader_does_not_block_the_writer(store: StateStore, pair: int,
+                                               db_path: Path) -> None:
+    """A reader mid-stream keeps its snapshot while the writer commits more rows."""
+    store.write(UpsertFile(pair, record(f"f{i:03}")) for i in range(1200))
+    with StateReader(db_path) as reader:
+        stream = reader.files(pair)
+        first = next(stream)
+        store.write([UpsertFile(pair, record("g-new")), DeleteFile(pair, RelPath("f999"))])
+        rest = list(stream)
+        assert first.path == "f000" and len(rest) == 1199 and "g-new" not in paths(rest)
+        assert "g-new" in paths(reader.files(pair))
