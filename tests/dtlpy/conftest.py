@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import importlib
 import os
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
-from dlsync.gate.server import GateOptions, GateThread, RunningGate
 
+from dlsync.gate.server import GateOptions, GateThread, RunningGate
 from tests.dtlpy.samples import SampleTree, write_tree
 from tests.dtlpy.sdk import unique, upload_tree
 
@@ -28,12 +29,17 @@ SAMPLE_REMOTE_DIR = "/sub"
 
 
 def import_dtlpy_privately(dataloop_path: Path, home: Path) -> ModuleType:
-    """Import dtlpy with its cookie, logs and caches under private folders, then restore env."""
+    """Import dtlpy with its cookie, logs and caches under private folders, then restore env.
+
+    dtlpy's import also sets a process-wide ``once`` filter for DeprecationWarning; importing
+    inside ``catch_warnings`` drops it again, so the suite's warning filters stay in force.
+    """
     saved = dict(os.environ)
     os.environ["DATALOOP_PATH"] = str(dataloop_path)
     os.environ["HOME"] = str(home)
     try:
-        return importlib.import_module("dtlpy")
+        with warnings.catch_warnings():
+            return importlib.import_module("dtlpy")
     finally:
         os.environ.clear()
         os.environ.update(saved)

@@ -5,7 +5,16 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pytest
+
 from tests.dtlpy.samples import Box, SampleTree
+
+# Every dtlpy test carries these marks. dtlpy's uploader passes aiohttp's deprecated
+# ``verify_ssl`` argument on each upload; that warning is dtlpy's, not dlsync's.
+DTLPY_MARKS = [
+    pytest.mark.dtlpy,
+    pytest.mark.filterwarnings("ignore:verify_ssl is deprecated:DeprecationWarning"),
+]
 
 
 def unique(prefix: str) -> str:

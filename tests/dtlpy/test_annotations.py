@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from tests.dtlpy.samples import box_annotation, png_bytes
-from tests.dtlpy.sdk import boxes_of
+from tests.dtlpy.sdk import DTLPY_MARKS, boxes_of
 
-pytestmark = pytest.mark.dtlpy
+pytestmark = DTLPY_MARKS
 
 
 @pytest.fixture

@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.dtlpy.conftest import SAMPLE_REMOTE_DIR
 from tests.dtlpy.samples import SampleTree
+from tests.dtlpy.sdk import DTLPY_MARKS
 
-pytestmark = pytest.mark.dtlpy
+pytestmark = DTLPY_MARKS
 
 
 def test_download_to_folder_writes_the_uploaded_bytes(

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from tests.dtlpy.samples import SampleTree
-from tests.dtlpy.sdk import all_items, boxes_of, filenames, upload_tree
+from tests.dtlpy.sdk import DTLPY_MARKS, all_items, boxes_of, filenames, upload_tree
 
-pytestmark = pytest.mark.dtlpy
+pytestmark = DTLPY_MARKS
 
 
 @pytest.fixture

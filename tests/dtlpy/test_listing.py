@@ -9,9 +9,9 @@ import pytest
 
 from tests.dtlpy.conftest import SAMPLE_REMOTE_DIR
 from tests.dtlpy.samples import SampleTree
-from tests.dtlpy.sdk import all_items, filenames
+from tests.dtlpy.sdk import DTLPY_MARKS, all_items, filenames
 
-pytestmark = pytest.mark.dtlpy
+pytestmark = DTLPY_MARKS
 
 
 def expected(tree: SampleTree, keep: Any) -> set[str]:

@@ -7,12 +7,12 @@ from typing import Any
 
 import jwt
 import pytest
+
 from dlsync.gate.server import RunningGate
-
 from tests.dtlpy.conftest import EMAIL
-from tests.dtlpy.sdk import unique
+from tests.dtlpy.sdk import DTLPY_MARKS, unique
 
-pytestmark = pytest.mark.dtlpy
+pytestmark = DTLPY_MARKS
 
 
 def test_login_token_is_accepted_and_kept(dl: ModuleType, gate: RunningGate) -> None:
@@ -26,8 +26,8 @@ def test_login_token_is_accepted_and_kept(dl: ModuleType, gate: RunningGate) -> 
 def test_login_token_with_a_forged_token_is_refused(dl: ModuleType, gate: RunningGate) -> None:
     """A JWT not signed by the gate fails login_token and dtlpy keeps its previous token."""
     before = dl.client_api.token
-    forged = jwt.encode({"email": EMAIL, "sub": EMAIL, "exp": 4102444800}, "not-the-gate-key",
-                        algorithm="HS256")
+    claims = {"email": EMAIL, "sub": EMAIL, "exp": 4102444800}
+    forged = jwt.encode(claims, "a-key-the-gate-never-saw-0123456789", algorithm="HS256")
     with pytest.raises(ValueError, match="Invalid API key"):
         dl.login_token(forged)
     assert dl.client_api.token == before

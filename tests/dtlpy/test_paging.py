@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from tests.dtlpy.samples import write_flat
-from tests.dtlpy.sdk import unique
+from tests.dtlpy.sdk import DTLPY_MARKS, unique
 
-pytestmark = [pytest.mark.dtlpy, pytest.mark.slow]
+pytestmark = [*DTLPY_MARKS, pytest.mark.slow]
 
 MANY = 1050
 

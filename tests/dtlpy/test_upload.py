@@ -5,13 +5,11 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
-import pytest
-
 from tests.dtlpy.conftest import SAMPLE_COUNT, SAMPLE_REMOTE_DIR
 from tests.dtlpy.samples import SampleTree
-from tests.dtlpy.sdk import all_items, boxes_of, filenames, upload_tree
+from tests.dtlpy.sdk import DTLPY_MARKS, all_items, boxes_of, filenames, upload_tree
 
-pytestmark = pytest.mark.dtlpy
+pytestmark = DTLPY_MARKS
 
 
 def annotation_count(dl: ModuleType, dataset: Any) -> int:
