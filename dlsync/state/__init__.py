@@ -13,11 +13,12 @@
 
 from dlsync.state.location import default_state_path, lock_path
 from dlsync.state.lock import PairLock
-from dlsync.state.queries import FileError, RunRecord, StateReader
+from dlsync.state.queries import DaemonInfo, FileError, RunRecord, StateReader
 from dlsync.state.store import PairSpec, StateStore
 from dlsync.state.writer import StateWriter, running_writer
 
 __all__ = [
+    "DaemonInfo",
     "FileError",
     "PairLock",
     "PairSpec",

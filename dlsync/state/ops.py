@@ -114,5 +114,19 @@ class SetMeta:
     value: Any
 
 
+DAEMON_KEY = "daemon"
+"""Meta key of the running service: ``{"pid": N, "heartbeat": unix time}``."""
+
+
+def daemon_heartbeat(pid: int, now: float) -> SetMeta:
+    """The operation the service sends periodically so that ``dlsync status`` sees it alive."""
+    return SetMeta(DAEMON_KEY, {"pid": pid, "heartbeat": now})
+
+
+def daemon_stopped() -> SetMeta:
+    """The operation the service sends as it exits cleanly."""
+    return SetMeta(DAEMON_KEY, None)
+
+
 WriteOp = (UpsertFile | MarkFile | DeleteFile | AddAnnotations | RemoveAnnotations | StartRun
            | FinishRun | SetMeta)

@@ -17,13 +17,11 @@ from typing import Any
 
 from dlsync.model import FileStatus, Fingerprint, RelPath, RemoteItem, StateRecord, path_key
 from dlsync.state.database import Connect, open_reader, raw_connect, translated
-from dlsync.state.ops import RunKind, RunOutcome
+from dlsync.state.ops import DAEMON_KEY, RunKind, RunOutcome
 
 FETCH = 500
 """Rows fetched from a cursor at a time while streaming."""
 
-DAEMON_PID = "daemon.pid"
-DAEMON_HEARTBEAT = "daemon.heartbeat"
 
 _FILE_COLUMNS = """
 f.path, f.size, f.mtime_ns, f.inode, f.sha256, f.item_id, f.annotations_hash, f.status,
@@ -44,6 +42,14 @@ class FileError:
     attempts: int
     updated: float
     next_attempt: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonInfo:
+    """The service's last heartbeat. A stale heartbeat or a dead pid means it is not running."""
+
+    pid: int
+    heartbeat: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,3 +184,10 @@ class StateReader:
         """A process-wide fact (decoded JSON), or ``None`` when it is not set."""
         rows = self._all("SELECT value FROM meta WHERE key = ?", (key,))
         return json.loads(rows[0][0]) if rows else None
+
+    def daemon(self) -> DaemonInfo | None:
+        """The service's last heartbeat, or ``None`` when no service recorded one."""
+        value = self.meta(DAEMON_KEY)
+        if not isinstance(value, dict):
+            return None
+        return DaemonInfo(pid=int(value["pid"]), heartbeat=float(value["heartbeat"]))

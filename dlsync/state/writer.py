@@ -61,6 +61,7 @@ class StateWriter:
         self._pending: list[WriteOp] = []
         self._first_pending = math.inf
         self._failure: BaseException | None = None
+        self._in_flight: _Ticket | None = None
         self.commits = 0
         """Transactions committed so far (for tests and metrics)."""
 
@@ -144,12 +145,13 @@ class StateWriter:
             await self._commit()
 
     async def _handle(self, item: _Item) -> None:
-        if isinstance(item, _Replace):
+        if isinstance(item, _Ticket):
+            self._in_flight = item
             await self._commit()
-            await self._replace(item)
-        elif isinstance(item, _Ticket):
-            await self._commit()
+            if isinstance(item, _Replace):
+                await self._replace(item)
             item.done.set()
+            self._in_flight = None
         else:
             if not self._pending:
                 self._first_pending = anyio.current_time()
@@ -180,14 +182,12 @@ class StateWriter:
         except BaseException as exc:
             with anyio.CancelScope(shield=True):
                 await run(store.rollback)
-            ticket.error = exc
-            ticket.done.set()
             if isinstance(exc, StateError) or not isinstance(exc, Exception):
-                raise  # the writer itself cannot go on
+                raise  # the writer itself cannot go on; the caller is told by _release
+            ticket.error = exc  # the listing failed: the caller sees it, the writer goes on
             return
         await run(store.commit)
         self.commits += 1
-        ticket.done.set()
 
     def _fail(self, exc: BaseException) -> None:
         self._failure = exc
@@ -210,6 +210,9 @@ class StateWriter:
 
     def _release(self, receive: MemoryObjectReceiveStream[_Item]) -> None:
         """Wake every caller still waiting, with the failure if there was one."""
+        if self._in_flight is not None and not self._in_flight.done.is_set():
+            self._in_flight.error = self._failure or StateError("the state writer stopped")
+            self._in_flight.done.set()
         while True:
             try:
                 item = receive.receive_nowait()

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from dlsync.errors import ProtocolError, StateError
 from dlsync.model import FileStatus, RelPath, path_key, rel_path
-from dlsync.state import StateReader, StateStore
+from dlsync.state import DaemonInfo, StateReader, StateStore
 from dlsync.state.ops import (
     AddAnnotations,
     DeleteFile,
@@ -23,6 +23,8 @@ from dlsync.state.ops import (
     SetMeta,
     StartRun,
     UpsertFile,
+    daemon_heartbeat,
+    daemon_stopped,
 )
 from tests.state.samples import SPEC, TRICKY, paths, record, remote
 
@@ -128,12 +130,13 @@ def test_runs_record_start_and_finish(store: StateStore, pair: int, db_path: Pat
 
 
 def test_meta_set_and_clear(store: StateStore, db_path: Path) -> None:
-    """Meta values round-trip as JSON and None removes them."""
-    store.write([SetMeta("daemon.pid", 1234)])
+    """Meta values round-trip as JSON, None removes them, and the daemon heartbeat reads back."""
+    store.write([SetMeta("note", [1, "two"]), daemon_heartbeat(1234, 99.5)])
     with StateReader(db_path) as reader:
-        assert reader.meta("daemon.pid") == 1234
-        store.write([SetMeta("daemon.pid", None)])
-        assert reader.meta("daemon.pid") is None
+        assert reader.meta("note") == [1, "two"]
+        assert reader.daemon() == DaemonInfo(pid=1234, heartbeat=99.5)
+        store.write([SetMeta("note", None), daemon_stopped()])
+        assert reader.meta("note") is None and reader.daemon() is None
 
 
 def test_changed_target_forgets_pair_state(store: StateStore, pair: int, db_path: Path) -> None:

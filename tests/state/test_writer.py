@@ -123,3 +123,16 @@ async def test_disk_full_stops_the_writer(db_path: Path) -> None:
         with pytest.raises(DiskFullError):
             await writer.send(UpsertFile(pair, record("after")))
     assert _committed(db_path, pair) == ["small"]
+
+
+async def test_disk_full_during_flush_wakes_the_flusher(db_path: Path) -> None:
+    """A commit that a flush triggers and that fails raises DiskFullError from that flush."""
+    with StateStore.open(db_path, connect=_small_disk(40)) as store:  # type: ignore[arg-type]
+        pair = store.register_pair(SPEC)
+        with pytest.raises(DiskFullError):
+            async with running_writer(store, batch=10_000, flush_s=3600.0) as writer:
+                for i in range(100):
+                    await writer.send(UpsertFile(pair, record(f"big{i}", error="x" * 8000)))
+                with anyio.fail_after(DEADLINE_S):
+                    await writer.flush()
+    assert _committed(db_path, pair) == []
