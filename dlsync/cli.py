@@ -7,10 +7,11 @@ Exit codes (docs/operations.md): 0 in sync, 1 some items failed, 2 usage or conf
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
-from dlsync import __version__, logs
+from dlsync import __version__, constants, logs
 from dlsync.errors import EXIT_USAGE, DlsyncError, exit_code_for
 from dlsync.gate.commands import gate
 
@@ -27,6 +28,71 @@ def cli(log_level: str, log_json: bool | None) -> None:
 
 
 cli.add_command(gate)
+
+
+_DIR = click.Path(file_okay=False, path_type=Path)
+_FILE = click.Path(dir_okay=False, path_type=Path)
+
+
+@cli.command()
+@click.argument("source", required=False, type=_DIR)
+@click.option("--project", help="Dataloop project name.")
+@click.option("--dataset", help="Dataset name in the project.")
+@click.option("--remote", help='API base URL, a remote named in the config, or "local" for the '
+              "embedded gate.  [default: https://gate.dataloop.ai/api/v1]")
+@click.option("--remote-dir", help="Dataset folder the source maps to.  [default: /]")
+@click.option("--annotations", help='Where annotation JSON files are: a folder, "sidecar" '
+              '(a/b.jpg.json beside a/b.jpg) or "none".  [default: sidecar]')
+@click.option("--create/--no-create", default=None, help="Create the project and dataset "
+              "when missing.")
+@click.option("--delete/--no-delete", default=None, help="Delete remote items whose local file "
+              "is gone (last, only after an error-free run).")
+@click.option("--max-delete", type=click.IntRange(min=0), help="Refuse every delete when the "
+              "plan has more.  [default: 100, and at most half of the tracked files]")
+@click.option("--dry-run", is_flag=True, help="Print the plan and change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan or summary as JSON.")
+@click.option("--state", type=_FILE, help="State database.  [default: "
+              "$XDG_STATE_HOME/dlsync/state.db]")
+@click.option("--workers", type=click.IntRange(min=1), help="Concurrent transfers.  "
+              "[default: 16]")
+@click.option("--config", "config_path", type=_FILE, help="Config file with named sync pairs.")
+@click.option("--pair", "pair_name", help="Name of the sync pair in the config to mirror.")
+@click.option("--rate", type=click.FloatRange(min=0.1), help="Maximum requests per second.")
+@click.option("--concurrency", type=click.IntRange(min=1), help="Maximum requests in flight.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a "
+              "terminal).")
+@click.option("--gate-data", type=_DIR, hidden=True, help="Data folder of the embedded gate.")
+def mirror(source: Path | None, project: str | None, dataset: str | None, remote: str | None,
+           remote_dir: str | None, annotations: str | None, create: bool | None,
+           delete: bool | None, max_delete: int | None, dry_run: bool, as_json: bool,
+           state: Path | None, workers: int | None, config_path: Path | None,
+           pair_name: str | None, rate: float | None, concurrency: int | None,
+           progress: bool | None, gate_data: Path | None) -> int:
+    """Mirror the folder SOURCE into a Dataloop dataset, once.
+
+    Exit codes: 0 in sync; 1 some items failed (retried next run); 2 usage or config error;
+    3 authentication error; 4 a safety limit stopped deletes; 5 another run holds the lock.
+    """
+    from dlsync.mirror import (
+        MirrorRequest,
+        build_pair,
+        load_optional_config,
+        mirror_sync,
+        state_path_for,
+    )
+
+    config = load_optional_config(config_path)
+    flags = {"source": str(source) if source else None, "project": project,
+             "dataset": dataset, "remote": remote or (None if pair_name else
+                                                      constants.PRODUCTION_REMOTE),
+             "remote_dir": remote_dir, "annotations": annotations, "create": create,
+             "delete": delete, "max_delete": max_delete, "workers": workers}
+    pair = build_pair(flags, config=config, pair_name=pair_name, rate=rate,
+                      concurrency=concurrency)
+    request = MirrorRequest(pair=pair, state=state_path_for(state, config), dry_run=dry_run,
+                            as_json=as_json, max_delete_explicit=max_delete is not None,
+                            gate_data=gate_data, progress=progress)
+    return mirror_sync(request)
 
 
 def main(argv: list[str] | None = None) -> None:

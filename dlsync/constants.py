@@ -50,7 +50,7 @@ GATE_MAX_PAGE_SIZE = 1000
 IGNORE_FILE = ".dlsyncignore"
 ANNOTATION_MAX_BYTES = 64 << 20          # larger annotation files are refused, not read
 ANNOTATION_MAX_DEPTH = 64                # deepest JSON nesting accepted in an annotation file
-ANNOTATION_HASH_KEY = "dlsync_hash"      # metadata.user key holding an annotation's canonical hash
+ANNOTATION_HASH_KEY = FINGERPRINT_KEY   # metadata.user key of the stamp {"hash", "op"}
 
 # Remote client (dlsync/remote)
 RATE_INCREASE_INTERVAL_S = 1.0  # at most one additive rate increase per this many seconds
@@ -63,6 +63,7 @@ REFRESH_TOKEN_ENV = "DLSYNC_REFRESH_TOKEN"
 REFRESH_TOKEN_FILE_ENV = "DLSYNC_REFRESH_TOKEN_FILE"
 TOKEN_CREDENTIAL = "dlsync-token"
 REFRESH_TOKEN_CREDENTIAL = "dlsync-refresh-token"
+SMALL_FILE_BYTES = 1 << 18      # uploads up to this size are read in one call, larger streamed
 
 # State store
 STATE_QUEUE = 1000             # write operations buffered before senders wait for the writer

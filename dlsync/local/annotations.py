@@ -7,11 +7,11 @@ too). Each annotation is reduced to its canonical form, the fields a person cont
     dropped:  every other key, including the server-owned ones (id, _id, creator, createdAt,
               updatedAt, updatedBy, itemId, datasetId, url, item, dataset, hash, annotationId,
               source), keys whose value is null, the server-set keys of ``metadata.system``
-              (``SERVER_SYSTEM_FIELDS``), and dlsync's own ``metadata.user.<ANNOTATION_HASH_KEY>``
+              (``SERVER_SYSTEM_FIELDS``), and dlsync's stamp ``metadata.user.<ANNOTATION_HASH_KEY>``
 
 The canonical JSON has sorted keys, no whitespace, ASCII escapes, and integral floats written
 as integers (``1.0`` and ``1`` are equal); its SHA-256 is the annotation's hash. The remote side
-stores that hash under ``metadata.user.<ANNOTATION_HASH_KEY>`` so a listing can be matched
+stores that hash as ``metadata.user.<ANNOTATION_HASH_KEY>.hash`` so a listing can be matched
 back. The set hash covers the sorted annotation hashes and the item's ``metadata.user``, so
 reordering a file changes nothing.
 
@@ -60,7 +60,7 @@ class CanonicalAnnotation:
         """The annotation as dlsync posts it: the canonical body plus its hash in user metadata."""
         body = json.loads(self.canonical)
         user = body.setdefault("metadata", {}).setdefault("user", {})
-        user[HASH_KEY] = self.hash
+        user[HASH_KEY] = {"hash": self.hash}
         return dict(body)
 
 

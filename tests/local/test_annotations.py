@@ -55,7 +55,7 @@ def test_server_fields_and_dlsync_hash_do_not_change_the_hash() -> None:
                   updatedBy="u", itemId="i", datasetId="d", url="u", item=None, dataset="d",
                   hash="h", source="sdk", attributes=None,
                   metadata={"system": {"automated": True, "attributes": {}, "clientId": "c"},
-                            "user": {HASH_KEY: local.hash}})
+                            "user": {HASH_KEY: {"hash": local.hash}}})
     assert canonical_annotation(remote).hash == local.hash
 
 
@@ -63,7 +63,7 @@ def test_wire_form_round_trips_to_the_same_hash() -> None:
     """to_wire() adds the hash under metadata.user and canonicalises back to the same hash."""
     local = canonical_annotation(BOX)
     wire = local.to_wire()
-    assert wire["metadata"]["user"][HASH_KEY] == local.hash
+    assert wire["metadata"]["user"][HASH_KEY] == {"hash": local.hash}
     assert canonical_annotation(wire).hash == local.hash
 
 

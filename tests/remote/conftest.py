@@ -46,3 +46,14 @@ async def project(client: DataloopClient) -> ProjectJson:
 async def dataset(client: DataloopClient, project: ProjectJson) -> DatasetJson:
     """A fresh, empty dataset."""
     return await client.get_dataset(project["id"], unique("ds"), create=True)
+
+
+# TEMPORARY until tests/conftest.py provides ``gate``.
+from dlsync.gate.server import running_gate  # noqa: E402
+
+
+@pytest.fixture
+async def gate() -> AsyncIterator[Any]:
+    """An in-memory gate on a loopback port."""
+    async with running_gate() as running:
+        yield running

@@ -1,0 +1,67 @@
+"""Open a client for a configured remote: a real Dataloop environment or the embedded gate.
+
+``remote = "local"`` starts the gate in this process, on the per-user data directory, and mints
+a token for it, so a first run needs no account and no second terminal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from dlsync import logs
+from dlsync.config import RemoteConfig
+from dlsync.remote.client import DataloopClient
+from dlsync.remote.credentials import Credentials, load_credentials
+from dlsync.remote.settings import RemoteSettings
+
+_log = logs.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """An open client and the URL it talks to (the gate's, for ``local``)."""
+
+    client: DataloopClient
+    url: str
+
+
+def settings_for(remote: RemoteConfig, url: str | None = None) -> RemoteSettings:
+    """Client settings for ``remote`` (``url`` replaces its URL, e.g. the embedded gate's)."""
+    return RemoteSettings(url=url or remote.url, rate=remote.rate, burst=remote.burst,
+                          concurrency=remote.concurrency)
+
+
+@asynccontextmanager
+async def connect(remote: RemoteConfig, *, env: Mapping[str, str] | None = None,
+                  gate_data: Path | None = None) -> AsyncIterator[Connection]:
+    """A client for ``remote`` for the duration of the block.
+
+    For the embedded gate, ``gate_data`` overrides its data directory (default: the per-user
+    one that ``dlsync gate serve`` uses too).
+    """
+    if remote.is_local:
+        async with _local(remote, gate_data) as connection:
+            yield connection
+        return
+    credentials = load_credentials(env, token_file=remote.token_file)
+    settings = settings_for(remote)
+    async with DataloopClient(settings, credentials) as client:
+        yield Connection(client, settings.base_url)
+
+
+@asynccontextmanager
+async def _local(remote: RemoteConfig, gate_data: Path | None) -> AsyncIterator[Connection]:
+    from dlsync.gate.commands import default_data_dir
+    from dlsync.gate.server import GateOptions, running_gate
+
+    data = gate_data or default_data_dir()
+    async with running_gate(GateOptions(data_dir=data)) as gate:
+        _log.info("embedded gate started", url=gate.url, data=str(data))
+        credentials = Credentials(token=gate.mint_token(email="local@dlsync.local"),
+                                  source="embedded gate")
+        settings = settings_for(remote, gate.url)
+        async with DataloopClient(settings, credentials) as client:
+            yield Connection(client, gate.url)

@@ -1,0 +1,134 @@
+"""Bring one item's remote annotations in line with its local annotation file, as a diff.
+
+DESIGN.md decision 6. Each local annotation has a canonical hash; dlsync stamps the hash into
+the annotation it posts (``metadata.user.dlsync.hash``) and remembers the ids it created. A run:
+
+- posts the local annotations whose hash is not among those dlsync created (counting repeats);
+- deletes only annotations dlsync created whose hash left the local file, and only when the
+  remote copy is still what dlsync posted; one edited on the platform is a conflict, kept;
+- never touches annotations someone else made on the platform.
+
+When state does not know which annotations dlsync created (a lost state database, an adopted
+item), the item's annotations are listed once and the stamped ones are taken as dlsync's.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from dlsync.constants import FINGERPRINT_KEY
+from dlsync.errors import AnnotationFileError
+from dlsync.local.annotations import AnnotationSet, CanonicalAnnotation, canonical_annotation
+from dlsync.remote import stamps
+from dlsync.remote.client import DataloopClient
+from dlsync.remote.types import AnnotationJson
+
+
+@dataclass(frozen=True, slots=True)
+class AnnotationOutcome:
+    """What one item's annotation sync did, and what dlsync now owns on the item."""
+
+    owned: tuple[tuple[str, str], ...]   # (canonical hash, annotation id) created by dlsync
+    posted: int
+    deleted: int
+    conflicts: tuple[str, ...]           # ids of dlsync annotations edited on the platform
+
+
+def wire_annotation(annotation: CanonicalAnnotation) -> AnnotationJson:
+    """The annotation as dlsync posts it: canonical content plus its hash stamp."""
+    body = cast(dict[str, Any], json.loads(annotation.canonical))
+    user = body.setdefault("metadata", {}).setdefault("user", {})
+    user[FINGERPRINT_KEY] = {"hash": annotation.hash}
+    return cast(AnnotationJson, body)
+
+
+def _edited_on_platform(remote: AnnotationJson, stamped_hash: str) -> bool:
+    try:
+        return canonical_annotation(remote).hash != stamped_hash
+    except AnnotationFileError:
+        return True
+
+
+def _owned_from_listing(listing: Sequence[AnnotationJson]) -> list[tuple[str, str]]:
+    owned = []
+    for remote in listing:
+        key = stamps.stamp_key(remote)
+        if key is not None and remote.get("id"):
+            owned.append((key[0], str(remote["id"])))
+    return owned
+
+
+async def sync_annotations(client: DataloopClient, dataset_id: str, item_id: str,
+                           wanted: AnnotationSet | None,
+                           owned: Sequence[tuple[str, str]] | None) -> AnnotationOutcome:
+    """Post what ``wanted`` adds and delete what it dropped, from dlsync's own annotations.
+
+    ``owned`` is what state remembers dlsync created on the item; ``None`` means unknown, and the
+    item's annotations are listed to find out.
+    """
+    listing: list[AnnotationJson] | None = None
+    if owned is None:
+        listing = [a async for a in client.iter_annotations(dataset_id, item_id)]
+        owned = _owned_from_listing(listing)
+    want = Counter(a.hash for a in wanted.annotations) if wanted else Counter[str]()
+    keep: list[tuple[str, str]] = []
+    drop: list[tuple[str, str]] = []
+    have = Counter[str]()
+    for hash_, annotation_id in owned:
+        if have[hash_] < want[hash_]:
+            have[hash_] += 1
+            keep.append((hash_, annotation_id))
+        else:
+            drop.append((hash_, annotation_id))
+    deleted, conflicts, kept_on_conflict = await _delete_owned(client, dataset_id, item_id,
+                                                               drop, listing)
+    to_post = _missing(wanted, have)
+    created: list[tuple[str, str]] = []
+    if to_post:
+        posted = await client.post_annotations_exactly_once(
+            dataset_id, item_id, [wire_annotation(a) for a in to_post])
+        created = _owned_from_listing(posted)
+    return AnnotationOutcome(tuple(keep + kept_on_conflict + created), len(to_post), deleted,
+                             conflicts)
+
+
+def _missing(wanted: AnnotationSet | None, have: Counter[str]) -> list[CanonicalAnnotation]:
+    if wanted is None:
+        return []
+    left = Counter(have)
+    out = []
+    for annotation in wanted.annotations:
+        if left[annotation.hash] > 0:
+            left[annotation.hash] -= 1
+        else:
+            out.append(annotation)
+    return out
+
+
+async def _delete_owned(client: DataloopClient, dataset_id: str, item_id: str,
+                        drop: Sequence[tuple[str, str]],
+                        listing: list[AnnotationJson] | None,
+                        ) -> tuple[int, tuple[str, ...], list[tuple[str, str]]]:
+    """Delete dlsync's dropped annotations unless edited on the platform since."""
+    if not drop:
+        return 0, (), []
+    if listing is None:
+        listing = [a async for a in client.iter_annotations(dataset_id, item_id)]
+    remote_by_id = {str(a.get("id")): a for a in listing}
+    deletable, conflicts, kept = [], [], []
+    for hash_, annotation_id in drop:
+        remote = remote_by_id.get(annotation_id)
+        if remote is None:
+            continue  # already gone on the platform
+        if _edited_on_platform(remote, hash_):
+            conflicts.append(annotation_id)
+            kept.append((hash_, annotation_id))
+        else:
+            deletable.append(annotation_id)
+    if deletable:
+        await client.delete_annotations(dataset_id, deletable)
+    return len(deletable), tuple(conflicts), kept

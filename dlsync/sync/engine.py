@@ -1,0 +1,288 @@
+"""One sync cycle of one pair: list the remote, plan against scan and state, execute, record.
+
+    remote listing ─► state cache ─┐
+    scan (thread) ─────────────────┼─► march ─► decide ─► jobs ─► workers ─► client
+    state (thread) ────────────────┘                              │
+                                    state writer ◄── results ◄────┘
+
+``mirror`` is the whole of ``dlsync mirror`` and one reconcile of the service. Deletes run last,
+only after a cycle without errors, and only within the safety limits (DESIGN.md decision 7).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+import anyio
+import anyio.from_thread
+import anyio.to_thread
+
+from dlsync import logs
+from dlsync.config import PairConfig
+from dlsync.errors import DlsyncError, NotFoundError, UsageError, is_fatal
+from dlsync.local.ignore import IgnoreRules
+from dlsync.model import Action, Fingerprint, RemoteItem, rel_path
+from dlsync.remote import dql
+from dlsync.remote.client import DataloopClient
+from dlsync.remote.types import ItemJson
+from dlsync.state.ops import FinishRun, RunKind, RunOutcome, StartRun, WriteOp, new_run_id
+from dlsync.state.queries import StateReader
+from dlsync.state.store import PairSpec, StateStore
+from dlsync.state.writer import StateWriter, running_writer
+from dlsync.sync.decide import Policy, group_folder_moves
+from dlsync.sync.plan import LimitVerdict, Plan, check_limits
+from dlsync.sync.planner import Finale, Planner, Source, finish
+from dlsync.sync.tally import Tally
+from dlsync.sync.transfer import Executor, Job, Target, read_fingerprint
+
+_log = logs.get_logger(__name__)
+
+ProgressHook = Callable[[Job], None]
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """How to run a cycle (not what to sync: that is the ``PairConfig``)."""
+
+    dry_run: bool = False
+    max_delete_explicit: bool = False
+    kind: RunKind = RunKind.MIRROR
+
+
+@dataclass(slots=True)
+class CycleResult:
+    """What a cycle did: the tally, the dry-run plan, and the delete verdict."""
+
+    tally: Tally
+    plan: Plan | None = None
+    limits: LimitVerdict | None = None
+    remote_items: int = 0
+    dataset_id: str = ""
+
+    @property
+    def refused_by_limit(self) -> bool:
+        """True when the safety limit (not an error) stopped the deletes."""
+        return self.limits is not None and not self.limits.allowed
+
+
+def pair_spec(pair: PairConfig, remote_url: str) -> PairSpec:
+    """How state names ``pair``."""
+    return PairSpec(name=pair.name, source=str(pair.source), remote_url=remote_url,
+                    project=pair.project, dataset=pair.dataset, remote_dir=pair.remote_dir)
+
+
+async def resolve_dataset(client: DataloopClient, pair: PairConfig) -> str:
+    """The id of the pair's dataset; created (with its project) only when ``create`` is set."""
+    try:
+        project = await client.get_project(pair.project, create=pair.create)
+        dataset = await client.get_dataset(project["id"], pair.dataset, create=pair.create)
+    except NotFoundError as exc:
+        raise UsageError(f"{exc}; pass --create (or create = true) to create it") from exc
+    return dataset["id"]
+
+
+def remote_item(item: ItemJson, remote_dir: str) -> RemoteItem | None:
+    """The listing entry of ``item`` relative to ``remote_dir``; None when outside it."""
+    filename = item.get("filename") or ""
+    prefix = remote_dir.rstrip("/") + "/"
+    if not filename.startswith(prefix):
+        return None
+    mark = read_fingerprint(item)
+    sha, size = mark.get("sha256"), mark.get("size")
+    fp = Fingerprint(sha, size) if isinstance(sha, str) and isinstance(size, int) else None
+    annotations = mark.get("annotations")
+    user = (item.get("metadata") or {}).get("user") or {}
+    system_size = (item.get("metadata") or {}).get("system", {}).get("size", 0)
+    return RemoteItem(item_id=item["id"], path=rel_path(filename[len(prefix):]),
+                      size=int(system_size or 0), fingerprint=fp,
+                      annotations_hash=annotations if isinstance(annotations, str) else None,
+                      user_metadata=dict(user) if isinstance(user, dict) else {})
+
+
+async def list_remote(client: DataloopClient, dataset_id: str,
+                      remote_dir: str) -> AsyncIterator[RemoteItem]:
+    """Every file item under ``remote_dir``, as listing entries (keyset-paged)."""
+    async for item in client.iter_items(dataset_id, [dql.under_folder(remote_dir)]):
+        entry = remote_item(item, remote_dir)
+        if entry is not None and entry.path:
+            yield entry
+
+
+class Cycle:
+    """One cycle of one pair against one open client and state database."""
+
+    def __init__(self, pair: PairConfig, client: DataloopClient, store: StateStore,
+                 pair_id: int, options: RunOptions, progress: ProgressHook | None = None,
+                 tally: Tally | None = None) -> None:
+        self.pair = pair
+        self.client = client
+        self.store = store
+        self.pair_id = pair_id
+        self.options = options
+        self.tally = tally or Tally()
+        self._progress = progress
+
+    def _source(self) -> Source:
+        rules = IgnoreRules.for_root(self.pair.source, self.pair.ignore)
+        return Source(self.pair.source, rules, self.pair.annotations, self.pair.follow_symlinks)
+
+    async def run(self) -> CycleResult:
+        """List, plan, execute and record one cycle."""
+        dataset_id = await resolve_dataset(self.client, self.pair)
+        result = CycleResult(self.tally, dataset_id=dataset_id)
+        async with running_writer(self.store) as writer:
+            run_id = new_run_id()
+            if not self.options.dry_run:
+                await writer.send(StartRun(self.pair_id, run_id, self.options.kind, time.time()))
+            result.remote_items = await writer.replace_remote_items(
+                self.pair_id, list_remote(self.client, dataset_id, self.pair.remote_dir))
+            await writer.flush()
+            target = Target(self.pair.source, dataset_id, self.pair.remote_dir, self.pair_id)
+            try:
+                if self.options.dry_run:
+                    result.plan, result.limits = await self._dry_run()
+                else:
+                    result.limits = await self._execute(target, writer)
+            except BaseException as exc:
+                if not self.options.dry_run:
+                    await self._finish(writer, run_id, exc)
+                raise
+            if not self.options.dry_run:
+                await self._finish(writer, run_id, None)
+        return result
+
+    async def _finish(self, writer: StateWriter, run_id: str,
+                      exc: BaseException | None) -> None:
+        if exc is None:
+            outcome = RunOutcome.PARTIAL if self.tally.has_errors or \
+                self.tally.deletes_refused else RunOutcome.OK
+        elif isinstance(exc, DlsyncError):
+            outcome = RunOutcome.FAILED
+        else:
+            outcome = RunOutcome.INTERRUPTED
+        error = logs.scrub(str(exc)) if exc is not None else self.tally.deletes_refused
+        with anyio.CancelScope(shield=True):
+            await writer.send(FinishRun(run_id, time.time(), outcome, self.tally.counts(),
+                                        self.tally.bytes_sent, error))
+            await writer.flush()
+
+    def _policy(self) -> Policy:
+        return Policy(delete=self.pair.delete)
+
+    # -- dry run -----------------------------------------------------------------------------
+
+    async def _dry_run(self) -> tuple[Plan, LimitVerdict]:
+        plan = Plan()
+
+        def walk() -> tuple[Finale, int]:
+            planner = Planner(self._source(), self.pair_id, self._policy(),
+                              lambda job: plan.add(job.action), lambda op: None)
+            with StateReader(self.store.path) as reader:
+                deferred = planner.walk(reader)
+            return finish(deferred, self.pair_id), deferred.tracked
+
+        finale, tracked = await anyio.to_thread.run_sync(walk)
+        for job in (*finale.moves, *finale.uploads, *finale.deletes):
+            plan.add(job.action)
+        limits = check_limits(plan, tracked, self.pair.max_delete,
+                              self.options.max_delete_explicit)
+        return plan, limits
+
+    # -- real run ----------------------------------------------------------------------------
+
+    async def _execute(self, target: Target, writer: StateWriter) -> LimitVerdict | None:
+        reader = StateReader(self.store.path)
+        try:
+            executor = Executor(self.client, target, writer, self.tally,
+                                lambda item_id: reader.annotation_ids(self.pair_id, item_id),
+                                self._progress)
+            send, receive = anyio.create_memory_object_stream[Job](self.pair.workers * 4)
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(executor.serve, receive, self.pair.workers)
+                async with send:
+                    finale, tracked = await anyio.to_thread.run_sync(
+                        self._walk_in_thread, send, writer)
+                    await self._after_walk(executor, finale, send, writer)
+            return await self._deletes(executor, finale, tracked)
+        finally:
+            reader.close()
+
+    async def _after_walk(self, executor: Executor, finale: Finale,
+                          send: anyio.abc.ObjectSendStream[Job], writer: StateWriter) -> None:
+        await self._moves(executor, finale.moves, send)
+        for job in finale.uploads:
+            self.tally.plan(job.action.kind, job.action.size)
+            await send.send(job)
+        for op in finale.marks:
+            await writer.send(op)
+
+    def _walk_in_thread(self, send: anyio.abc.ObjectSendStream[Job],
+                        writer: StateWriter) -> tuple[Finale, int]:
+        def emit(job: Job) -> None:
+            self.tally.plan(job.action.kind, job.action.size)
+            anyio.from_thread.run(send.send, job)
+
+        def record(op: WriteOp) -> None:
+            anyio.from_thread.run(writer.send, op)
+
+        planner = Planner(self._source(), self.pair_id, self._policy(), emit, record)
+        with StateReader(self.store.path) as reader:
+            deferred = planner.walk(reader)
+        return finish(deferred, self.pair_id), deferred.tracked
+
+    async def _moves(self, executor: Executor, moves: tuple[Job, ...],
+                     send: anyio.abc.ObjectSendStream[Job]) -> None:
+        """Folder renames as one bulk move each; other moves one by one through the workers."""
+        by_path = {job.action.path: job for job in moves}
+        folders, renames = group_folder_moves(job.action for job in moves)
+        singles: list[Action] = list(renames)
+        for folder in folders:
+            if len(folder.moves) < 2:
+                singles.extend(folder.moves)
+                continue
+            ids = [m.item_id for m in folder.moves if m.item_id is not None]
+            target = self.pair.remote_dir.rstrip("/") + ("/" + folder.target_dir
+                                                         if folder.target_dir else "")
+            for move in folder.moves:
+                self.tally.plan(move.kind, move.size)
+            try:
+                await self.client.move_items(executor.target.dataset_id, ids, target or "/")
+            except DlsyncError as exc:
+                if is_fatal(exc):
+                    raise
+                _log.warning("bulk move failed; moving one by one", folder=target,
+                             error=str(exc))
+                for move in folder.moves:
+                    await send.send(by_path[move.path])
+                continue
+            for move in folder.moves:
+                await executor.record_moved(by_path[move.path])
+                executor.progressed(by_path[move.path])
+        for move in singles:
+            self.tally.plan(move.kind, move.size)
+            await send.send(by_path[move.path])
+
+    async def _deletes(self, executor: Executor, finale: Finale,
+                       tracked: int) -> LimitVerdict | None:
+        if not finale.deletes:
+            return None
+        plan = Plan()
+        for job in finale.deletes:
+            plan.add(job.action)
+        limits = check_limits(plan, tracked, self.pair.max_delete,
+                              self.options.max_delete_explicit)
+        if not limits.allowed:
+            self.tally.deletes_refused = limits.reason
+            _log.error("deletes refused by the safety limit", reason=limits.reason)
+            return limits
+        if self.tally.has_errors:
+            self.tally.deletes_refused = (f"{plan.deletes} deletes skipped: this run had errors; "
+                                          "they run after an error-free run")
+            _log.warning("deletes skipped because the run had errors", count=plan.deletes)
+            return None
+        for job in finale.deletes:
+            self.tally.plan(job.action.kind)
+            await executor.execute(job)
+        return limits

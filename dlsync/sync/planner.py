@@ -1,0 +1,237 @@
+"""Turn (local scan x state x remote listing) into jobs, streaming, in a worker thread.
+
+The planner walks the march once. For each path it reads the file only when its stat moved
+(``decide.needs_hash``), asks ``decide`` for a verdict, and hands the resulting job to ``emit``
+at once, so transfers start while the walk goes on and no listing sits in memory whole. Only
+what can turn out to be a move waits for the end of the walk: new files whose content state has
+seen before, and tracked files that are gone locally. Deletes always wait (they run last).
+
+The planner does blocking I/O (scandir, stat, hashing, SQLite reads) and runs in a thread; it
+talks to the event loop only through the two callbacks it is given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from dlsync import logs
+from dlsync.errors import AnnotationFileError, FileChangedError, FileVanishedError, LocalFileError
+from dlsync.local.annotations import load_annotation_file
+from dlsync.local.fingerprint import fingerprint
+from dlsync.local.ignore import IgnoreRules
+from dlsync.local.layout import AnnotationLayout
+from dlsync.local.scan import scan
+from dlsync.model import (
+    Action,
+    ActionKind,
+    FileStatus,
+    Fingerprint,
+    LocalEntry,
+    ScanProblem,
+    StateRecord,
+)
+from dlsync.state.ops import DeleteFile, MarkFile, UpsertFile, WriteOp
+from dlsync.state.queries import StateReader
+from dlsync.sync.decide import Policy, StateChange, Verdict, decide, needs_hash, pair_moves
+from dlsync.sync.march import Pair, march
+from dlsync.sync.transfer import Job
+
+_log = logs.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """The local side of a sync pair as the planner reads it."""
+
+    root: Path
+    rules: IgnoreRules
+    layout: AnnotationLayout
+    follow_symlinks: bool = False
+
+
+@dataclass(slots=True)
+class Deferred:
+    """What waits for the end of the walk: move candidates and deletes."""
+
+    new_files: list[Job] = field(default_factory=list)
+    gone: dict[str, Job] = field(default_factory=dict)      # by path: tracked, gone locally
+    delete_gone: set[str] = field(default_factory=set)      # of those, the ones to delete
+    deletes: list[Job] = field(default_factory=list)        # untracked remote-only items
+    tracked: int = 0
+
+
+class Planner:
+    """Plans one cycle of one pair; ``emit`` takes jobs, ``record`` takes state writes."""
+
+    def __init__(self, source: Source, pair: int, policy: Policy,
+                 emit: Callable[[Job], None], record: Callable[[WriteOp], None]) -> None:
+        self.source = source
+        self.pair = pair
+        self.policy = policy
+        self._emit = emit
+        self._record = record
+        self.deferred = Deferred()
+        self.problems = 0
+
+    def walk(self, reader: StateReader) -> Deferred:
+        """March the scan against state and the cached remote listing; emit what is ready."""
+        local = scan(self.source.root, rules=self.source.rules, layout=self.source.layout,
+                     follow_symlinks=self.source.follow_symlinks)
+        for pair in march(local, self._count(reader.files(self.pair)),
+                          reader.remote_items(self.pair)):
+            self._plan_one(pair, reader)
+        return self.deferred
+
+    def _count(self, records: Iterable[StateRecord]) -> Iterator[StateRecord]:
+        for record in records:
+            if record.status is not FileStatus.DELETED:
+                self.deferred.tracked += 1
+            yield record
+
+    def _plan_one(self, pair: Pair, reader: StateReader) -> None:
+        if isinstance(pair.problem, ScanProblem) and pair.problem.path == pair.path:
+            self.problems += 1
+            _log.warning("path skipped", path=pair.problem.path, kind=pair.problem.kind.value,
+                         reason=pair.problem.reason)
+        local_fp: Fingerprint | None = None
+        if needs_hash(pair):
+            assert pair.local is not None
+            local_fp = self._hash(pair)
+            if local_fp is None:
+                return
+        verdict = decide(pair, local_fp, self.policy)
+        self._apply(pair, verdict, reader)
+
+    def _hash(self, pair: Pair) -> Fingerprint | None:
+        assert pair.local is not None
+        try:
+            return fingerprint(self.source.root, pair.local)
+        except FileVanishedError:
+            return None  # the next scan sees it as deleted
+        except FileChangedError as exc:
+            _log.info("file still changing; will retry once it settles", path=pair.path,
+                      reason=exc.reason)
+            return None
+        except LocalFileError as exc:
+            self._emit(Job(Action(ActionKind.ERROR, pair.path, exc.reason), local=pair.local,
+                           state=pair.state))
+            return None
+
+    def _apply(self, pair: Pair, verdict: Verdict, reader: StateReader) -> None:
+        self._state_change(pair, verdict)
+        action = verdict.action
+        if action is None:
+            return
+        job = Job(action, local=pair.local, state=pair.state, remote=pair.remote,
+                  annotations_changed=verdict.annotations_changed)
+        if action.kind is ActionKind.ANNOTATE and self._same_annotations(pair):
+            return
+        if action.kind is ActionKind.UPLOAD and self._seen_before(action, reader):
+            self.deferred.new_files.append(job)
+        elif action.kind is ActionKind.DELETE:
+            if pair.state is not None:
+                self.deferred.gone[pair.path] = job
+                self.deferred.delete_gone.add(pair.path)
+            else:
+                self.deferred.deletes.append(job)
+        else:
+            self._emit(job)
+
+    def _same_annotations(self, pair: Pair) -> bool:
+        """True (and state refreshed) when only the annotation file's stat moved, not its set."""
+        local, state = pair.local, pair.state
+        if local is None or state is None or local.annotation_path is None or \
+                state.annotations_hash is None:
+            return False
+        try:
+            wanted = load_annotation_file(local.annotation_path)
+        except AnnotationFileError:
+            return False  # the executor reports it, naming the file
+        if wanted.set_hash != state.annotations_hash:
+            return False
+        self._record(UpsertFile(self.pair, replace(
+            state, size=local.size, mtime_ns=local.mtime_ns, inode=local.inode,
+            annotation_size=local.annotation_size,
+            annotation_mtime_ns=local.annotation_mtime_ns)))
+        return True
+
+    def _seen_before(self, action: Action, reader: StateReader) -> bool:
+        if action.sha256 is None:
+            return False
+        return any(r.path != action.path and r.item_id is not None
+                   for r in reader.files_with_content(self.pair, action.sha256, action.size))
+
+    def _state_change(self, pair: Pair, verdict: Verdict) -> None:
+        change = verdict.state_change
+        if change is StateChange.NONE:
+            return
+        if change is StateChange.FORGET:
+            self._record(DeleteFile(self.pair, pair.path))
+        elif change is StateChange.MARK_DELETED:
+            assert pair.state is not None
+            if pair.remote is not None and pair.state.item_id is not None:
+                # a move candidate until the walk ends; marked deleted if nothing matches
+                self.deferred.gone.setdefault(pair.path, Job(
+                    Action(ActionKind.DELETE, pair.path, verdict.reason,
+                           item_id=pair.state.item_id, sha256=pair.state.sha256,
+                           size=pair.state.size),
+                    state=pair.state, remote=pair.remote))
+            else:
+                self._record(MarkFile(self.pair, pair.path, FileStatus.DELETED,
+                                      pair.state.attempts, None))
+        elif change is StateChange.REFRESH and verdict.action is None:
+            assert pair.local is not None and pair.state is not None
+            self._record(UpsertFile(self.pair, replace(
+                pair.state, size=pair.local.size, mtime_ns=pair.local.mtime_ns,
+                inode=pair.local.inode)))
+
+
+@dataclass(frozen=True, slots=True)
+class Finale:
+    """What the end of the walk decided: moves, leftover uploads, deletes, marks."""
+
+    moves: tuple[Job, ...]
+    uploads: tuple[Job, ...]
+    deletes: tuple[Job, ...]
+    marks: tuple[WriteOp, ...]
+
+
+def finish(deferred: Deferred, pair: int) -> Finale:
+    """Pair deferred new files with gone files: matches become moves (DESIGN.md decision 5)."""
+    new_by_path = {job.action.path: job for job in deferred.new_files}
+    gone_records = [job.state for job in deferred.gone.values() if job.state is not None]
+    pairing = pair_moves((job.action for job in deferred.new_files), gone_records)
+    by_source = {path: job for path, job in deferred.gone.items()}
+    moves = []
+    for move in pairing.moves:
+        new_job = new_by_path[move.path]
+        assert move.source is not None
+        old = by_source[move.source]
+        moves.append(Job(move, local=new_job.local, state=old.state, remote=old.remote,
+                         annotations_changed=_annotations_differ(new_job.local, old.state)))
+    uploads = tuple(new_by_path[action.path] for action in pairing.uploads)
+    left = {record.path for record in pairing.gone}
+    deletes: list[Job] = []
+    marks: list[WriteOp] = []
+    for path, job in deferred.gone.items():
+        if path not in left:
+            continue
+        if path in deferred.delete_gone:
+            deletes.append(job)
+        else:
+            assert job.state is not None
+            marks.append(MarkFile(pair, job.action.path, FileStatus.DELETED,
+                                  job.state.attempts, None))
+    deletes.extend(deferred.deletes)
+    return Finale(tuple(moves), uploads, tuple(deletes), tuple(marks))
+
+
+def _annotations_differ(local: LocalEntry | None, state: StateRecord | None) -> bool:
+    if local is None or state is None:
+        return False
+    if local.annotation_path is None:
+        return state.annotations_hash is not None
+    return (local.annotation_size, local.annotation_mtime_ns) != (
+        state.annotation_size, state.annotation_mtime_ns) or state.annotations_hash is None

@@ -1,0 +1,57 @@
+"""The end-of-run summary: counts per action and outcome, bytes, duration, failures."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TextIO
+
+from dlsync.sync.plan import format_size
+from dlsync.sync.tally import Tally
+
+_VERBS = {
+    "upload": "uploaded", "reupload": "restored", "overwrite": "overwritten", "move": "moved",
+    "annotate": "annotated", "update-metadata": "metadata updated", "adopt": "adopted",
+    "delete": "deleted", "conflict": "in conflict", "error": "unreadable",
+}
+
+
+def summary_json(tally: Tally, extra: dict[str, Any]) -> dict[str, Any]:
+    """The summary as JSON-able data."""
+    return {**extra, **tally.as_json()}
+
+
+def render_summary(tally: Tally, out: TextIO, *, title: str, extra: dict[str, Any],
+                   as_json: bool = False) -> None:
+    """Write the summary as text lines or one JSON document."""
+    if as_json:
+        out.write(json.dumps(summary_json(tally, extra), ensure_ascii=False) + "\n")
+        return
+    for line in summary_lines(tally, title=title):
+        out.write(line + "\n")
+
+
+def summary_lines(tally: Tally, *, title: str) -> list[str]:
+    """Human-readable summary lines."""
+    seconds = max(tally.elapsed(), 1e-9)
+    done = {kind: n for (kind, outcome), n in tally.outcomes.items() if outcome == "done"}
+    parts = [f"{n} {_VERBS.get(kind, kind)}" for kind, n in sorted(done.items())]
+    head = ", ".join(parts) if parts else "nothing to do"
+    rate = format_size(int(tally.bytes_sent / seconds))
+    lines = [f"{title}: {head} in {seconds:.1f} s "
+             f"({format_size(tally.bytes_sent)} sent, {rate}/s)"]
+    if tally.annotations_posted or tally.annotations_deleted:
+        lines.append(f"  annotations: {tally.annotations_posted} posted, "
+                     f"{tally.annotations_deleted} deleted")
+    skipped = sum(n for (_, outcome), n in tally.outcomes.items() if outcome == "skipped")
+    if skipped:
+        lines.append(f"  {skipped} skipped (vanished or still changing; retried next run)")
+    if tally.failure_count or tally.conflicts:
+        lines.append(f"  {tally.failure_count} failed, {tally.conflicts} in conflict "
+                     "(retried next run):")
+        lines += [f"  ! {f.path}: {f.reason}" for f in tally.failures]
+        hidden = tally.failure_count + tally.conflicts - len(tally.failures)
+        if hidden > 0:
+            lines.append(f"  ... and {hidden} more (see the log)")
+    if tally.deletes_refused:
+        lines.append(f"  deletes: {tally.deletes_refused}")
+    return lines

@@ -1,0 +1,344 @@
+"""Workers that carry out planned actions against the remote and report results to state.
+
+Jobs arrive through a bounded anyio stream; ``workers`` tasks take them concurrently and share
+the client's pacer. Each job ends in exactly one outcome in the tally and, unless it was passed
+over, one state write through the single writer. A file is recorded as synced only after the
+remote confirmed it with the content that was hashed (DESIGN.md decisions 2-4).
+
+Errors are acted on by class (``is_fatal``): a fatal one stops the run, anything else fails
+only its item, which is retried next run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import anyio
+from anyio.abc import ObjectReceiveStream
+
+from dlsync import logs
+from dlsync.constants import FINGERPRINT_KEY
+from dlsync.errors import (
+    AnnotationFileError,
+    DlsyncError,
+    FileChangedError,
+    FileVanishedError,
+    NotFoundError,
+    is_fatal,
+)
+from dlsync.local.annotations import AnnotationSet, load_annotation_file
+from dlsync.model import (
+    Action,
+    ActionKind,
+    FileStatus,
+    LocalEntry,
+    RemoteItem,
+    StateRecord,
+    remote_filename,
+)
+from dlsync.remote.client import DataloopClient
+from dlsync.remote.types import ItemJson, UploadOp
+from dlsync.state.ops import AddAnnotations, DeleteFile, MarkFile, RemoveAnnotations, UpsertFile
+from dlsync.state.writer import StateWriter
+from dlsync.sync.annotate import AnnotationOutcome, sync_annotations
+from dlsync.sync.tally import Tally
+
+_log = logs.get_logger(__name__)
+
+OwnedLookup = Callable[[str], tuple[tuple[str, str], ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One action with what the planner knew of its path on each side."""
+
+    action: Action
+    local: LocalEntry | None = None
+    state: StateRecord | None = None
+    remote: RemoteItem | None = None
+    annotations_changed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where a run writes: the sync root, the dataset and folder, the pair in state."""
+
+    root: Path
+    dataset_id: str
+    remote_dir: str
+    pair: int
+
+
+def fingerprint_metadata(sha256: str, size: int, annotations_hash: str | None) -> dict[str, Any]:
+    """The dlsync key of an item's user metadata (DESIGN.md decision 3)."""
+    return {"sha256": sha256, "size": size, "annotations": annotations_hash}
+
+
+def read_fingerprint(item: ItemJson | dict[str, Any]) -> dict[str, Any]:
+    """The dlsync key of an item's user metadata, or ``{}``."""
+    user = (item.get("metadata") or {}).get("user") or {}
+    mark = user.get(FINGERPRINT_KEY) if isinstance(user, dict) else None
+    return mark if isinstance(mark, dict) else {}
+
+
+class Executor:
+    """Runs jobs: uploads, moves, annotation diffs, deletes; records every outcome."""
+
+    def __init__(self, client: DataloopClient, target: Target, writer: StateWriter,
+                 tally: Tally, owned: OwnedLookup,
+                 on_progress: Callable[[Job], None] | None = None) -> None:
+        self.client = client
+        self.target = target
+        self.writer = writer
+        self.tally = tally
+        self._owned = owned
+        self._on_progress = on_progress or (lambda job: None)
+
+    async def serve(self, jobs: ObjectReceiveStream[Job], workers: int) -> None:
+        """Take jobs from ``jobs`` with ``workers`` concurrent tasks until the stream ends."""
+        async with anyio.create_task_group() as tg:
+            for _ in range(max(1, workers)):
+                tg.start_soon(self._worker, jobs)
+
+    async def _worker(self, jobs: ObjectReceiveStream[Job]) -> None:
+        async for job in jobs:
+            await self.execute(job)
+
+    async def execute(self, job: Job) -> None:
+        """Carry out one job; per-item failures are recorded, fatal ones propagate."""
+        action = job.action
+        try:
+            await self._dispatch(job)
+        except FileVanishedError:
+            self.tally.skipped(action.kind)
+            _log.info("file vanished before upload; skipped", path=action.path)
+        except FileChangedError as exc:
+            self.tally.skipped(action.kind)
+            await self._record_failure(job, str(exc), FileStatus.PENDING)
+            _log.info("file changed while read; will retry once it settles", path=action.path)
+        except DlsyncError as exc:
+            if is_fatal(exc):
+                raise
+            self.tally.failed(action.kind, action.path, logs.scrub(str(exc)))
+            await self._record_failure(job, logs.scrub(str(exc)), FileStatus.FAILED)
+            _log.warning("action failed; will retry next run", action=action.kind.value,
+                         path=action.path, error=logs.scrub(str(exc)))
+        finally:
+            self.progressed(job)
+
+    def progressed(self, job: Job) -> None:
+        """Tell the progress display that ``job`` ended."""
+        self._on_progress(job)
+
+    async def _dispatch(self, job: Job) -> None:
+        kind = job.action.kind
+        if kind in (ActionKind.UPLOAD, ActionKind.REUPLOAD):
+            await self._upload(job, "skip")
+        elif kind is ActionKind.OVERWRITE:
+            await self._upload(job, "overwrite")
+        elif kind in (ActionKind.ADOPT, ActionKind.ANNOTATE, ActionKind.UPDATE_METADATA):
+            await self._adopt(job)
+        elif kind is ActionKind.MOVE:
+            await self._move(job)
+        elif kind is ActionKind.DELETE:
+            await self._delete(job)
+        elif kind is ActionKind.CONFLICT:
+            self.tally.conflict(kind, job.action.path, job.action.reason)
+            await self._record_failure(job, job.action.reason, FileStatus.CONFLICT)
+        else:
+            self.tally.failed(kind, job.action.path, job.action.reason)
+
+    # -- uploads -----------------------------------------------------------------------------
+
+    def _path(self, local: LocalEntry) -> Path:
+        return self.target.root / local.path
+
+    def _check_unchanged(self, local: LocalEntry) -> None:
+        path = self._path(local)
+        try:
+            st = os.stat(path, follow_symlinks=False)
+        except FileNotFoundError as exc:
+            raise FileVanishedError(str(path), "removed before upload") from exc
+        except OSError as exc:
+            raise FileChangedError(str(path), f"cannot stat: {exc.strerror}") from exc
+        if (st.st_size, st.st_mtime_ns) != (local.size, local.mtime_ns):
+            raise FileChangedError(str(path), "changed since it was scanned; retried once it "
+                                   "settles")
+
+    async def _upload(self, job: Job, mode: str) -> None:
+        action, local = job.action, job.local
+        assert local is not None and action.sha256 is not None
+        wanted, annotation_error = await self._load_annotations(local)
+        set_hash = wanted.set_hash if wanted else None
+        filename = remote_filename(self.target.remote_dir, local.path)
+        metadata = self._item_metadata(wanted, action.sha256, local.size, set_hash)
+        self._check_unchanged(local)
+        result = await self.client.upload(self.target.dataset_id, self._path(local), filename,
+                                          mode="skip" if mode == "skip" else "overwrite",
+                                          metadata=metadata)
+        self._check_unchanged(local)
+        sent = result.size
+        if result.op is UploadOp.EXISTING and \
+                read_fingerprint(result.item).get("sha256") != action.sha256:
+            result = await self.client.upload(self.target.dataset_id, self._path(local),
+                                              filename, mode="overwrite", metadata=metadata)
+            self._check_unchanged(local)
+            sent += result.size
+        item_id = result.item["id"]
+        owned = () if result.op is UploadOp.CREATED else self._known_owned(job, item_id)
+        self.tally.bytes_sent += sent
+        await self._finish_item(job, item_id, wanted, annotation_error, owned,
+                                current_user=None, sent=sent)
+
+    def _item_metadata(self, wanted: AnnotationSet | None, sha256: str, size: int,
+                       set_hash: str | None) -> dict[str, Any]:
+        user = dict(wanted.user_metadata) if wanted else {}
+        user[FINGERPRINT_KEY] = fingerprint_metadata(sha256, size, set_hash)
+        return {"user": user}
+
+    async def _load_annotations(self, local: LocalEntry
+                                ) -> tuple[AnnotationSet | None, AnnotationFileError | None]:
+        if local.annotation_path is None:
+            return None, None
+        try:
+            return await anyio.to_thread.run_sync(load_annotation_file,
+                                                  local.annotation_path), None
+        except AnnotationFileError as exc:
+            return None, exc
+
+    def _known_owned(self, job: Job, item_id: str) -> tuple[tuple[str, str], ...] | None:
+        """What state says dlsync created on the item; ``None`` when it cannot know."""
+        owned = self._owned(item_id)
+        if owned:
+            return owned
+        has_history = job.state is not None and job.state.annotations_hash is not None
+        remote_has = job.remote is not None and job.remote.annotations_hash is not None
+        return None if (has_history or remote_has) else ()
+
+    # -- adopt, annotate, move, delete -------------------------------------------------------
+
+    async def _adopt(self, job: Job) -> None:
+        local = job.local
+        assert local is not None and job.action.item_id is not None
+        wanted, annotation_error = await self._load_annotations(local)
+        item_id = job.action.item_id
+        owned = self._known_owned(job, item_id)
+        current = job.remote.user_metadata if job.remote else None
+        await self._finish_item(job, item_id, wanted, annotation_error, owned,
+                                current_user=current, sent=0)
+
+    async def _finish_item(self, job: Job, item_id: str, wanted: AnnotationSet | None,
+                           annotation_error: AnnotationFileError | None,
+                           owned: Sequence[tuple[str, str]] | None,
+                           current_user: dict[str, Any] | None, sent: int) -> None:
+        """Annotations and metadata after the content is in place; then record the item."""
+        local, action = job.local, job.action
+        assert local is not None and action.sha256 is not None
+        outcome: AnnotationOutcome | None = None
+        if annotation_error is None and (wanted is not None or job.annotations_changed
+                                         or owned is None or owned):
+            outcome = await sync_annotations(self.client, self.target.dataset_id, item_id,
+                                             wanted, owned)
+            self.tally.annotations_posted += outcome.posted
+            self.tally.annotations_deleted += outcome.deleted
+        set_hash = wanted.set_hash if wanted else None
+        if annotation_error is None:
+            desired = self._item_metadata(wanted, action.sha256, local.size, set_hash)["user"]
+            if current_user is not None and current_user != desired:
+                await self.client.patch_item(item_id, {"metadata": {"user": desired}})
+        await self._record_item(job, item_id, outcome, owned,
+                                None if annotation_error else set_hash, annotation_error)
+        if annotation_error is not None:
+            self.tally.failed(ActionKind.ANNOTATE, action.path, str(annotation_error))
+            _log.warning("annotation file unusable; the item is uploaded, its annotations are "
+                         "retried next run", path=action.path, error=str(annotation_error))
+        elif outcome is not None and outcome.conflicts:
+            self.tally.conflict(ActionKind.ANNOTATE, action.path,
+                                f"{len(outcome.conflicts)} annotation(s) dlsync posted were "
+                                "edited on the platform; kept there, not deleted")
+        else:
+            self.tally.done(action.kind)
+
+    async def _record_item(self, job: Job, item_id: str, outcome: AnnotationOutcome | None,
+                           owned_before: Sequence[tuple[str, str]] | None,
+                           set_hash: str | None,
+                           annotation_error: AnnotationFileError | None) -> None:
+        local, action = job.local, job.action
+        assert local is not None
+        status = FileStatus.FAILED if annotation_error else FileStatus.SYNCED
+        record = StateRecord(
+            path=local.path, size=local.size, mtime_ns=local.mtime_ns, inode=local.inode,
+            sha256=action.sha256, item_id=item_id, annotations_hash=set_hash, status=status,
+            attempts=(job.state.attempts + 1 if job.state and annotation_error else 0),
+            last_error=str(annotation_error) if annotation_error else None,
+            annotation_size=local.annotation_size,
+            annotation_mtime_ns=local.annotation_mtime_ns)
+        await self.writer.send(UpsertFile(self.target.pair, record))
+        if outcome is not None:
+            before = {annotation_id for _, annotation_id in owned_before or ()}
+            after = {annotation_id for _, annotation_id in outcome.owned}
+            gone = tuple(sorted(before - after))
+            if gone:
+                await self.writer.send(RemoveAnnotations(self.target.pair, item_id, gone))
+            added = tuple(pair for pair in outcome.owned if pair[1] not in before)
+            if added:
+                await self.writer.send(AddAnnotations(self.target.pair, item_id, added))
+
+    async def _move(self, job: Job) -> None:
+        action = job.action
+        assert action.item_id is not None and action.source is not None
+        filename = remote_filename(self.target.remote_dir, action.path)
+        await self.client.move_item(action.item_id, filename)
+        await self.record_moved(job)
+
+    async def record_moved(self, job: Job) -> None:
+        """Record a move the remote confirmed: the old path is forgotten, the new one synced.
+
+        When the moved file's annotation file changed too, its annotations are diffed now.
+        """
+        action, local, state = job.action, job.local, job.state
+        assert local is not None and state is not None and action.source is not None
+        await self.writer.send(DeleteFile(self.target.pair, action.source))
+        _log.info("moved", path=action.path, source=action.source, item=action.item_id)
+        if job.annotations_changed:
+            await self._adopt(job)
+            return
+        record = replace(state, path=local.path, size=local.size, mtime_ns=local.mtime_ns,
+                         inode=local.inode, status=FileStatus.SYNCED, attempts=0,
+                         last_error=None)
+        await self.writer.send(UpsertFile(self.target.pair, record))
+        self.tally.done(ActionKind.MOVE)
+
+    async def _delete(self, job: Job) -> None:
+        action = job.action
+        assert action.item_id is not None
+        try:
+            await self.client.delete_item(action.item_id)
+        except NotFoundError:
+            pass  # already gone: the goal is reached
+        await self.writer.send(DeleteFile(self.target.pair, action.path))
+        self.tally.done(ActionKind.DELETE)
+        _log.info("deleted remote item", path=action.path, item=action.item_id,
+                  reason=action.reason)
+
+    async def _record_failure(self, job: Job, error: str, status: FileStatus) -> None:
+        action, local, state = job.action, job.local, job.state
+        attempts = (state.attempts if state else 0) + 1
+        if state is not None and (local is None or status is FileStatus.CONFLICT):
+            await self.writer.send(MarkFile(self.target.pair, action.path, status, attempts,
+                                            error))
+            return
+        if local is None:
+            return
+        record = StateRecord(
+            path=local.path, size=local.size, mtime_ns=local.mtime_ns, inode=local.inode,
+            sha256=action.sha256, item_id=state.item_id if state else action.item_id,
+            annotations_hash=None, status=status if status is not FileStatus.PENDING
+            else FileStatus.FAILED, attempts=attempts, last_error=error,
+            annotation_size=local.annotation_size,
+            annotation_mtime_ns=local.annotation_mtime_ns)
+        await self.writer.send(UpsertFile(self.target.pair, record))
