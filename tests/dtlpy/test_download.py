@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from types import ModuleType
 from typing import Any
+
+import pytest
 
 from tests.dtlpy.conftest import SAMPLE_REMOTE_DIR
 from tests.dtlpy.samples import SampleTree
@@ -31,3 +35,20 @@ def test_download_to_buffer_returns_the_uploaded_bytes(
     item = uploaded.items.get(filepath=f"{SAMPLE_REMOTE_DIR}/{jpeg.rel}")
     buffer = item.download(save_locally=False)
     assert buffer.read() == jpeg.data
+
+
+# dtlpy reads the image size with ``Image.open(path).size`` and never closes the file
+# (dtlpy/repositories/downloader.py:749); the ResourceWarning that leaves is dtlpy's.
+@pytest.mark.filterwarnings("ignore:Exception ignored in:pytest.PytestUnraisableExceptionWarning")
+def test_download_json_annotations_writes_the_boxes(
+        dl: ModuleType, uploaded: Any, sample_tree: SampleTree, tmp_path: Path) -> None:
+    """Downloading with the JSON option writes json/<dir>/<stem>.json holding the item's boxes."""
+    sample = next(sample for sample in sample_tree.files if len(sample.boxes) == 2)
+    item = uploaded.items.get(filepath=f"{SAMPLE_REMOTE_DIR}/{sample.rel}")
+    item.download(local_path=str(tmp_path), annotation_options=dl.ViewAnnotationOptions.JSON)
+    stem = sample.rel.rsplit(".", 1)[0]
+    document = json.loads((tmp_path / "json" / SAMPLE_REMOTE_DIR.strip("/")
+                           / f"{stem}.json").read_text(encoding="utf-8"))
+    boxes = sorted((ann["label"], ann["coordinates"]) for ann in document["annotations"])
+    assert boxes == sorted((label, [{"x": b[0], "y": b[1], "z": 0}, {"x": b[2], "y": b[3], "z": 0}])
+                           for label, b in sample.boxes)

@@ -75,3 +75,33 @@ def test_delete_by_query_removes_exactly_the_matches(
     dataset.items.delete(filters=filters)
     assert filenames(all_items(dataset)) == set(items) - doomed
     assert all_items(dataset, dl.Filters(field="dir", values="/work/sub/deep")) == []
+
+
+def test_make_dir_creates_an_empty_folder(dataset: Any) -> None:
+    """items.make_dir creates a dir item that the directory tree lists and file listings skip."""
+    folder = dataset.items.make_dir(directory="/empty/inner")
+    assert (folder.type, folder.filename) == ("dir", "/empty/inner")
+    assert {"/empty", "/empty/inner"} <= set(dataset.directory_tree.dir_names)
+    assert all_items(dataset) == []
+
+
+def test_move_items_by_filter_into_a_folder(
+        dl: ModuleType, dataset: Any, items: dict[str, Any]) -> None:
+    """move_items(destination, filters) moves the matches into the folder and keeps their ids."""
+    jpegs = {path: item.id for path, item in items.items() if path.endswith(".jpg")}
+    filters = dl.Filters(field="metadata.system.mimetype", values="image/jpeg")
+    assert dataset.items.move_items(destination="/jpegs", filters=filters) is True
+    moved = all_items(dataset, dl.Filters(field="dir", values="/jpegs"))
+    assert {item.id for item in moved} == set(jpegs.values())
+    assert {item.name for item in moved} == {path.rsplit("/", 1)[1] for path in jpegs}
+    assert len(all_items(dataset)) == len(items)
+
+
+def test_bulk_update_sets_user_metadata_on_matches_only(
+        dl: ModuleType, dataset: Any, items: dict[str, Any]) -> None:
+    """items.update(filters, update_values) changes the matching items' user metadata only."""
+    filters = dl.Filters(field="dir", values="/work/sub")
+    dataset.items.update(filters=filters, update_values={"reviewed": True})
+    for item in all_items(dataset):
+        reviewed = item.metadata.get("user", {}).get("reviewed")
+        assert reviewed is (True if item.dir == "/work/sub" else None), item.filename

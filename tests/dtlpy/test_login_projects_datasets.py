@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
@@ -76,3 +77,40 @@ def test_unknown_dataset_name_is_not_found(dl: ModuleType, project: Any) -> None
     """datasets.get for a name nobody created raises dtlpy's NotFound."""
     with pytest.raises(dl.exceptions.NotFound):
         project.datasets.get(dataset_name=unique("missing"))
+
+
+def route_count(gate: RunningGate, route: str) -> int:
+    """How many requests the gate has answered on ``route`` (e.g. ``GET /users/me``), any status."""
+    return sum(gate.stats()["by_route"].get(route, {}).values())
+
+
+def test_login_token_makes_one_users_me_request(dl: ModuleType, gate: RunningGate) -> None:
+    """login_token checks the token with exactly one GET /users/me and nothing else."""
+    total = gate.stats()["total"]
+    before = route_count(gate, "GET /users/me")
+    dl.login_token(gate.mint_token(email=EMAIL, ttl=3600))
+    assert route_count(gate, "GET /users/me") == before + 1
+    assert gate.stats()["total"] == total + 1
+
+
+@pytest.fixture
+def restore_token(dl: ModuleType, gate: RunningGate) -> Iterator[None]:
+    """After the test, dtlpy is back on a long-lived token with no refresh token."""
+    yield
+    dl.client_api.token = gate.mint_token(email=EMAIL, ttl=3600)
+
+
+@pytest.mark.usefixtures("restore_token")
+def test_near_expiry_token_is_renewed_with_the_refresh_token(
+        dl: ModuleType, gate: RunningGate) -> None:
+    """A token within dtlpy's 60 s margin is swapped via POST /token?default, then the call runs."""
+    dl.client_api.token = gate.mint_token(email=EMAIL, ttl=30)
+    dl.client_api.refresh_token = gate.mint_refresh_token(email=EMAIL)
+    short = dl.client_api.token
+    before = route_count(gate, "POST /token")
+    projects = dl.projects.list()
+    assert route_count(gate, "POST /token") == before + 1
+    assert dl.client_api.token != short
+    assert not dl.client_api.token_expired()
+    assert jwt.decode(dl.client_api.token, options={"verify_signature": False})["email"] == EMAIL
+    assert len(projects) >= 1

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from tests.dtlpy.conftest import SAMPLE_COUNT, SAMPLE_REMOTE_DIR
-from tests.dtlpy.samples import SampleTree
+from tests.dtlpy.samples import SampleTree, png_bytes
 from tests.dtlpy.sdk import DTLPY_MARKS, all_items, boxes_of, filenames, upload_tree
 
 pytestmark = DTLPY_MARKS
@@ -73,3 +75,40 @@ def test_upload_with_item_metadata_stores_it_under_user(
     assert fetched.filename == f"/meta/{sample.rel}"
     assert fetched.metadata["user"] == {"batch": 7}
     assert fetched.metadata["system"]["size"] == len(sample.data)
+
+
+def test_overwrite_upload_replaces_the_content(dataset: Any, tmp_path: Path) -> None:
+    """overwrite=True on an existing path stores the new bytes; the path still holds one item."""
+    image = tmp_path / "same.png"
+    image.write_bytes(png_bytes(4, 4, (1, 2, 3)))
+    dataset.items.upload(local_path=str(image), remote_path="/ow")
+    new_bytes = png_bytes(9, 9, (200, 100, 50))
+    image.write_bytes(new_bytes)
+    replaced = dataset.items.upload(local_path=str(image), remote_path="/ow", overwrite=True)
+    assert replaced.metadata["system"]["size"] == len(new_bytes)
+    assert [item.filename for item in all_items(dataset)] == ["/ow/same.png"]
+    assert dataset.items.get(filepath="/ow/same.png").download(save_locally=False).read() \
+        == new_bytes
+
+
+def test_buffer_upload_uses_remote_name(dataset: Any) -> None:
+    """A BytesIO with remote_name becomes an item of that name holding the buffer's bytes."""
+    data = png_bytes(3, 3, (9, 9, 9))
+    item = dataset.items.upload(local_path=io.BytesIO(data), remote_name="from-memory.png",
+                                remote_path="/mem")
+    assert (item.filename, item.name) == ("/mem/from-memory.png", "from-memory.png")
+    assert item.metadata["system"]["size"] == len(data)
+    assert item.metadata["system"]["mimetype"] == "image/png"
+
+
+def test_metadata_from_annotation_json_reaches_the_item(
+        dl: ModuleType, dataset: Any, sample_tree: SampleTree) -> None:
+    """ExportMetadata.FROM_JSON sends each JSON file's metadata; items carry its user part."""
+    items = dataset.items.upload(local_path=f"{sample_tree.images_dir}/*",
+                                 local_annotations_path=str(sample_tree.ann_dir),
+                                 remote_path="/fromjson",
+                                 item_metadata=dl.ExportMetadata.FROM_JSON,
+                                 return_as_list=True, raise_on_error=True)
+    assert len(items) == SAMPLE_COUNT
+    for item in all_items(dataset):
+        assert item.metadata["user"] == {"source": "samples"}, item.filename
