@@ -95,6 +95,27 @@ def mirror(source: Path | None, project: str | None, dataset: str | None, remote
     return mirror_sync(request)
 
 
+@cli.command("ls")
+@click.option("--project", required=True, help="Dataloop project name.")
+@click.option("--dataset", required=True, help="Dataset name in the project.")
+@click.option("--remote", default=constants.PRODUCTION_REMOTE, show_default=True,
+              help='API base URL, or "local" for the embedded gate.')
+@click.option("--remote-dir", default="/", show_default=True, help="Dataset folder to list.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per item.")
+def ls(project: str, dataset: str, remote: str, remote_dir: str, as_json: bool) -> int:
+    """List the items of a dataset folder: size, annotation count, whether dlsync synced it."""
+    import anyio
+
+    from dlsync.config import pair_from_flags
+    from dlsync.ls import list_folder
+
+    pair = pair_from_flags(source=".", project=project, dataset=dataset, remote=remote,
+                           remote_dir=remote_dir)
+    anyio.run(lambda: list_folder(pair.remote, project, dataset, pair.remote_dir, sys.stdout,
+                                  as_json=as_json))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``dlsync`` console script."""
     try:

@@ -227,9 +227,26 @@ class Executor:
         wanted, annotation_error = await self._load_annotations(local)
         item_id = job.action.item_id
         owned = self._known_owned(job, item_id)
-        current = job.remote.user_metadata if job.remote else None
+        current = self._stale_metadata(job, wanted)
         await self._finish_item(job, item_id, wanted, annotation_error, owned,
                                 current_user=current, sent=0)
+
+    @staticmethod
+    def _stale_metadata(job: Job, wanted: AnnotationSet | None) -> dict[str, Any] | None:
+        """The item's user metadata when it may need patching, else ``None``.
+
+        The remote annotation-set hash covers the file's ``metadata.user``, so a remote item
+        whose set hash (and content fingerprint) equal the local ones needs no patch.
+        """
+        remote = job.remote
+        if remote is None:
+            return {}
+        set_hash = wanted.set_hash if wanted else None
+        fingerprint = remote.fingerprint
+        if remote.annotations_hash == set_hash and fingerprint is not None and \
+                fingerprint.sha256 == job.action.sha256:
+            return None
+        return remote.user_metadata or {}
 
     async def _finish_item(self, job: Job, item_id: str, wanted: AnnotationSet | None,
                            annotation_error: AnnotationFileError | None,

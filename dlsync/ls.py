@@ -1,0 +1,47 @@
+"""``dlsync ls``: the items of a dataset folder with their size, annotation count and sync mark."""
+
+from __future__ import annotations
+
+import json
+from typing import TextIO
+
+from dlsync.config import RemoteConfig
+from dlsync.errors import NotFoundError, UsageError
+from dlsync.remote import dql
+from dlsync.remote.connect import connect
+from dlsync.remote.types import ItemJson
+from dlsync.sync.plan import format_size
+from dlsync.sync.transfer import read_fingerprint
+
+
+def _row(item: ItemJson) -> dict[str, object]:
+    system = (item.get("metadata") or {}).get("system") or {}
+    return {"id": item["id"], "filename": item.get("filename", ""),
+            "size": system.get("size", 0), "annotations": item.get("annotationsCount", 0),
+            "dlsync": bool(read_fingerprint(item))}
+
+
+async def list_folder(remote: RemoteConfig, project: str, dataset: str, remote_dir: str,
+                      out: TextIO, *, as_json: bool = False) -> int:
+    """Print every file item under ``remote_dir``; return how many there were."""
+    async with connect(remote) as connection:
+        client = connection.client
+        try:
+            project_id = (await client.get_project(project))["id"]
+            dataset_id = (await client.get_dataset(project_id, dataset))["id"]
+        except NotFoundError as exc:
+            raise UsageError(str(exc)) from exc
+        count = 0
+        async for item in client.iter_items(dataset_id, [dql.under_folder(remote_dir)]):
+            row = _row(item)
+            count += 1
+            if as_json:
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            else:
+                mark = "*" if row["dlsync"] else " "
+                out.write(f"{mark} {format_size(int(str(row['size']))):>10}  "
+                          f"{row['annotations']:>4} ann  {row['filename']}\n")
+    if not as_json:
+        out.write(f"{count} items in {project}/{dataset}{remote_dir.rstrip('/') or '/'} "
+                  f"on {connection.url} (* = synced by dlsync)\n")
+    return count
