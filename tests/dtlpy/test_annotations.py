@@ -66,3 +66,24 @@ def test_annotation_delete_removes_only_that_one(dl: ModuleType, item: Any) -> N
     assert [ann.id for ann in item.annotations.list()] == [fish.id]
     with pytest.raises(dl.exceptions.NotFound):
         item.annotations.get(annotation_id=bird.id)
+
+
+def test_delete_all_of_an_item_by_query(dl: ModuleType, dataset: Any, item: Any,
+                                        tmp_path: Path) -> None:
+    """annotations.delete('all') empties this item's annotations and leaves another item's."""
+    other_image = tmp_path / "other.png"
+    other_image.write_bytes(png_bytes(8, 8, (5, 5, 5)))
+    other = dataset.items.upload(local_path=str(other_image), remote_path="/ann")
+    kept = other.annotations.upload(build_boxes(dl, other))
+    item.annotations.upload(build_boxes(dl, item))
+    item.annotations.delete(annotation="all")
+    assert list(item.annotations.list()) == []
+    assert {ann.id for ann in other.annotations.list()} == {ann.id for ann in kept}
+
+
+def test_delete_by_id_list_removes_those_ids(dl: ModuleType, item: Any) -> None:
+    """annotations.delete(annotation_id=[...]) removes the listed annotations, not the rest."""
+    first = item.annotations.upload(build_boxes(dl, item))
+    second = item.annotations.upload([box_annotation("cat", (0.0, 0.0, 3.0, 3.0))])
+    item.annotations.delete(annotation_id=[ann.id for ann in first])
+    assert [ann.id for ann in item.annotations.list()] == [second[0].id]

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.dtlpy.conftest import SAMPLE_REMOTE_DIR
+from tests.dtlpy.conftest import SAMPLE_COUNT, SAMPLE_REMOTE_DIR
 from tests.dtlpy.samples import SampleTree
 from tests.dtlpy.sdk import DTLPY_MARKS, all_items, filenames
 
@@ -92,3 +92,41 @@ def test_get_by_id_matches_listing(uploaded: Any) -> None:
     item = uploaded.items.get(item_id=listed.id)
     assert (item.id, item.filename) == (listed.id, listed.filename)
     assert item.metadata["system"]["size"] == listed.metadata["system"]["size"]
+
+
+def test_or_filter_lists_either_folder(
+        dl: ModuleType, uploaded: Any, sample_tree: SampleTree) -> None:
+    """Two dir conditions joined with OR list the items of both folders and no others."""
+    filters = dl.Filters()
+    filters.add(field="dir", values="/sub", method=dl.FiltersMethod.OR)
+    filters.add(field="dir", values="/sub/sub/deep", method=dl.FiltersMethod.OR)
+    want = expected(sample_tree, lambda rel: "/" not in rel or rel.startswith("sub/deep/"))
+    assert filenames(all_items(uploaded, filters)) == want
+    assert len(want) == 16
+
+
+def test_join_on_annotation_label_lists_annotated_items(
+        dl: ModuleType, uploaded: Any, sample_tree: SampleTree) -> None:
+    """An item query joined to annotations labelled 'dog' lists exactly the items with a dog."""
+    filters = dl.Filters()
+    filters.add_join(field="label", values="dog")
+    dogs = {path for path, sample in sample_tree.by_remote_path(SAMPLE_REMOTE_DIR).items()
+            if any(label == "dog" for label, _ in sample.boxes)}
+    assert filenames(all_items(uploaded, filters)) == dogs
+    assert len(dogs) == 12
+
+
+def test_annotation_query_on_label_counts_matches(
+        dl: ModuleType, uploaded: Any, sample_tree: SampleTree) -> None:
+    """A dataset annotation query on label 'cat' returns one box per sample, all labelled cat."""
+    filters = dl.Filters(resource=dl.FiltersResource.ANNOTATION, field="label", values="cat")
+    pages = uploaded.annotations.list(filters=filters)
+    cats = list(pages.all())
+    assert pages.items_count == len(sample_tree.files) == len(cats)
+    assert {ann.label for ann in cats} == {"cat"}
+    assert len({ann.id for ann in cats}) == len(cats)
+
+
+def test_dataset_counts_its_items(project: Any, uploaded: Any) -> None:
+    """A freshly fetched dataset reports as many items as were uploaded into it."""
+    assert project.datasets.get(dataset_id=uploaded.id).items_count == SAMPLE_COUNT
