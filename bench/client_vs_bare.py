@@ -18,6 +18,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -48,6 +50,25 @@ def start_gate() -> tuple[subprocess.Popen[str], str, str]:
     return proc, url, token
 
 
+@dataclass(frozen=True)
+class Rate:
+    """Items per second (wall clock) and this process's CPU microseconds per item."""
+
+    items_per_s: float
+    cpu_us_per_item: float
+
+    def __str__(self) -> str:
+        return f"{self.items_per_s:.0f}/s ({self.cpu_us_per_item:.0f} us cpu/item)"
+
+
+async def measure(count: int, work: Awaitable[object]) -> Rate:
+    """Run ``work`` and rate it over ``count`` items."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    await work
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return Rate(count / wall, cpu / count * 1e6)
+
+
 def write_files(root: Path, count: int) -> list[Path]:
     """``count`` files of 16 KiB with distinct content."""
     paths = []
@@ -58,7 +79,7 @@ def write_files(root: Path, count: int) -> list[Path]:
     return paths
 
 
-async def bare(url: str, token: str, dataset_id: str, files: list[Path]) -> float:
+async def bare(url: str, token: str, dataset_id: str, files: list[Path]) -> Rate:
     """Items/s of a plain aiohttp loop: one session, semaphore 32, one multipart POST per file."""
     limit = asyncio.Semaphore(CONCURRENCY)
     headers = {"authorization": f"Bearer {token}"}
@@ -77,12 +98,10 @@ async def bare(url: str, token: str, dataset_id: str, files: list[Path]) -> floa
                         resp.raise_for_status()
                         await resp.json()
 
-        start = time.perf_counter()
-        await asyncio.gather(*(one(p) for p in files))
-        return len(files) / (time.perf_counter() - start)
+        return await measure(len(files), asyncio.gather(*(one(p) for p in files)))
 
 
-async def client(dl: DataloopClient, dataset_id: str, files: list[Path]) -> float:
+async def client(dl: DataloopClient, dataset_id: str, files: list[Path]) -> Rate:
     """Items/s of DataloopClient.upload from 32 concurrent callers."""
     limit = asyncio.Semaphore(CONCURRENCY)
 
@@ -90,9 +109,7 @@ async def client(dl: DataloopClient, dataset_id: str, files: list[Path]) -> floa
         async with limit:
             await dl.upload(dataset_id, path, f"/bench/{path.name}")
 
-    start = time.perf_counter()
-    await asyncio.gather(*(one(p) for p in files))
-    return len(files) / (time.perf_counter() - start)
+    return await measure(len(files), asyncio.gather(*(one(p) for p in files)))
 
 
 async def main(count: int, rounds: int) -> None:
@@ -116,10 +133,13 @@ async def main(count: int, rounds: int) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-    best_bare, best_client = max(bare_rates), max(client_rates)
+        if proc.stdout is not None:
+            proc.stdout.close()
+    best_bare = max(r.items_per_s for r in bare_rates)
+    best_client = max(r.items_per_s for r in client_rates)
     print(f"files={count} size=16KiB concurrency={CONCURRENCY} rounds={rounds}")
-    print("bare aiohttp : " + ", ".join(f"{r:.0f}" for r in bare_rates) + " items/s")
-    print("DataloopClient: " + ", ".join(f"{r:.0f}" for r in client_rates) + " items/s")
+    print("bare aiohttp  : " + ", ".join(map(str, bare_rates)))
+    print("DataloopClient: " + ", ".join(map(str, client_rates)))
     print(f"best: bare {best_bare:.0f} items/s, client {best_client:.0f} items/s, "
           f"ratio {best_client / best_bare:.2f}")
 

@@ -24,7 +24,6 @@ from typing import Any, BinaryIO, Literal, Self, cast
 from urllib.parse import quote
 
 import aiohttp
-import anyio
 
 from dlsync import constants, logs
 from dlsync.errors import (
@@ -356,7 +355,7 @@ def _form(fields: dict[str, str]) -> Any:
 class _FileBody:
     """The multipart body of one upload (type, path, metadata, file), streamed from disk.
 
-    Re-opened for each attempt; ``size`` is the byte count of the last opened file.
+    Re-opened for each attempt; ``size`` is the byte count sent by the last attempt.
     """
 
     def __init__(self, path: Path, filename: str, metadata: dict[str, Any] | None) -> None:
@@ -367,8 +366,8 @@ class _FileBody:
 
     @asynccontextmanager
     async def open(self) -> AsyncIterator[aiohttp.FormData]:
-        """Open the file and yield the form that streams it; close the file afterwards."""
-        handle, self.size = await anyio.to_thread.run_sync(_open_sized, self.path)
+        """Yield the form for one attempt; a streamed file is closed afterwards."""
+        content, self.size = _file_content(self.path)
         try:
             form = aiohttp.FormData()
             form.add_field("type", "file")
@@ -376,18 +375,28 @@ class _FileBody:
             if self.metadata is not None:
                 form.add_field("metadata", json.dumps(self.metadata))
             name = posixpath.basename(self.filename)
-            form.add_field("file", handle, filename=name,
+            form.add_field("file", content, filename=name,
                            content_type=mimetypes.guess_type(name)[0]
                            or "application/octet-stream")
             yield form
         finally:
-            handle.close()
+            if not isinstance(content, bytes):
+                content.close()
 
 
-def _open_sized(path: Path) -> tuple[BinaryIO, int]:
-    """``path`` opened for reading, and its size; ``LocalFileError`` when it cannot be."""
+def _file_content(path: Path) -> tuple[bytes | BinaryIO, int]:
+    """What to send for ``path`` and its size: the bytes of a small file, else the open file.
+
+    Files up to ``SMALL_FILE_BYTES`` are read in one call on the event loop (cheaper than a
+    thread hand-off); larger ones are streamed by aiohttp, which reads them in a worker thread.
+    """
     try:
         handle = path.open("rb")
     except OSError as exc:
         raise LocalFileError(str(path), f"cannot be read for upload: {exc.strerror}") from None
-    return handle, os.fstat(handle.fileno()).st_size
+    size = os.fstat(handle.fileno()).st_size
+    if size > constants.SMALL_FILE_BYTES:
+        return handle, size
+    with handle:
+        data = handle.read(constants.SMALL_FILE_BYTES + 1)
+    return data, len(data)

@@ -41,10 +41,12 @@ class Credentials:
     token: str = field(repr=False)
     refresh_token: str | None = field(default=None, repr=False)
     source: str = "explicit"
+    claims: dict[str, Any] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         logs.register_secret(self.token)
         logs.register_secret(self.refresh_token)
+        object.__setattr__(self, "claims", token_claims(self.token))
 
     def __repr__(self) -> str:
         refresh = "with refresh token" if self.refresh_token else "no refresh token"
@@ -55,13 +57,13 @@ class Credentials:
     @property
     def expires_at(self) -> float | None:
         """The token's ``exp`` claim (Unix seconds), or ``None`` when it has none."""
-        exp = token_claims(self.token).get("exp")
+        exp = self.claims.get("exp")
         return float(exp) if isinstance(exp, int | float) else None
 
     @property
     def email(self) -> str | None:
         """The token's ``email`` claim, or ``None``."""
-        email = token_claims(self.token).get("email")
+        email = self.claims.get("email")
         return email if isinstance(email, str) else None
 
     def with_token(self, token: str) -> Credentials:

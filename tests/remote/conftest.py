@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from dlsync.gate.server import RunningGate
 from dlsync.remote.client import DataloopClient
 from dlsync.remote.credentials import Credentials
 from dlsync.remote.settings import RemoteSettings
@@ -21,7 +22,7 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-def settings_for(gate: Any, **kw: Any) -> RemoteSettings:
+def settings_for(gate: RunningGate, **kw: Any) -> RemoteSettings:
     """Client settings pointing at ``gate``; fast retries unless overridden."""
     base: dict[str, Any] = {"url": gate.url, "gate_url": gate.root_url, "rate": 2000.0,
                             "burst": 200, "max_total_wait": 60.0}
@@ -29,7 +30,7 @@ def settings_for(gate: Any, **kw: Any) -> RemoteSettings:
 
 
 @pytest.fixture
-async def client(gate: Any) -> AsyncIterator[DataloopClient]:
+async def client(gate: RunningGate) -> AsyncIterator[DataloopClient]:
     """A client of the gate with a one-hour token and a rate high enough not to limit."""
     creds = Credentials(gate.mint_token(email=EMAIL, ttl=3600))
     async with DataloopClient(settings_for(gate), creds) as c:
@@ -47,13 +48,3 @@ async def dataset(client: DataloopClient, project: ProjectJson) -> DatasetJson:
     """A fresh, empty dataset."""
     return await client.get_dataset(project["id"], unique("ds"), create=True)
 
-
-# TEMPORARY until tests/conftest.py provides ``gate``.
-from dlsync.gate.server import running_gate  # noqa: E402
-
-
-@pytest.fixture
-async def gate() -> AsyncIterator[Any]:
-    """An in-memory gate on a loopback port."""
-    async with running_gate() as running:
-        yield running

@@ -27,6 +27,8 @@ class GateProcess:
     def stop(self) -> None:
         """Terminate the gate and wait for it."""
         self.process.terminate()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -52,5 +54,7 @@ def start_gate(timeout: float = 30.0) -> GateProcess:
         token = token or (m.group(1) if (m := JWT.search(line)) else None)
     if url is None or token is None:
         process.kill()
+        process.wait()
+        process.stdout.close()
         raise RuntimeError(f"the gate printed no URL and token: {''.join(seen)[-500:]}")
     return GateProcess(process, url, token)
