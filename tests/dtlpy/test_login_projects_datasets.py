@@ -114,3 +114,29 @@ def test_near_expiry_token_is_renewed_with_the_refresh_token(
     assert not dl.client_api.token_expired()
     assert jwt.decode(dl.client_api.token, options={"verify_signature": False})["email"] == EMAIL
     assert len(projects) >= 1
+
+
+def test_dataset_rename_is_stored(project: Any) -> None:
+    """Renaming a dataset and calling update() makes it findable under the new name only."""
+    dataset = project.datasets.create(dataset_name=unique("before"))
+    new_name = unique("after")
+    dataset.name = new_name
+    dataset.update()
+    assert project.datasets.get(dataset_name=new_name).id == dataset.id
+    assert project.datasets.get(dataset_id=dataset.id).name == new_name
+
+
+def test_dataset_delete_removes_it(dl: ModuleType, project: Any) -> None:
+    """dataset.delete(sure, really) removes the dataset; getting it by id is then NotFound."""
+    dataset = project.datasets.create(dataset_name=unique("doomed"))
+    assert dataset.delete(sure=True, really=True) is True
+    with pytest.raises(dl.exceptions.NotFound):
+        project.datasets.get(dataset_id=dataset.id)
+
+
+def test_project_delete_removes_it(dl: ModuleType) -> None:
+    """project.delete(sure, really) removes the project; getting it by id is then NotFound."""
+    project = dl.projects.create(project_name=unique("doomed"))
+    assert project.delete(sure=True, really=True) is True
+    with pytest.raises(dl.exceptions.NotFound):
+        dl.projects.get(project_id=project.id)
