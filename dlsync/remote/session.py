@@ -273,6 +273,9 @@ class RemoteSession:
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise TransportError(f"{failure}: {type(exc).__name__}", method="POST",
                                  url="/token?default") from None
+        if response.status == 429 or response.status >= 500:
+            raise status_error(response.status, _REFRESH_REQUEST, raw, response.headers,
+                               self.settings.root_url)
         if response.status != 200:
             raise AuthError(f"{failure}: HTTP {response.status}: {_error_message(raw)}",
                             status=response.status, method="POST", url="/token?default")
@@ -294,6 +297,9 @@ class RemoteSession:
             raise transport_error(exc, req) from None
         finally:
             response.release()
+
+
+_REFRESH_REQUEST = Request("POST", "/token?default", "token refresh", Idempotency.SAFE)
 
 
 def _id_token(raw: bytes) -> str | None:

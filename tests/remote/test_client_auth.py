@@ -79,3 +79,15 @@ async def test_bad_refresh_token_is_an_auth_error(gate: Any) -> None:
     assert "refresh" in str(error)
     assert gate.stats()["total"] <= 2
     assert expired not in shown
+
+
+async def test_token_close_to_expiry_is_refreshed_ahead(gate: Any) -> None:
+    """A token expiring within ``refresh_ahead`` is renewed before the request is sent."""
+    soon = gate.mint_token(email=EMAIL, ttl=30)
+    refresh = gate.mint_refresh_token(email=EMAIL, ttl=3600)
+    settings = settings_for(gate, refresh_ahead=120.0)
+    gate.reset_stats()
+    async with DataloopClient(settings, Credentials(soon, refresh)) as client:
+        await client.get_project(unique("p"), create=True)
+        assert client.credentials.token != soon
+    assert gate.stats()["by_status"].get("401", 0) == 0

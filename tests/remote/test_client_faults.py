@@ -8,11 +8,13 @@ from typing import Any
 import anyio
 import pytest
 
-from dlsync.errors import AmbiguousWriteError
+from dlsync.errors import AmbiguousWriteError, IntegrityError
 from dlsync.gate.faults import FaultSettings
 from dlsync.remote.client import DataloopClient
+from dlsync.remote.credentials import Credentials
 from dlsync.remote.stamps import stamp_key
 from dlsync.remote.types import AnnotationJson, DatasetJson
+from tests.remote.conftest import EMAIL, settings_for
 from tests.remote.test_client_ops import box, put
 
 ANNOTATION_ROUTE = "POST /items/{id}/annotations"
@@ -78,3 +80,28 @@ async def test_drop_after_apply_leaves_exactly_the_intended_annotations(
             (a["label"], a["coordinates"][0]["x"]) for a in anns)
         assert all(stamp_key(a) is not None for a in listed)
     assert client.pacer.stats().transport_errors > 0
+
+
+async def test_upload_size_mismatch_is_an_integrity_error(
+        client: DataloopClient, dataset: DatasetJson, tmp_path: Path) -> None:
+    """mode=skip finding a remote item of another size raises IntegrityError naming both sizes."""
+    local = tmp_path / "s.bin"
+    local.write_bytes(b"12345")
+    await client.upload(dataset["id"], local, "/s.bin")
+    local.write_bytes(b"1234567890")
+    with pytest.raises(IntegrityError, match=r"sent 10 bytes .* size 5"):
+        await client.upload(dataset["id"], local, "/s.bin")
+
+
+async def test_read_timeout_on_annotation_post_is_ambiguous(
+        gate: Any, dataset: DatasetJson, tmp_path: Path) -> None:
+    """A reply slower than the read timeout makes an annotation post ambiguous, not re-sent."""
+    creds = Credentials(gate.mint_token(email=EMAIL, ttl=3600))
+    async with DataloopClient(settings_for(gate, read_timeout=0.2), creds) as slow:
+        item = await put(slow, dataset, tmp_path, "/slow.jpg")
+        gate.set_faults(FaultSettings(latency_ms=1000, routes=(ANNOTATION_ROUTE,)))
+        before = slow.pacer.stats().attempts
+        with pytest.raises(AmbiguousWriteError, match="may have been applied"):
+            await slow.post_annotations(item["id"], [box("a", 1)])
+        gate.set_faults(FaultSettings())
+        assert slow.pacer.stats().attempts - before == 1
