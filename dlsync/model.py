@@ -54,6 +54,12 @@ class LocalEntry:
     annotation_path: str | None = None  # absolute path of its annotation JSON, if any
     annotation_size: int = 0            # stat of that JSON: a change re-reads it
     annotation_mtime_ns: int = 0
+    name_on_disk: str | None = None     # the relative path as spelled on disk, when not NFC
+
+    @property
+    def disk_path(self) -> str:
+        """The relative path to open: the on-disk spelling (e.g. NFD), else ``path``."""
+        return self.name_on_disk or self.path
 
 
 class ProblemKind(enum.StrEnum):

@@ -20,8 +20,8 @@ from dlsync.model import Fingerprint, LocalEntry
 
 
 def fingerprint(root: Path, entry: LocalEntry) -> Fingerprint:
-    """Hash ``root/entry.path``; the file must still match the stat the scan saw."""
-    path = os.path.join(root, entry.path)
+    """Hash ``root/entry.disk_path``; the file must still match the stat the scan saw."""
+    path = os.path.join(root, entry.disk_path)
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
     except FileNotFoundError as exc:

@@ -143,7 +143,7 @@ class _Walker:
         elif stat.S_ISDIR(st.st_mode):
             yield from self._enter(rel, entry.path, (st.st_dev, st.st_ino))
         elif stat.S_ISREG(st.st_mode):
-            yield self._entry(frame, rel, entry.name, st)
+            yield self._entry(frame, rel, entry, st)
         else:
             yield _problem(rel, ProblemKind.NOT_A_FILE,
                            "special file (device, pipe or socket); skipped")
@@ -168,13 +168,16 @@ class _Walker:
             yield _problem(rel, ProblemKind.UNREADABLE,
                            f"cannot list directory: {exc.strerror}; its files are left as they are")
 
-    def _entry(self, frame: _Frame, rel: str, name: str, st: os.stat_result) -> LocalEntry:
-        found = self._annotation_for(frame, name)
+    def _entry(self, frame: _Frame, rel: str, entry: os.DirEntry[str],
+               st: os.stat_result) -> LocalEntry:
+        found = self._annotation_for(frame, entry.name)
+        on_disk = os.path.relpath(entry.path, self.root)
         return LocalEntry(
             path=RelPath(rel), size=st.st_size, mtime_ns=st.st_mtime_ns, inode=st.st_ino,
             annotation_path=found.path if found else None,
             annotation_size=found.size if found else 0,
             annotation_mtime_ns=found.mtime_ns if found else 0,
+            name_on_disk=None if on_disk == rel else on_disk,
         )
 
     def _annotation_for(self, frame: _Frame, name: str) -> _Annotation | None:

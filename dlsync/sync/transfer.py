@@ -100,7 +100,7 @@ class Executor:
 
     async def serve(self, jobs: ObjectReceiveStream[Job], workers: int) -> None:
         """Take jobs from ``jobs`` with ``workers`` concurrent tasks until the stream ends."""
-        async with anyio.create_task_group() as tg:
+        async with jobs, anyio.create_task_group() as tg:
             for _ in range(max(1, workers)):
                 tg.start_soon(self._worker, jobs)
 
@@ -155,7 +155,7 @@ class Executor:
     # -- uploads -----------------------------------------------------------------------------
 
     def _path(self, local: LocalEntry) -> Path:
-        return self.target.root / local.path
+        return self.target.root / local.disk_path
 
     def _check_unchanged(self, local: LocalEntry) -> None:
         path = self._path(local)
