@@ -76,3 +76,22 @@ def test_written_files_are_distinct(tmp_path: Path) -> None:
     """The paging fixture's files differ pairwise, so the gate cannot fold any two together."""
     contents = {path.read_bytes() for path in write_flat(tmp_path, MANY)}
     assert len(contents) == MANY
+
+
+def test_keyset_pages_of_250(many: Any) -> None:
+    """Keyset paging with 250 per page gives 5 pages (4 full), ids ascending, none repeated."""
+    pages = [[item.id for item in page] for page in many.items.list(page_size=250)]
+    ids = [item_id for page in pages for item_id in page]
+    assert [len(page) for page in pages] == [250, 250, 250, 250, MANY - 1000]
+    assert ids == sorted(ids)
+    assert len(set(ids)) == MANY
+
+
+def test_keyset_paging_by_descending_id(dl: ModuleType, many: Any) -> None:
+    """Sorting by id descending pages backwards with $lt and still yields every item once."""
+    filters = dl.Filters()
+    filters.sort_by(field="id", value=dl.FiltersOrderByDirection.DESCENDING)
+    filters.page_size = 400
+    ids = [item.id for item in many.items.list(filters=filters).all()]
+    assert len(ids) == MANY
+    assert ids == sorted(set(ids), reverse=True)

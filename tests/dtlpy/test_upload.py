@@ -112,3 +112,20 @@ def test_metadata_from_annotation_json_reaches_the_item(
     assert len(items) == SAMPLE_COUNT
     for item in all_items(dataset):
         assert item.metadata["user"] == {"source": "samples"}, item.filename
+
+
+def test_folder_upload_without_star_keeps_the_head_folder(
+        dataset: Any, sample_tree: SampleTree) -> None:
+    """Uploading a folder path (no '/*') puts its files under <remote dir>/<folder name>/."""
+    items = dataset.items.upload(local_path=str(sample_tree.images_dir), remote_path="/head",
+                                 return_as_list=True, raise_on_error=True)
+    assert len(items) == SAMPLE_COUNT
+    assert filenames(all_items(dataset)) == sample_tree.remote_paths("/head/images")
+
+
+def test_upload_with_description_stores_it(dataset: Any, sample_tree: SampleTree) -> None:
+    """item_description given to upload is the description of the item fetched back."""
+    sample = sample_tree.files[1]
+    item = dataset.items.upload(local_path=str(sample_tree.images_dir / sample.rel),
+                                remote_path="/described", item_description="a tiny square")
+    assert dataset.items.get(item_id=item.id).description == "a tiny square"
