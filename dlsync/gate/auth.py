@@ -24,6 +24,7 @@ SECRET_FILE = "secret"
 _SECRET_BYTES = 32
 _REFRESH = "refresh"
 _ALGORITHM = "HS256"
+_VERIFIED_LIMIT = 4096
 
 
 class BadToken(Exception):
@@ -73,6 +74,7 @@ class TokenAuthority:
 
     def __init__(self, secret: bytes) -> None:
         self._secret = secret
+        self._verified: dict[str, tuple[User, float]] = {}
 
     def mint(self, email: str, ttl: float, *, refresh: bool = False) -> str:
         """A token for ``email`` valid for ``ttl`` seconds; a refresh token if ``refresh``."""
@@ -85,11 +87,22 @@ class TokenAuthority:
         return token
 
     def verify_access(self, token: str) -> User:
-        """The user of a valid, unexpired access token; BadToken otherwise."""
+        """The user of a valid, unexpired access token; BadToken otherwise.
+
+        Tokens already verified are remembered until they expire, so a client sending the same
+        token on every request pays for the signature check once.
+        """
+        known = self._verified.get(token)
+        if known is not None and known[1] > time.time():
+            return known[0]
         claims = self._decode(token)
         if claims.get("typ") == _REFRESH:
             raise BadToken("a refresh token cannot be used as an access token")
-        return User(email=str(claims["email"]))
+        user = User(email=str(claims["email"]))
+        if len(self._verified) >= _VERIFIED_LIMIT:
+            self._verified.clear()
+        self._verified[token] = (user, float(claims["exp"]))
+        return user
 
     def verify_refresh(self, token: str) -> User:
         """The user of a valid, unexpired refresh token; BadToken otherwise."""

@@ -2,7 +2,8 @@
 
 A directory store writes each upload to a temporary file chunk by chunk while hashing it, then
 renames it to its sha256 name before the gate answers, so a killed gate never loses content it
-acknowledged and never shows half a file under a final name.
+acknowledged and never shows half a file under a final name. Content that is already stored is
+not written over (a final name only ever holds complete content).
 """
 
 from __future__ import annotations
@@ -41,8 +42,9 @@ class BlobStore(Protocol):
 
 
 class _FileWriter:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, shards: set[str]) -> None:
         self._root = root
+        self._shards = shards
         self._tmp = root / "tmp" / f"{secrets.token_hex(8)}.part"
         self._file = self._tmp.open("wb")
         self._hash = hashlib.sha256()
@@ -58,8 +60,13 @@ class _FileWriter:
         self._file.close()
         digest = self._hash.hexdigest()
         final = self._root / digest[:2] / digest
-        final.parent.mkdir(exist_ok=True)
-        os.replace(self._tmp, final)
+        if final.exists():
+            self._tmp.unlink()
+        else:
+            if digest[:2] not in self._shards:
+                final.parent.mkdir(exist_ok=True)
+                self._shards.add(digest[:2])
+            os.replace(self._tmp, final)
         return digest, self._size
 
     def discard(self) -> None:
@@ -72,12 +79,13 @@ class DirectoryBlobs:
 
     def __init__(self, root: Path) -> None:
         self._root = root
+        self._shards: set[str] = set()
         (root / "tmp").mkdir(parents=True, exist_ok=True)
         for stale in (root / "tmp").glob("*.part"):
             stale.unlink(missing_ok=True)
 
     def writer(self) -> BlobWriter:
-        return _FileWriter(self._root)
+        return _FileWriter(self._root, self._shards)
 
     def path(self, sha256: str) -> Path | None:
         return self._root / sha256[:2] / sha256

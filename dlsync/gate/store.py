@@ -11,7 +11,7 @@ import contextlib
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -185,6 +185,11 @@ class Store:
             self._insert_folder(db, dataset_id, ROOT, user)
         return self.dataset(dataset_id)
 
+    def require_dataset(self, dataset_id: str) -> None:
+        """Nothing if the dataset exists; 404 otherwise."""
+        if self._one("SELECT 1 FROM datasets WHERE id = ?", dataset_id) is None:
+            raise not_found("dataset", dataset_id)
+
     def dataset(self, dataset_id: str) -> dict[str, Any]:
         """The dataset ``dataset_id`` with its item and annotation counts; 404 if unknown."""
         row = self._one("SELECT * FROM datasets WHERE id = ?", dataset_id)
@@ -217,7 +222,7 @@ class Store:
 
     def delete_dataset(self, dataset_id: str) -> None:
         """Delete a dataset with all its items and annotations; 404 if unknown."""
-        self.dataset(dataset_id)
+        self.require_dataset(dataset_id)
         with self._write() as db:
             db.execute("DELETE FROM annotations WHERE dataset_id = ?", (dataset_id,))
             db.execute("DELETE FROM items WHERE dataset_id = ?", (dataset_id,))
@@ -226,7 +231,7 @@ class Store:
 
     def folders(self, dataset_id: str) -> list[dict[str, Any]]:
         """Every folder item of a dataset, parents before children; 404 if unknown."""
-        self.dataset(dataset_id)
+        self.require_dataset(dataset_id)
         with self._lock:
             rows = self._conn.execute(
                 "SELECT * FROM items WHERE dataset_id = ? AND type = 'dir' ORDER BY filename",
@@ -262,7 +267,7 @@ class Store:
 
         ``skip`` leaves an existing item untouched and returns it; ``overwrite`` keeps its id.
         """
-        self.dataset(dataset_id)
+        self.require_dataset(dataset_id)
         with self._write() as db:
             existing = db.execute("SELECT * FROM items WHERE dataset_id = ? AND filename = ?",
                                   (dataset_id, path)).fetchone()
@@ -295,10 +300,31 @@ class Store:
              json.dumps(doc)))
         return item_id
 
+    def seed_files(self, dataset_id: str, paths: Iterable[str], blob: Blob, user: str) -> int:
+        """Add files that all share ``blob`` in one transaction (for benchmarks and fixtures).
+
+        Existing paths are left alone; returns how many items were added.
+        """
+        self.require_dataset(dataset_id)
+        added, now = 0, records.now_iso()
+        with self._write() as db:
+            for path in paths:
+                folder, name = split_path(clean_path(path))
+                self._ensure_folders(db, dataset_id, folder, user)
+                doc = _file_doc(None, path, blob, None, None, user)
+                added += db.execute(
+                    "INSERT OR IGNORE INTO items (id, dataset_id, filename, dir, name, type, "
+                    "created_at, updated_at, blob, size, doc) "
+                    "VALUES (?, ?, ?, ?, ?, 'file', ?, ?, ?, ?, ?)",
+                    (self.ids.next_id(), dataset_id, path, folder, name, now, now, blob.sha256,
+                     blob.size, json.dumps(doc))).rowcount
+            self._touch(dataset_id)
+        return added
+
     def make_folder(self, dataset_id: str, path: Any, user: str) -> tuple[dict[str, Any], str]:
         """Create the folder ``path`` (and its parents); returns (folder item, op)."""
         path = clean_path(path)
-        self.dataset(dataset_id)
+        self.require_dataset(dataset_id)
         with self._write() as db:
             row = db.execute("SELECT * FROM items WHERE dataset_id = ? AND filename = ?",
                              (dataset_id, path)).fetchone()
@@ -404,7 +430,7 @@ class Store:
 
     def query_items(self, dataset_id: str, body: Any) -> Page:
         """A page of the dataset's items matching a DQL ``body``."""
-        self.dataset(dataset_id)
+        self.require_dataset(dataset_id)
         query = compile_query(body, records.ITEM_FIELDS)
         rows, total, more = self._page("items", "dataset_id = ?", (dataset_id,), query, dataset_id)
         return Page([records.item_json(r) for r in rows], total, query.page_size, more)
@@ -418,7 +444,7 @@ class Store:
 
     def delete_items_matching(self, dataset_id: str, body: Any) -> int:
         """Delete every item matching a DQL body (with its annotations); returns how many."""
-        self.dataset(dataset_id)
+        self.require_dataset(dataset_id)
         ids = self._matching_ids("items", dataset_id, body, records.ITEM_FIELDS)
         root = self.item_at(dataset_id, ROOT)
         ids = [i for i in ids if root is None or i != root["id"]]
@@ -432,7 +458,7 @@ class Store:
         update = body.get("update")
         if not isinstance(update, dict):
             raise bad_request("DQL 'update' must be a JSON object")
-        self.dataset(dataset_id)
+        self.require_dataset(dataset_id)
         ids = self._matching_ids("items", dataset_id, body, records.ITEM_FIELDS)
         system = body.get("systemSpace") is True
         with self._write() as db:
@@ -498,7 +524,7 @@ class Store:
 
     def query_annotations(self, dataset_id: str, body: Any) -> Page:
         """A page of the dataset's annotations matching a DQL ``body``."""
-        self.dataset(dataset_id)
+        self.require_dataset(dataset_id)
         query = compile_query(body, records.ANNOTATION_FIELDS)
         rows, total, more = self._page("annotations", "dataset_id = ?", (dataset_id,), query,
                                        dataset_id)
@@ -506,7 +532,7 @@ class Store:
 
     def delete_annotations_matching(self, dataset_id: str, body: Any) -> int:
         """Delete every annotation matching a DQL body; returns how many."""
-        self.dataset(dataset_id)
+        self.require_dataset(dataset_id)
         ids = self._matching_ids("annotations", dataset_id, body, records.ANNOTATION_FIELDS)
         return self.delete_annotations(dataset_id, ids)
 

@@ -1,0 +1,198 @@
+"""Gate capacity: uploads per second and the time to list a 100,000-item dataset.
+
+Seeds a dataset of LIST_ITEMS items straight through the gate's store (one transaction) in a
+temporary data directory, then starts ``dlsync gate serve --port 0 --data DIR`` as a separate
+process and measures with a minimal aiohttp client:
+
+- uploads/s of UPLOADS files of 16 KiB at concurrency 32 (one multipart POST per file), and
+- the time to page through the seeded dataset with keyset pages of 1000, as dtlpy pages.
+
+    .venv/bin/python bench/gate_capacity.py [--uploads 2000] [--items 100000] [--no-docs]
+
+The figures are printed and written to the "Gate capacity" section of docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from dlsync.gate.auth import TokenAuthority, load_secret
+from dlsync.gate.server import DATABASE_FILE
+from dlsync.gate.store import Blob, Store
+
+CONCURRENCY = 32
+SIZE = 16 * 1024
+PAGE = 1000
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+SECTION = "## Gate capacity"
+
+
+def seed(data_dir: Path, items: int) -> tuple[str, str]:
+    """(project id, dataset id) of a dataset holding ``items`` files, written via the store."""
+    store = Store(data_dir / DATABASE_FILE)
+    project = store.create_project("bench", "bench@dlsync.test")
+    dataset = store.create_dataset({"name": "listing", "projects": [project["id"]]},
+                                   "bench@dlsync.test")
+    blob = Blob(sha256="0" * 64, size=SIZE, mimetype="image/jpeg")
+    paths = (f"/seed/{n // 1000:03d}/{n:07d}.jpg" for n in range(items))
+    store.seed_files(dataset["id"], paths, blob, "bench@dlsync.test")
+    store.close()
+    return project["id"], dataset["id"]
+
+
+def start_server(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
+    """The gate process and its API URL."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dlsync", "gate", "serve", "--port", "0", "--data", str(data_dir)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert process.stdout is not None
+    match = re.search(r"(http://\S+/api/v1)", process.stdout.readline())
+    if match is None:
+        process.kill()
+        raise SystemExit("the gate did not print its URL")
+    return process, match.group(1)
+
+
+async def upload_all(session: aiohttp.ClientSession, url: str, dataset_id: str,
+                     count: int) -> float:
+    """Seconds to upload ``count`` files of 16 KiB at CONCURRENCY."""
+    limit = asyncio.Semaphore(CONCURRENCY)
+    payloads = [os.urandom(SIZE) for _ in range(count)]
+
+    async def one(n: int) -> None:
+        form = aiohttp.FormData()
+        form.add_field("type", "file")
+        form.add_field("path", f"/up/{n // 100:03d}/{n:05d}.jpg")
+        form.add_field("file", payloads[n], filename=f"{n:05d}.jpg")
+        async with limit, session.post(f"{url}/datasets/{dataset_id}/items?mode=skip",
+                                       data=form) as response:
+            body = await response.json()
+            assert response.status == 200 and body["metadata"]["system"]["size"] == SIZE, body
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one(n) for n in range(count)))
+    return time.perf_counter() - started
+
+
+async def list_all(session: aiohttp.ClientSession, url: str, dataset_id: str) -> tuple[float, int]:
+    """(seconds, items seen) paging the dataset by keyset, pages of PAGE."""
+    seen, last = 0, None
+    started = time.perf_counter()
+    while True:
+        conditions: list[Any] = [{"hidden": False}, {"type": "file"}]
+        if last:
+            conditions.append({"id": {"$gt": last}})
+        body = {"filter": {"$and": conditions}, "sort": {"id": "ascending"}, "page": 0,
+                "pageSize": PAGE, "resource": "items"}
+        async with session.post(f"{url}/datasets/{dataset_id}/query", json=body) as response:
+            page = await response.json()
+        seen += len(page["items"])
+        if not page["hasNextPage"] or not page["items"]:
+            return time.perf_counter() - started, seen
+        last = page["items"][-1]["id"]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU seconds a process has used (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def measure(url: str, token: str, listing_id: str, project_id: str,
+                  uploads: int, server_pid: int) -> dict[str, float]:
+    """Upload and listing figures against the running gate."""
+    connector = aiohttp.TCPConnector(limit=CONCURRENCY)
+    headers = {"Authorization": f"Bearer {token}"}
+    async with aiohttp.ClientSession(headers=headers, connector=connector) as session:
+        async with session.post(f"{url}/datasets",
+                                json={"name": "uploads", "projects": [project_id]}) as response:
+            upload_id = (await response.json())["id"]
+        cpu = cpu_seconds(server_pid)
+        upload_s = await upload_all(session, url, upload_id, uploads)
+        upload_cpu = cpu_seconds(server_pid) - cpu
+        list_s, listed = await list_all(session, url, listing_id)
+        list_cpu = cpu_seconds(server_pid) - cpu - upload_cpu
+    return {"upload_s": upload_s, "uploads_per_s": uploads / upload_s, "list_s": list_s,
+            "listed": listed, "upload_cpu_ms": upload_cpu / uploads * 1000,
+            "list_cpu_s": list_cpu}
+
+
+def write_docs(lines: list[str]) -> None:
+    """Replace (or append) the Gate capacity section of docs/benchmarks.md."""
+    text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
+    start = text.find(SECTION)
+    section = "\n".join([SECTION, "", *lines, ""])
+    if start < 0:
+        text = text.rstrip("\n") + "\n\n" + section
+    else:
+        end = text.find("\n## ", start + len(SECTION))
+        text = text[:start] + section + (text[end + 1:] if end >= 0 else "")
+    DOCS.parent.mkdir(exist_ok=True)
+    DOCS.write_text(text)
+
+
+def main() -> None:
+    """Seed, serve, measure, report."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--uploads", type=int, default=2000)
+    parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--no-docs", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="dlsync-gate-bench-") as tmp:
+        data_dir = Path(tmp)
+        started = time.perf_counter()
+        project_id, listing_id = seed(data_dir, args.items)
+        seed_s = time.perf_counter() - started
+        token = TokenAuthority(load_secret(data_dir)).mint("bench@dlsync.test", 3600)
+        process, url = start_server(data_dir)
+        try:
+            figures = asyncio.run(measure(url, token, listing_id, project_id, args.uploads,
+                                          process.pid))
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    rows = [
+        ("uploads (16 KiB, concurrency 32)", f"{args.uploads} in {figures['upload_s']:.2f} s",
+         f"{figures['uploads_per_s']:.0f} uploads/s (aim >= 800)"),
+        (f"keyset listing, pages of {PAGE}", f"{int(figures['listed'])} items",
+         f"{figures['list_s']:.2f} s (aim < 10 s)"),
+        ("gate CPU per upload", "", f"{figures['upload_cpu_ms']:.2f} ms"),
+        ("gate CPU for the listing", "", f"{figures['list_cpu_s']:.2f} s"),
+        ("seeding through the store", f"{args.items} items", f"{seed_s:.2f} s"),
+    ]
+    table = ["| measure | work | result |", "|---|---|---|",
+             *[f"| {a} | {b} | {c} |" for a, b, c in rows]]
+    print("\n".join(table))
+    if not args.no_docs:
+        write_docs([
+            "Command: `.venv/bin/python bench/gate_capacity.py` (client and gate in separate "
+            "processes; the listed dataset is seeded through `Store.seed_files` before the gate "
+            "starts).",
+            "",
+            f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()} with "
+            f"os.cpu_count()={os.cpu_count()}, Python {platform.python_version()}, "
+            "SQLite in WAL mode on the local disk.",
+            "",
+            *table,
+        ])
+
+
+if __name__ == "__main__":
+    main()
