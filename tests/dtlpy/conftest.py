@@ -20,12 +20,9 @@ import pytest
 
 from dlsync.gate.server import GateOptions, GateThread, RunningGate
 from tests.dtlpy.samples import SampleTree, write_tree
-from tests.dtlpy.sdk import unique, upload_tree
+from tests.dtlpy.sdk import EMAIL, SAMPLE_COUNT, SAMPLE_REMOTE_DIR, unique, upload_tree
 
 ALIAS = "dlsync-gate"
-EMAIL = "tester@dlsync.test"
-SAMPLE_COUNT = 24
-SAMPLE_REMOTE_DIR = "/sub"
 
 
 def import_dtlpy_privately(dataloop_path: Path, home: Path) -> ModuleType:

@@ -9,6 +9,10 @@ import pytest
 
 from tests.dtlpy.samples import Box, SampleTree
 
+EMAIL = "tester@dlsync.test"
+SAMPLE_COUNT = 24
+SAMPLE_REMOTE_DIR = "/sub"
+
 # Every dtlpy test carries these marks. dtlpy's uploader passes aiohttp's deprecated
 # ``verify_ssl`` argument on each upload; that warning is dtlpy's, not dlsync's.
 DTLPY_MARKS = [

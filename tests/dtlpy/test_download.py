@@ -9,9 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.dtlpy.conftest import SAMPLE_REMOTE_DIR
 from tests.dtlpy.samples import SampleTree
-from tests.dtlpy.sdk import DTLPY_MARKS
+from tests.dtlpy.sdk import DTLPY_MARKS, SAMPLE_REMOTE_DIR
 
 pytestmark = DTLPY_MARKS
 

@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.dtlpy.conftest import SAMPLE_COUNT, SAMPLE_REMOTE_DIR
 from tests.dtlpy.samples import SampleTree
-from tests.dtlpy.sdk import DTLPY_MARKS, all_items, filenames
+from tests.dtlpy.sdk import DTLPY_MARKS, SAMPLE_COUNT, SAMPLE_REMOTE_DIR, all_items, filenames
 
 pytestmark = DTLPY_MARKS
 

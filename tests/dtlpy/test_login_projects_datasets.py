@@ -10,8 +10,7 @@ import jwt
 import pytest
 
 from dlsync.gate.server import RunningGate
-from tests.dtlpy.conftest import EMAIL
-from tests.dtlpy.sdk import DTLPY_MARKS, unique
+from tests.dtlpy.sdk import DTLPY_MARKS, EMAIL, unique
 
 pytestmark = DTLPY_MARKS
 

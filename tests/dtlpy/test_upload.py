@@ -7,9 +7,16 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from tests.dtlpy.conftest import SAMPLE_COUNT, SAMPLE_REMOTE_DIR
 from tests.dtlpy.samples import SampleTree, png_bytes
-from tests.dtlpy.sdk import DTLPY_MARKS, all_items, boxes_of, filenames, upload_tree
+from tests.dtlpy.sdk import (
+    DTLPY_MARKS,
+    SAMPLE_COUNT,
+    SAMPLE_REMOTE_DIR,
+    all_items,
+    boxes_of,
+    filenames,
+    upload_tree,
+)
 
 pytestmark = DTLPY_MARKS
 
