@@ -100,6 +100,20 @@ def configure(*, json: bool | None = None, level: str = "info", stream: Any = No
     )
 
 
+class _ModuleLogger:
+    """A logger that resolves the structlog configuration each time it logs."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __getattr__(self, method: str) -> Any:
+        return getattr(structlog.get_logger(self.name).bind(logger=self.name), method)
+
+
 def get_logger(name: str) -> Any:
-    """A structlog logger bound with the module ``name``."""
-    return structlog.get_logger(name).bind(logger=name)
+    """A structlog logger bound with the module ``name``.
+
+    It stays lazy: the configuration in force when it logs applies (``configure`` may run after
+    the module that holds the logger was imported), not the one at import.
+    """
+    return _ModuleLogger(name)

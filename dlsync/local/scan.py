@@ -16,6 +16,7 @@ must never look like "every file was deleted".
 
 from __future__ import annotations
 
+import itertools
 import os
 import stat
 import unicodedata
@@ -96,7 +97,11 @@ class _Walker:
         entries, sidecars = self._split_sidecars(listing)
         frame = _Frame(rel, ident, _named(rel, entries), sidecars)
         if self.layout.kind is LayoutKind.DIRECTORY:
-            frame.annotations = self._annotation_listing(rel)
+            found = self._annotation_listing(rel)
+            if isinstance(found, ScanProblem):
+                frame.entries = itertools.chain((found,), frame.entries)
+            else:
+                frame.annotations = found
         return frame
 
     def _split_sidecars(
@@ -116,14 +121,31 @@ class _Walker:
         paired = {id(e) for e in sidecars.values()}
         return [e for e in listing if id(e) not in paired], sidecars
 
-    def _annotation_listing(self, rel: str) -> dict[str, os.DirEntry[str]]:
-        """The files of ``DIR/rel`` by NFC name; empty when that directory does not exist."""
+    def _annotation_listing(self, rel: str) -> dict[str, os.DirEntry[str]] | ScanProblem:
+        """The files of ``DIR/rel`` by NFC name; empty when that subfolder does not exist.
+
+        A subfolder that exists but cannot be listed is a problem that hides the files of
+        ``rel`` (their annotations are not known, so they must not look removed); an annotation
+        tree whose top cannot be listed stops the scan, like an unusable sync root.
+        """
         assert self.layout.directory is not None
+        folder = self.layout.directory / rel
         try:
-            with os.scandir(self.layout.directory / rel) as it:
+            with os.scandir(folder) as it:
                 return {unicodedata.normalize("NFC", e.name): e for e in it if _is_file(e)}
-        except OSError:
+        except FileNotFoundError:
+            if not rel:
+                raise LocalFileError(str(folder), "the annotation folder does not exist; "
+                                     "nothing is synced until it is there") from None
             return {}
+        except OSError as exc:
+            if not rel:
+                raise LocalFileError(str(folder), f"cannot list the annotation folder: "
+                                     f"{exc.strerror}; nothing is synced until it is "
+                                     "readable") from exc
+            return _problem(rel, ProblemKind.UNREADABLE,
+                            f"cannot list its annotation folder {folder}: {exc.strerror}; "
+                            "its files and their annotations are left as they are")
 
     def _visit(self, frame: _Frame, rel: str, entry: os.DirEntry[str]) -> Iterator[ScanResult]:
         if self._ignored(rel, entry):

@@ -1,0 +1,142 @@
+"""Annotation scenarios: the remote set follows the local file, in both layouts, as a diff."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.mirror.conftest import MirrorRun, Remote, labels
+
+
+class Layout:
+    """Where a test writes the annotation file of ``img/x.jpg``, and the flag that says so."""
+
+    def __init__(self, kind: str, source: Path, tmp_path: Path) -> None:
+        self.kind = kind
+        self.source = source
+        self.directory = tmp_path / "annotations"
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        return ("--annotations", str(self.directory)) if self.kind == "dir" else ()
+
+    def annotation_file(self, rel: str) -> Path:
+        if self.kind == "dir":
+            return self.directory / (rel.rsplit(".", 1)[0] + ".json")
+        return self.source / (rel + ".json")
+
+    def write(self, rel: str, wanted: list[str]) -> None:
+        path = self.annotation_file(rel)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        body = [{"type": "class", "label": label, "coordinates": []} for label in wanted]
+        path.write_text(json.dumps({"annotations": body}))
+
+
+@pytest.fixture(params=["dir", "sidecar"])
+def layout(request: pytest.FixtureRequest, source: Path, tmp_path: Path) -> Layout:
+    return Layout(request.param, source, tmp_path)
+
+
+def _item(source: Path, rel: str = "img/x.jpg", data: bytes = b"pixels") -> None:
+    (source / rel).parent.mkdir(parents=True, exist_ok=True)
+    (source / rel).write_bytes(data)
+
+
+async def test_annotation_set_follows_the_local_file(
+        mirror: MirrorRun, remote: Remote, source: Path, layout: Layout) -> None:
+    """Add, modify and remove annotations: the remote set equals the file; kept ones keep ids."""
+    _item(source)
+    layout.write("img/x.jpg", ["cat", "dog"])
+    code, out = await mirror("--create", *layout.flags)
+    assert code == 0, out
+    item_id = (await remote.items())["/img/x.jpg"]["id"]
+    first = {a["label"]: a["id"] for a in await remote.annotations(item_id)}
+    assert sorted(first) == ["cat", "dog"]
+
+    layout.write("img/x.jpg", ["cat", "owl", "bee"])
+    code, out = await mirror(*layout.flags)
+    assert code == 0, out
+    second = {a["label"]: a["id"] for a in await remote.annotations(item_id)}
+    assert sorted(second) == ["bee", "cat", "owl"]
+    assert second["cat"] == first["cat"]
+
+    layout.write("img/x.jpg", [])
+    code, out = await mirror(*layout.flags)
+    assert code == 0, out
+    assert await remote.annotations(item_id) == []
+
+
+async def test_platform_annotation_survives_every_run(
+        mirror: MirrorRun, remote: Remote, source: Path, layout: Layout) -> None:
+    """An annotation an annotator added through the API is never deleted by dlsync."""
+    _item(source)
+    layout.write("img/x.jpg", ["cat"])
+    assert (await mirror("--create", *layout.flags))[0] == 0
+    item_id = (await remote.items())["/img/x.jpg"]["id"]
+    human = await remote.annotate(item_id, "annotator")
+    for wanted in (["cat", "dog"], [], ["bee"]):
+        layout.write("img/x.jpg", wanted)
+        code, out = await mirror(*layout.flags)
+        assert code == 0, out
+        found = await remote.annotations(item_id)
+        assert human in {a["id"] for a in found}
+        assert labels(found) == sorted([*wanted, "annotator"])
+
+
+async def test_edited_annotation_is_kept_and_reported_as_conflict(
+        mirror: MirrorRun, remote: Remote, source: Path, layout: Layout) -> None:
+    """A dlsync annotation edited on the platform is not deleted when it leaves the file: exit 1."""
+    _item(source)
+    layout.write("img/x.jpg", ["cat", "dog"])
+    assert (await mirror("--create", *layout.flags))[0] == 0
+    item_id = (await remote.items())["/img/x.jpg"]["id"]
+    dog = next(a for a in await remote.annotations(item_id) if a["label"] == "dog")
+    await remote.edit_annotation(str(dog["id"]), {"label": "wolf"})
+    layout.write("img/x.jpg", ["cat"])
+    code, out = await mirror(*layout.flags)
+    assert code == 1, out
+    assert "img/x.jpg" in out and "conflict" in out
+    found = await remote.annotations(item_id)
+    assert labels(found) == ["cat", "wolf"]
+
+
+async def test_malformed_annotation_file_fails_only_its_annotations(
+        mirror: MirrorRun, remote: Remote, source: Path, layout: Layout) -> None:
+    """The item uploads, the summary names the file and line/column, exit 1; fixed, it posts."""
+    _item(source)
+    broken = layout.annotation_file("img/x.jpg")
+    broken.parent.mkdir(parents=True, exist_ok=True)
+    broken.write_text('{"annotations": [\n  {"type": "class", "label": "cat",}\n]}')
+    code, out = await mirror("--create", *layout.flags)
+    assert code == 1, out
+    assert str(broken) in out and "line 2 column" in out
+    item_id = (await remote.items())["/img/x.jpg"]["id"]
+    assert await remote.annotations(item_id) == []
+    layout.write("img/x.jpg", ["cat"])
+    code, out = await mirror(*layout.flags)
+    assert code == 0, out
+    assert labels(await remote.annotations(item_id)) == ["cat"]
+
+
+async def test_unlistable_annotation_folder_leaves_annotations_alone(
+        mirror: MirrorRun, remote: Remote, source: Path, tmp_path: Path) -> None:
+    """An annotation folder that cannot be listed is a reported problem, not "no annotations".
+
+    The folder is replaced by a regular file of the same name, which no user (root included)
+    can list.
+    """
+    layout = Layout("dir", source, tmp_path)
+    _item(source, "img/x.jpg")
+    layout.write("img/x.jpg", ["cat", "dog"])
+    assert (await mirror("--create", *layout.flags))[0] == 0
+    item_id = (await remote.items())["/img/x.jpg"]["id"]
+    for leftover in (layout.directory / "img").iterdir():
+        leftover.unlink()
+    (layout.directory / "img").rmdir()
+    (layout.directory / "img").write_text("not a folder")
+    code, out = await mirror(*layout.flags)
+    assert code == 1, out
+    assert "img" in out
+    assert labels(await remote.annotations(item_id)) == ["cat", "dog"]
