@@ -116,6 +116,24 @@ def ls(project: str, dataset: str, remote: str, remote_dir: str, as_json: bool) 
     return 0
 
 
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON document (docs/operations.md).")
+@click.option("--config", "config_path", type=_FILE, help="Config file: show its pairs, and "
+              "use its [state] path.")
+@click.option("--state", type=_FILE, help="State database.  [default: "
+              "$XDG_STATE_HOME/dlsync/state.db]")
+def status(as_json: bool, config_path: Path | None, state: Path | None) -> int:
+    """Show each sync pair's file counts, last errors and runs, and whether the service runs.
+
+    Reads the state database without writing it; safe while the service or a mirror runs.
+    """
+    from dlsync.mirror import load_optional_config, state_path_for
+    from dlsync.status import show
+
+    config = load_optional_config(config_path)
+    return show(state_path_for(state, config), config, sys.stdout, as_json=as_json)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``dlsync`` console script."""
     try:

@@ -39,6 +39,16 @@ DELETE_GRACE_S = 60.0
 RECONCILE_S = 15 * 60.0
 SHUTDOWN_TIMEOUT_S = 30.0
 QUEUE_SIZE = 10_000
+SETTLE_TICK_S = 0.1             # how often settling files are re-stat'ed (at most settle / 2)
+MOVE_WINDOW_S = 10.0            # with deletes off, how long a gone file may still become a move
+SERVICE_BATCH = 5_000           # settled paths planned together in one incremental batch
+WATCH_DEBOUNCE_MS = 50          # watcher: longest wait grouping filesystem events
+WATCH_STEP_MS = 10              # watcher: quiet time that ends a group of events
+WATCH_TIMEOUT_MS = 500          # watcher: how often it looks at its stop flag
+FALLBACK_SCAN_S = 30.0          # full-scan interval when the filesystem watcher is unavailable
+CYCLE_RETRY_S = 30.0            # wait before a failed reconcile or batch is tried again
+STATUS_EVERY_S = 2.0            # sd_notify STATUS= updates
+HEARTBEAT_S = 5.0               # daemon heartbeat written to state for `dlsync status`
 
 # Gate
 GATE_HOST = "127.0.0.1"
@@ -73,3 +83,9 @@ CONFIG_ENV = "DLSYNC_CONFIG"
 CONFIG_FILE = "dlsync.toml"
 SYSTEM_CONFIG = "/etc/dlsync/dlsync.toml"
 METRICS_ADDRESS = "127.0.0.1:9464"
+
+# Operations: `dlsync status` and metrics
+DAEMON_STALE_S = 120.0         # a service heartbeat older than this means it is not running
+STATUS_ERRORS = 5              # last per-file errors shown per pair by `dlsync status`
+STATUS_RUNS = 10               # recent runs per pair that `dlsync status` averages throughput over
+METRICS_PATH = "/metrics"

@@ -64,6 +64,28 @@ class SystemClock:
         await anyio.sleep(seconds)
 
 
+class PacerObserver(Protocol):
+    """Who hears about every attempt, retry and rate change (``dlsync.metrics.Metrics``)."""
+
+    def observe_request(self, status: int | str) -> None:
+        """One attempt ended: its HTTP status, or ``"transport"`` when none came back."""
+        ...
+
+    def observe_retry(self) -> None:
+        """A failed call is about to be sent again."""
+        ...
+
+    def set_rate(self, rate: float) -> None:
+        """The paced request rate is now ``rate`` per second."""
+        ...
+
+
+def _status_of(result: object) -> int | str:
+    """The HTTP status of a reply or response, or ``"ok"`` for a result that has none."""
+    status = getattr(result, "status", None)
+    return status if isinstance(status, int) else "ok"
+
+
 class Idempotency(enum.Enum):
     """What the call site knows about repeating its request.
 
@@ -173,8 +195,11 @@ class Pacer:
     """Rate, concurrency and retry policy for every request to one remote."""
 
     def __init__(self, settings: PacerSettings | None = None, *, clock: Clock | None = None,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None,
+                 observer: PacerObserver | None = None) -> None:
         self.settings = settings or PacerSettings()
+        self.observer = observer
+        """Told of every attempt, retry and rate change; may be set after construction."""
         self._clock = clock or SystemClock()
         self._rng = rng or random.Random()
         self._bucket = TokenBucket(self.settings.rate, self.settings.burst, self._clock)
@@ -216,6 +241,8 @@ class Pacer:
                 log.warning("remote request failed, will retry", what=what, error=str(exc),
                             status=exc.status, attempt=attempt, retry_in_s=round(delay, 3))
             self._counts["retries"] += 1
+            if self.observer is not None:
+                self.observer.observe_retry()
             waited += delay
             self._waited += delay
             await self._clock.sleep(delay)
@@ -227,10 +254,16 @@ class Pacer:
             try:
                 result = await send()
             except RemoteError as exc:
+                self._notify(exc.status or "transport")
                 self._observe_failure(exc)
                 raise
+        self._notify(_status_of(result))
         self._observe_success()
         return result
+
+    def _notify(self, status: int | str) -> None:
+        if self.observer is not None:
+            self.observer.observe_request(status)
 
     def _retry_delay(self, exc: RemoteError, idempotency: Idempotency, attempt: int,
                      waited: float) -> float | None:
@@ -270,7 +303,7 @@ class Pacer:
         self._no_decrease_until = now + window
         self._last_increase = now + window
         new_rate = max(self.settings.min_rate, self.rate * self.settings.decrease_factor)
-        self._bucket.set_rate(new_rate)
+        self._set_rate(new_rate)
         self._counts["rate_decreases"] += 1
         log.warning("remote rate-limited us, rate lowered", rate=round(new_rate, 3),
                     retry_after_s=retry_after)
@@ -284,4 +317,9 @@ class Pacer:
             return
         self._last_increase = now
         step = self.settings.increase_step * self.settings.rate
-        self._bucket.set_rate(min(self.settings.rate, self.rate + step))
+        self._set_rate(min(self.settings.rate, self.rate + step))
+
+    def _set_rate(self, rate: float) -> None:
+        self._bucket.set_rate(rate)
+        if self.observer is not None:
+            self.observer.set_rate(rate)

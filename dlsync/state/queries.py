@@ -18,6 +18,7 @@ from typing import Any
 from dlsync.model import FileStatus, Fingerprint, RelPath, RemoteItem, StateRecord, path_key
 from dlsync.state.database import Connect, open_reader, raw_connect, translated
 from dlsync.state.ops import DAEMON_KEY, RunKind, RunOutcome
+from dlsync.state.store import PairSpec
 
 FETCH = 500
 """Rows fetched from a cursor at a time while streaming."""
@@ -124,6 +125,12 @@ class StateReader:
         """The id of sync pair ``name``, or ``None`` when state has never seen it."""
         rows = self._all("SELECT id FROM pairs WHERE name = ?", (name,))
         return int(rows[0][0]) if rows else None
+
+    def pairs(self) -> list[tuple[int, PairSpec]]:
+        """Every sync pair state has seen, as ``(id, spec)``, ordered by name."""
+        return [(int(row[0]), PairSpec(*row[1:])) for row in self._all(
+            "SELECT id, name, source, remote_url, project, dataset, remote_dir FROM pairs "
+            "ORDER BY name")]
 
     def files(self, pair: int) -> Iterator[StateRecord]:
         """Every tracked file of ``pair``, in ``path_key`` order, streamed."""

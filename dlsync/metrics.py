@@ -1,0 +1,146 @@
+"""Prometheus metrics of the service: what it is doing, how fast, and what the remote answers.
+
+Every collector lives in the ``Metrics`` object's own ``CollectorRegistry``, never in the
+process-wide default one, so two services (or two tests) in one process never share a counter.
+The daemon and the transfer code call the small methods below; the pacer calls
+``observe_request``, ``observe_retry`` and ``set_rate`` through ``attach``. ``serve`` exposes
+``GET /metrics`` in the Prometheus text format; it is off unless ``[service] metrics = true``.
+
+Metric                               type     meaning
+dlsync_queue_depth                   gauge    changes waiting to be planned or transferred
+dlsync_actions_total{kind,outcome}   counter  actions ended, by kind (upload, move...) and outcome
+dlsync_uploaded_bytes_total          counter  file bytes the remote accepted
+dlsync_requests_total{status}        counter  request attempts by HTTP status ("transport": none)
+dlsync_retries_total                 counter  requests sent again after a retryable failure
+dlsync_request_rate                  gauge    requests per second the pacer allows right now
+dlsync_oldest_pending_age_seconds    gauge    how long the oldest unsynced change has waited
+dlsync_conflicts                     gauge    tracked files in conflict, waiting for a person
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge
+from prometheus_client.exposition import generate_latest
+
+from dlsync import constants, logs
+from dlsync.errors import ConfigError
+from dlsync.remote.pacer import Pacer
+
+_log = logs.get_logger(__name__)
+
+
+class Metrics:
+    """The service's collectors, in a registry of their own."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self._queue = Gauge("dlsync_queue_depth",
+                            "Changes waiting to be planned or transferred.", registry=r)
+        self._actions = Counter("dlsync_actions", "Actions ended, by kind and outcome.",
+                                ["kind", "outcome"], registry=r)
+        self._bytes = Counter("dlsync_uploaded_bytes", "File bytes the remote accepted.",
+                              registry=r)
+        self._requests = Counter("dlsync_requests", "Request attempts by HTTP status "
+                                 '("transport" when no answer came back).', ["status"],
+                                 registry=r)
+        self._retries = Counter("dlsync_retries", "Requests sent again after a retryable "
+                                "failure.", registry=r)
+        self._rate = Gauge("dlsync_request_rate", "Requests per second the pacer allows now.",
+                           registry=r)
+        self._oldest = Gauge("dlsync_oldest_pending_age_seconds", "Seconds the oldest "
+                             "unsynced change has waited (0 when none).", registry=r)
+        self._conflicts = Gauge("dlsync_conflicts", "Tracked files in conflict.", registry=r)
+
+    def observe_action(self, kind: str, outcome: str) -> None:
+        """One action of ``kind`` (upload, move...) ended with ``outcome`` (done, failed...)."""
+        self._actions.labels(kind=kind, outcome=outcome).inc()
+
+    def add_bytes(self, count: int) -> None:
+        """``count`` more file bytes were accepted by the remote."""
+        self._bytes.inc(count)
+
+    def observe_request(self, status: int | str) -> None:
+        """One request attempt ended with HTTP ``status`` (or ``"transport"``)."""
+        self._requests.labels(status=str(status)).inc()
+
+    def observe_retry(self) -> None:
+        """A failed request is about to be sent again."""
+        self._retries.inc()
+
+    def set_queue_depth(self, depth: int) -> None:
+        """``depth`` changes are waiting in the queue."""
+        self._queue.set(depth)
+
+    def set_rate(self, rate: float) -> None:
+        """The pacer now allows ``rate`` requests per second."""
+        self._rate.set(rate)
+
+    def set_oldest_pending_age(self, seconds: float) -> None:
+        """The oldest unsynced change has waited ``seconds``."""
+        self._oldest.set(max(0.0, seconds))
+
+    def set_conflicts(self, count: int) -> None:
+        """``count`` tracked files are in conflict."""
+        self._conflicts.set(count)
+
+    def attach(self, pacer: Pacer) -> None:
+        """Count ``pacer``'s requests, retries and rate from now on."""
+        pacer.observer = self
+        self.set_rate(pacer.rate)
+
+    def exposition(self) -> bytes:
+        """Every metric in the Prometheus text format."""
+        return generate_latest(self.registry)
+
+    async def serve(self, address: str = constants.METRICS_ADDRESS) -> MetricsServer:
+        """Start serving ``GET /metrics`` on ``HOST:PORT`` (port 0 picks a free one)."""
+        host, port = split_address(address)
+
+        async def handle(request: web.Request) -> web.Response:
+            return web.Response(body=self.exposition(),
+                                headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+        app = web.Application()
+        app.router.add_get(constants.METRICS_PATH, handle)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port)
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise ConfigError(f"cannot serve metrics on {address}: {exc}",
+                              key="service.metrics_address") from exc
+        bound = runner.addresses[0][1]
+        server = MetricsServer(runner, f"http://{_url_host(host)}:{bound}"
+                                       f"{constants.METRICS_PATH}")
+        _log.info("metrics served", url=server.url)
+        return server
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsServer:
+    """A running metrics endpoint; ``close`` stops it."""
+
+    runner: web.AppRunner
+    url: str
+
+    async def close(self) -> None:
+        """Stop serving and release the port."""
+        await self.runner.cleanup()
+
+
+def split_address(address: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:PORT`` for IPv6) as ``(host, port)``."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit() or int(port) > 65535:
+        raise ConfigError(f"expected HOST:PORT, got {address!r}", key="service.metrics_address")
+    return host.strip("[]"), int(port)
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
