@@ -139,3 +139,10 @@ def test_project_delete_removes_it(dl: ModuleType) -> None:
     assert project.delete(sure=True, really=True) is True
     with pytest.raises(dl.exceptions.NotFound):
         dl.projects.get(project_id=project.id)
+
+
+def test_project_name_with_spaces_and_accents_is_found(dl: ModuleType) -> None:
+    """A project name with spaces, accents and a slash-free symbol survives dtlpy's URL quoting."""
+    name = unique("équipe données & co")
+    created = dl.projects.create(project_name=name)
+    assert dl.projects.get(project_name=name).id == created.id

@@ -136,3 +136,16 @@ def test_upload_with_description_stores_it(dataset: Any, sample_tree: SampleTree
     item = dataset.items.upload(local_path=str(sample_tree.images_dir / sample.rel),
                                 remote_path="/described", item_description="a tiny square")
     assert dataset.items.get(item_id=item.id).description == "a tiny square"
+
+
+def test_unicode_and_space_names_round_trip(dataset: Any, tmp_path: Path) -> None:
+    """A file named with spaces and accents keeps that name remotely and is found by it."""
+    folder = tmp_path / "dossier été"
+    folder.mkdir()
+    data = png_bytes(5, 5, (1, 1, 1))
+    (folder / "chat noir é.png").write_bytes(data)
+    dataset.items.upload(local_path=f"{folder}/*", remote_path="/unicodé dir",
+                         raise_on_error=True)
+    item = dataset.items.get(filepath="/unicodé dir/chat noir é.png")
+    assert (item.name, item.dir) == ("chat noir é.png", "/unicodé dir")
+    assert item.download(save_locally=False).read() == data
