@@ -210,15 +210,50 @@ def _paging(body: Mapping[str, Any]) -> tuple[int, int]:
     return page, min(size, GATE_MAX_PAGE_SIZE)
 
 
-def compile_query(body: Any, fields: Mapping[str, str]) -> CompiledQuery:
+@dataclass(frozen=True)
+class Join:
+    """How a ``join`` on another resource narrows a query.
+
+    ``template`` is SQL with ``{where}`` for the joined filter, e.g.
+    ``id IN (SELECT item_id FROM annotations WHERE {where})``; ``fields`` are the joined
+    resource's field map.
+    """
+
+    fields: Mapping[str, str]
+    template: str
+
+
+def _join(raw: Any, joins: Mapping[str, Join]) -> tuple[str, list[Any]]:
+    """SQL and parameters of a DQL ``join`` (``{"on": {"resource": ...}, "filter": {...}}``)."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("on"), dict):
+        raise bad_request("DQL 'join' must be an object with 'on' and 'filter'")
+    resource = raw["on"].get("resource")
+    if resource not in joins:
+        raise bad_request(f"DQL join on resource {resource!r} is not served; "
+                          f"joinable here: {sorted(joins)}")
+    condition = raw.get("filter") or {}
+    if not isinstance(condition, dict):
+        raise bad_request("DQL join 'filter' must be an object")
+    where, params = _compile_filter(joins[resource].fields, condition)
+    return joins[resource].template.format(where=where), params
+
+
+def compile_query(body: Any, fields: Mapping[str, str],
+                  joins: Mapping[str, Join] | None = None) -> CompiledQuery:
     """Validate a DQL ``body`` and compile it against ``fields`` (DQL name → SQL expression).
 
-    Fields not in ``fields`` are read from the JSON column ``doc``. Raises Refusal (400).
+    Fields not in ``fields`` are read from the JSON column ``doc``; ``joins`` names the resources
+    a ``join`` may refer to. Raises Refusal (400).
     """
     if not isinstance(body, dict):
         raise bad_request(f"DQL body must be a JSON object, got {type(body).__name__}")
     base, keysets = _split_filter(body.get("filter"))
     count_where, count_params = _compile_filter(fields, base)
+    count_key = json.dumps(base, sort_keys=True)
+    if body.get("join") is not None:
+        join_where, join_params = _join(body["join"], joins or {})
+        count_where, count_params = f"({count_where}) AND {join_where}", count_params + join_params
+        count_key += json.dumps(body["join"], sort_keys=True)
     where, params = count_where, list(count_params)
     if keysets:
         key_where, key_params = _compile_filter(fields, {"$and": keysets})
@@ -226,7 +261,7 @@ def compile_query(body: Any, fields: Mapping[str, str]) -> CompiledQuery:
     page, size = _paging(body)
     return CompiledQuery(
         where=where, params=tuple(params), count_where=count_where,
-        count_params=tuple(count_params), count_key=json.dumps(base, sort_keys=True),
+        count_params=tuple(count_params), count_key=count_key,
         order_by=_order_by(fields, body.get("sort")), page=page, page_size=size,
         keyset=bool(keysets),
     )

@@ -7,6 +7,8 @@ import sqlite3
 import time
 from typing import Any
 
+from dlsync.gate.dql import Join
+
 ITEM_FIELDS = {
     "id": "id", "datasetId": "dataset_id", "filename": "filename", "dir": "dir", "name": "name",
     "type": "type", "hidden": "hidden", "createdAt": "created_at", "updatedAt": "updated_at",
@@ -17,6 +19,12 @@ ANNOTATION_FIELDS = {
     "type": "type", "label": "label", "createdAt": "created_at", "updatedAt": "updated_at",
 }
 DATASET_FIELDS = {"id": "id", "name": "name", "createdAt": "created_at"}
+
+# What a DQL ``join`` may refer to, per queried resource.
+ITEM_JOINS = {"annotations": Join(
+    ANNOTATION_FIELDS, "id IN (SELECT item_id FROM annotations WHERE {where})")}
+ANNOTATION_JOINS = {"items": Join(
+    ITEM_FIELDS, "item_id IN (SELECT id FROM items WHERE {where})")}
 
 # Item keys the server owns: a PATCH cannot set them (a null for them is ignored).
 ITEM_OWNED = frozenset({

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from dlsync.gate import records
-from dlsync.gate.dql import CompiledQuery, compile_query
+from dlsync.gate.dql import CompiledQuery, Join, compile_query
 from dlsync.gate.ids import IdGenerator
 from dlsync.gate.paths import ROOT, clean_path, folder_chain, join, split_path
 from dlsync.gate.refusal import Refusal, bad_request, not_found
@@ -205,6 +205,31 @@ class Store:
                                                   (dataset_id,), dataset_id)
         out["annotated"] = out["annotationsCount"] > 0
         return out
+
+    def update_dataset(self, dataset_id: str, diff: Any, user: str) -> dict[str, Any]:
+        """Apply a PATCH to a dataset: ``name`` renames it, ``metadata`` merges; rest ignored."""
+        if not isinstance(diff, dict):
+            raise bad_request("dataset PATCH body must be a JSON object")
+        row = self._one("SELECT * FROM datasets WHERE id = ?", dataset_id)
+        if row is None:
+            raise not_found("dataset", dataset_id)
+        name = row["name"] if diff.get("name") is None else _clean_name(diff["name"],
+                                                                        "dataset name")
+        doc = json.loads(row["doc"])
+        metadata = diff.get("metadata")
+        if metadata is not None and not isinstance(metadata, dict):
+            raise bad_request("dataset 'metadata' must be a JSON object")
+        records.merge_diff(doc, {"metadata": metadata} if metadata else {})
+        doc.update(updatedAt=records.now_iso(), updatedBy=user)
+        with self._write() as db:
+            if name != row["name"] and db.execute(
+                "SELECT 1 FROM datasets WHERE project_id = ? AND name = ?",
+                (row["project_id"], name)).fetchone():
+                raise Refusal(409, f"a dataset named {name!r} already exists in project "
+                                   f"{row['project_id']}")
+            db.execute("UPDATE datasets SET name = ?, doc = ? WHERE id = ?",
+                       (name, json.dumps(doc), dataset_id))
+        return self.dataset(dataset_id)
 
     def query_datasets(self, body: Any) -> Page:
         """Datasets matching a ``POST /datasets/query`` body (``context.projects`` scopes it)."""
@@ -431,13 +456,13 @@ class Store:
     def query_items(self, dataset_id: str, body: Any) -> Page:
         """A page of the dataset's items matching a DQL ``body``."""
         self.require_dataset(dataset_id)
-        query = compile_query(body, records.ITEM_FIELDS)
+        query = compile_query(body, records.ITEM_FIELDS, records.ITEM_JOINS)
         rows, total, more = self._page("items", "dataset_id = ?", (dataset_id,), query, dataset_id)
         return Page([records.item_json(r) for r in rows], total, query.page_size, more)
 
-    def _matching_ids(self, table: str, dataset_id: str, body: Any,
-                      fields: dict[str, str]) -> list[str]:
-        query = compile_query(body, fields)
+    def _matching_ids(self, table: str, dataset_id: str, body: Any, fields: dict[str, str],
+                      joins: dict[str, Join]) -> list[str]:
+        query = compile_query(body, fields, joins)
         sql = f"SELECT id FROM {table} WHERE dataset_id = ? AND ({query.where})"
         with self._lock:
             return [r[0] for r in self._conn.execute(sql, (dataset_id, *query.params))]
@@ -445,7 +470,8 @@ class Store:
     def delete_items_matching(self, dataset_id: str, body: Any) -> int:
         """Delete every item matching a DQL body (with its annotations); returns how many."""
         self.require_dataset(dataset_id)
-        ids = self._matching_ids("items", dataset_id, body, records.ITEM_FIELDS)
+        ids = self._matching_ids("items", dataset_id, body, records.ITEM_FIELDS,
+                                records.ITEM_JOINS)
         root = self.item_at(dataset_id, ROOT)
         ids = [i for i in ids if root is None or i != root["id"]]
         with self._write() as db:
@@ -459,7 +485,8 @@ class Store:
         if not isinstance(update, dict):
             raise bad_request("DQL 'update' must be a JSON object")
         self.require_dataset(dataset_id)
-        ids = self._matching_ids("items", dataset_id, body, records.ITEM_FIELDS)
+        ids = self._matching_ids("items", dataset_id, body, records.ITEM_FIELDS,
+                                records.ITEM_JOINS)
         system = body.get("systemSpace") is True
         with self._write() as db:
             for item_id in ids:
@@ -525,7 +552,7 @@ class Store:
     def query_annotations(self, dataset_id: str, body: Any) -> Page:
         """A page of the dataset's annotations matching a DQL ``body``."""
         self.require_dataset(dataset_id)
-        query = compile_query(body, records.ANNOTATION_FIELDS)
+        query = compile_query(body, records.ANNOTATION_FIELDS, records.ANNOTATION_JOINS)
         rows, total, more = self._page("annotations", "dataset_id = ?", (dataset_id,), query,
                                        dataset_id)
         return Page([records.annotation_json(r) for r in rows], total, query.page_size, more)
@@ -533,7 +560,8 @@ class Store:
     def delete_annotations_matching(self, dataset_id: str, body: Any) -> int:
         """Delete every annotation matching a DQL body; returns how many."""
         self.require_dataset(dataset_id)
-        ids = self._matching_ids("annotations", dataset_id, body, records.ANNOTATION_FIELDS)
+        ids = self._matching_ids("annotations", dataset_id, body, records.ANNOTATION_FIELDS,
+                                records.ANNOTATION_JOINS)
         return self.delete_annotations(dataset_id, ids)
 
 

@@ -148,3 +148,41 @@ async def test_projects_and_datasets_lookups(api: GateApi) -> None:
     assert (await api.ok("GET", f"/datasets/{dataset_id}"))["itemsCount"] == 1
     await api.ok("DELETE", f"/datasets/{dataset_id}")
     assert (await api.call("GET", f"/datasets/{dataset_id}"))[0] == 404
+
+
+async def test_unknown_project_name_is_404(api: GateApi) -> None:
+    """GET /projects/{name}/name for a name nobody uses answers 404, not an empty array."""
+    status, body = await api.call("GET", "/projects/nobody-made-this/name")
+    assert status == 404 and "nobody-made-this" in body["message"]
+
+
+async def test_dataset_rename_and_metadata_merge(api: GateApi, dataset_id: str) -> None:
+    """PATCH /datasets/{id} renames and merges metadata; read-only keys are ignored."""
+    updated = await api.ok("PATCH", f"/datasets/{dataset_id}", json={
+        "name": "renamed", "metadata": {"owner": "team"}, "itemsCount": 99, "id": "x"})
+    assert updated["name"] == "renamed" and updated["metadata"] == {"owner": "team"}
+    assert updated["id"] == dataset_id and updated["itemsCount"] == 0
+    project = updated["projects"][0]
+    other = await api.ok("POST", "/datasets", json={"name": "other", "projects": [project]})
+    status, body = await api.call("PATCH", f"/datasets/{other['id']}", json={"name": "renamed"})
+    assert status == 409 and "renamed" in body["message"]
+
+
+async def test_join_narrows_items_to_those_with_matching_annotations(
+    api: GateApi, dataset_id: str
+) -> None:
+    """An items query joined to annotations returns only items with a matching annotation."""
+    items = [(await api.upload(dataset_id, f"/j/{n}.jpg"))[2] for n in range(3)]
+    for item, label in zip(items, ["dog", "cat", "dog"], strict=True):
+        await api.ok("POST", f"/items/{item['id']}/annotations",
+                     json=[{"type": "box", "label": label}])
+    join = {"on": {"resource": "annotations", "local": "itemId", "forigen": "id"},
+            "filter": {"$and": [{"label": "dog"}]}}
+    page = await api.query(dataset_id, {"filter": {"$and": [{"type": "file"}]},
+                                        "join": join, "resource": "items"})
+    assert [i["id"] for i in page["items"]] == [items[0]["id"], items[2]["id"]]
+    assert page["totalItemsCount"] == 2
+    bad = {**join, "on": {"resource": "tasks"}}
+    status, body = await api.call("POST", f"/datasets/{dataset_id}/query",
+                                  json={"filter": {}, "join": bad, "resource": "items"})
+    assert status == 400 and "join" in body["message"]

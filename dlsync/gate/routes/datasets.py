@@ -36,6 +36,15 @@ async def create_dataset(request: web.Request) -> web.Response:
     return ok(render.dataset(base_url(request), created))
 
 
+@routes.patch(API_PREFIX + "/datasets/{id}")
+async def update_dataset(request: web.Request) -> web.Response:
+    """Rename a dataset or merge its metadata."""
+    store = gate_of(request).store
+    updated = store.update_dataset(request.match_info["id"], await json_body(request),
+                                   user_of(request).email)
+    return ok(render.dataset(base_url(request), updated))
+
+
 @routes.delete(API_PREFIX + "/datasets/{id}")
 async def delete_dataset(request: web.Request) -> web.Response:
     """Delete a dataset with everything in it."""

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from dlsync.gate import render
 from dlsync.gate.context import API_PREFIX, base_url, gate_of, user_of
+from dlsync.gate.refusal import Refusal
 from dlsync.gate.routes.bodies import ok
 
 routes = web.RouteTableDef()
@@ -27,9 +28,12 @@ async def get_project(request: web.Request) -> web.Response:
 
 @routes.get(API_PREFIX + "/projects/{name}/name")
 async def projects_named(request: web.Request) -> web.Response:
-    """The projects with a name, as a JSON array."""
+    """The projects with a name, as a JSON array; 404 when there is none."""
     base = base_url(request)
-    found = gate_of(request).store.projects(name=request.match_info["name"])
+    name = request.match_info["name"]
+    found = gate_of(request).store.projects(name=name)
+    if not found:
+        raise Refusal(404, f"Project not found: no project is named {name!r}")
     return ok([render.project(base, p) for p in found])
 
 
