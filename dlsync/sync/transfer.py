@@ -215,7 +215,8 @@ class Executor:
         owned = self._owned(item_id)
         if owned:
             return owned
-        has_history = job.state is not None and job.state.annotations_hash is not None
+        has_history = job.state is not None and (job.state.annotations_hash is not None
+                                                  or job.state.status is FileStatus.FAILED)
         remote_has = job.remote is not None and job.remote.annotations_hash is not None
         return None if (has_history or remote_has) else ()
 
@@ -258,8 +259,14 @@ class Executor:
         outcome: AnnotationOutcome | None = None
         if annotation_error is None and (wanted is not None or job.annotations_changed
                                          or owned is None or owned):
-            outcome = await sync_annotations(self.client, self.target.dataset_id, item_id,
-                                             wanted, owned)
+            try:
+                outcome = await sync_annotations(self.client, self.target.dataset_id, item_id,
+                                                 wanted, owned)
+            except DlsyncError as exc:
+                if is_fatal(exc):
+                    raise
+                await self._annotations_failed(job, item_id, logs.scrub(str(exc)))
+                return
             self.tally.annotations_posted += outcome.posted
             self.tally.annotations_deleted += outcome.deleted
         set_hash = wanted.set_hash if wanted else None
@@ -268,7 +275,8 @@ class Executor:
             if current_user is not None and current_user != desired:
                 await self.client.patch_item(item_id, {"metadata": {"user": desired}})
         await self._record_item(job, item_id, outcome, owned,
-                                None if annotation_error else set_hash, annotation_error)
+                                None if annotation_error else set_hash,
+                                str(annotation_error) if annotation_error else None)
         if annotation_error is not None:
             self.tally.failed(ActionKind.ANNOTATE, action.path, str(annotation_error))
             _log.warning("annotation file unusable; the item is uploaded, its annotations are "
@@ -280,18 +288,41 @@ class Executor:
         else:
             self.tally.done(action.kind)
 
+    async def _annotations_failed(self, job: Job, item_id: str, error: str) -> None:
+        """The content is in place but the annotations are not: say so on both sides.
+
+        The item's annotation-set hash is cleared (best effort) so that a run without state
+        does not take the set as synced; state records the item FAILED, so the next run diffs
+        the annotations again after listing what is already there.
+        """
+        action, local = job.action, job.local
+        assert local is not None and action.sha256 is not None
+        unmark = {FINGERPRINT_KEY: fingerprint_metadata(action.sha256, local.size, None)}
+        try:
+            await self.client.patch_item(item_id, {"metadata": {"user": unmark}})
+        except DlsyncError as exc:
+            if is_fatal(exc):
+                raise
+            _log.warning("could not clear the annotation hash of the item; a run without "
+                         "state will still list its annotations before trusting it",
+                         path=action.path, item=item_id, error=logs.scrub(str(exc)))
+        await self._record_item(job, item_id, None, None, None, error)
+        self.tally.failed(ActionKind.ANNOTATE, action.path, f"annotations not synced: {error}")
+        _log.warning("annotations failed; the item is in place, its annotations are retried "
+                     "next run", path=action.path, error=error)
+
     async def _record_item(self, job: Job, item_id: str, outcome: AnnotationOutcome | None,
                            owned_before: Sequence[tuple[str, str]] | None,
-                           set_hash: str | None,
-                           annotation_error: AnnotationFileError | None) -> None:
+                           set_hash: str | None, error: str | None) -> None:
+        """Record the item synced, or FAILED with ``error`` when its annotations are not."""
         local, action = job.local, job.action
         assert local is not None
-        status = FileStatus.FAILED if annotation_error else FileStatus.SYNCED
+        status = FileStatus.FAILED if error else FileStatus.SYNCED
         record = StateRecord(
             path=local.path, size=local.size, mtime_ns=local.mtime_ns, inode=local.inode,
             sha256=action.sha256, item_id=item_id, annotations_hash=set_hash, status=status,
-            attempts=(job.state.attempts + 1 if job.state and annotation_error else 0),
-            last_error=str(annotation_error) if annotation_error else None,
+            attempts=(job.state.attempts + 1 if job.state and error else 0),
+            last_error=error,
             annotation_size=local.annotation_size,
             annotation_mtime_ns=local.annotation_mtime_ns)
         await self.writer.send(UpsertFile(self.target.pair, record))

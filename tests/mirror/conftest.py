@@ -11,7 +11,7 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiohttp
 import anyio.to_thread
@@ -30,7 +30,17 @@ DATASET = "mirror"
 _WRITE_METHODS = ("POST ", "PUT ", "PATCH ", "DELETE ")
 _READ_ROUTES = ("/query", "/token")   # POST routes that only read (DQL queries, token refresh)
 
-MirrorRun = Callable[..., Awaitable[tuple[int, str]]]
+
+
+class Outcome(NamedTuple):
+    """What one ``dlsync mirror`` run gave back."""
+
+    code: int
+    out: str
+    err: str
+
+
+MirrorRun = Callable[..., Awaitable[Outcome]]
 
 
 def writes(stats: dict[str, Any]) -> dict[str, int]:
@@ -118,10 +128,10 @@ async def remote(gate: RunningGate) -> AsyncIterator[Remote]:
 @pytest.fixture
 def mirror(gate: RunningGate, source: Path, state_path: Path, monkeypatch: pytest.MonkeyPatch,
            capsys: pytest.CaptureFixture[str]) -> MirrorRun:
-    """``await mirror(*flags)``: one ``dlsync mirror`` of ``source``; (exit code, stdout)."""
+    """``await mirror(*flags)``: one ``dlsync mirror`` of ``source`` as an ``Outcome``."""
     monkeypatch.setenv("DLSYNC_TOKEN", gate.mint_token())
 
-    async def run(*flags: str, root: Path | None = None) -> tuple[int, str]:
+    async def run(*flags: str, root: Path | None = None) -> Outcome:
         argv = ["--log-level", "warning", "--log-json", "mirror", str(root or source),
                 "--remote", gate.url, "--project", PROJECT, "--dataset", DATASET,
                 "--state", str(state_path), "--no-progress", *flags]
@@ -134,6 +144,7 @@ def mirror(gate: RunningGate, source: Path, state_path: Path, monkeypatch: pytes
             raise AssertionError("dlsync.cli.main returned without exiting")
         finally:
             logs.configure(json=True, level="warning", stream=sys.__stderr__)
-        return code, capsys.readouterr().out
+        captured = capsys.readouterr()
+        return Outcome(code, captured.out, captured.err)
 
     return run

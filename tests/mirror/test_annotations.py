@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.mirror.conftest import MirrorRun, Remote, labels
+from dlsync.errors import BadRequestError
+from dlsync.sync import transfer
+from tests.mirror.conftest import MirrorRun, Remote, fingerprint_of, labels
 
 
 class Layout:
@@ -49,22 +51,22 @@ async def test_annotation_set_follows_the_local_file(
     """Add, modify and remove annotations: the remote set equals the file; kept ones keep ids."""
     _item(source)
     layout.write("img/x.jpg", ["cat", "dog"])
-    code, out = await mirror("--create", *layout.flags)
-    assert code == 0, out
+    code, out, err = await mirror("--create", *layout.flags)
+    assert code == 0, out + err
     item_id = (await remote.items())["/img/x.jpg"]["id"]
     first = {a["label"]: a["id"] for a in await remote.annotations(item_id)}
     assert sorted(first) == ["cat", "dog"]
 
     layout.write("img/x.jpg", ["cat", "owl", "bee"])
-    code, out = await mirror(*layout.flags)
-    assert code == 0, out
+    code, out, err = await mirror(*layout.flags)
+    assert code == 0, out + err
     second = {a["label"]: a["id"] for a in await remote.annotations(item_id)}
     assert sorted(second) == ["bee", "cat", "owl"]
     assert second["cat"] == first["cat"]
 
     layout.write("img/x.jpg", [])
-    code, out = await mirror(*layout.flags)
-    assert code == 0, out
+    code, out, err = await mirror(*layout.flags)
+    assert code == 0, out + err
     assert await remote.annotations(item_id) == []
 
 
@@ -78,8 +80,8 @@ async def test_platform_annotation_survives_every_run(
     human = await remote.annotate(item_id, "annotator")
     for wanted in (["cat", "dog"], [], ["bee"]):
         layout.write("img/x.jpg", wanted)
-        code, out = await mirror(*layout.flags)
-        assert code == 0, out
+        code, out, err = await mirror(*layout.flags)
+        assert code == 0, out + err
         found = await remote.annotations(item_id)
         assert human in {a["id"] for a in found}
         assert labels(found) == sorted([*wanted, "annotator"])
@@ -95,8 +97,8 @@ async def test_edited_annotation_is_kept_and_reported_as_conflict(
     dog = next(a for a in await remote.annotations(item_id) if a["label"] == "dog")
     await remote.edit_annotation(str(dog["id"]), {"label": "wolf"})
     layout.write("img/x.jpg", ["cat"])
-    code, out = await mirror(*layout.flags)
-    assert code == 1, out
+    code, out, err = await mirror(*layout.flags)
+    assert code == 1, out + err
     assert "img/x.jpg" in out and "conflict" in out
     found = await remote.annotations(item_id)
     assert labels(found) == ["cat", "wolf"]
@@ -109,14 +111,14 @@ async def test_malformed_annotation_file_fails_only_its_annotations(
     broken = layout.annotation_file("img/x.jpg")
     broken.parent.mkdir(parents=True, exist_ok=True)
     broken.write_text('{"annotations": [\n  {"type": "class", "label": "cat",}\n]}')
-    code, out = await mirror("--create", *layout.flags)
-    assert code == 1, out
+    code, out, err = await mirror("--create", *layout.flags)
+    assert code == 1, out + err
     assert str(broken) in out and "line 2 column" in out
     item_id = (await remote.items())["/img/x.jpg"]["id"]
     assert await remote.annotations(item_id) == []
     layout.write("img/x.jpg", ["cat"])
-    code, out = await mirror(*layout.flags)
-    assert code == 0, out
+    code, out, err = await mirror(*layout.flags)
+    assert code == 0, out + err
     assert labels(await remote.annotations(item_id)) == ["cat"]
 
 
@@ -136,7 +138,36 @@ async def test_unlistable_annotation_folder_leaves_annotations_alone(
         leftover.unlink()
     (layout.directory / "img").rmdir()
     (layout.directory / "img").write_text("not a folder")
-    code, out = await mirror(*layout.flags)
-    assert code == 1, out
+    code, out, err = await mirror(*layout.flags)
+    assert code == 1, out + err
     assert "img" in out
     assert labels(await remote.annotations(item_id)) == ["cat", "dog"]
+
+
+async def test_failed_annotation_post_unmarks_the_item_and_is_retried(
+        mirror: MirrorRun, remote: Remote, source: Path, state_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """When posting fails after the upload, the remote set hash is cleared and a later run
+    (even without state) posts the annotations exactly once."""
+    _item(source)
+    Layout("sidecar", source, source).write("img/x.jpg", ["cat", "dog"])
+
+    async def refuse(*_args: object, **_kwargs: object) -> None:
+        raise BadRequestError("annotations refused by the platform")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(transfer, "sync_annotations", refuse)
+        code, out, err = await mirror("--create")
+    assert code == 1, out + err
+    assert "annotations refused" in out
+    item = (await remote.items())["/img/x.jpg"]
+    assert fingerprint_of(item).get("annotations") is None
+    assert fingerprint_of(item)["sha256"]
+    for leftover in state_path.parent.iterdir():
+        leftover.unlink()
+    code, out, err = await mirror()
+    assert code == 0, out + err
+    assert labels(await remote.annotations(item["id"])) == ["cat", "dog"]
+    code, out, err = await mirror()
+    assert code == 0, out + err
+    assert labels(await remote.annotations(item["id"])) == ["cat", "dog"]

@@ -37,8 +37,8 @@ async def test_first_mirror_uploads_every_file_once_with_its_fingerprint(
         mirror: MirrorRun, remote: Remote, source: Path) -> None:
     """Every file becomes exactly one item at its NFC path, with the right size and sha256."""
     expected = _tree(source)
-    code, out = await mirror("--create")
-    assert code == 0, out
+    code, out, err = await mirror("--create")
+    assert code == 0, out + err
     items = await remote.items()
     assert sorted(items) == sorted(expected)
     for filename, data in expected.items():
@@ -58,8 +58,8 @@ async def test_rerun_without_change_writes_nothing(
     (source / "x.jpg").write_bytes(b"x")
     assert (await mirror("--create"))[0] == 0
     gate.reset_stats()
-    code, out = await mirror()
-    assert code == 0, out
+    code, out, err = await mirror()
+    assert code == 0, out + err
     assert writes(gate.stats()) == {}
 
 
@@ -71,8 +71,8 @@ async def test_modified_file_is_overwritten_in_place(
     before = (await remote.items())["/f.txt"]
     (source / "f.txt").write_bytes(b"new content")
     gate.reset_stats()
-    code, out = await mirror()
-    assert code == 0, out
+    code, out, err = await mirror()
+    assert code == 0, out + err
     after = (await remote.items())["/f.txt"]
     assert after["id"] == before["id"]
     assert uploads(gate.stats()) == 1
@@ -86,8 +86,8 @@ async def test_item_deleted_on_the_platform_is_restored(
     (source / "keep.txt").write_bytes(b"keep")
     assert (await mirror("--create"))[0] == 0
     await remote.client.delete_item((await remote.items())["/keep.txt"]["id"])
-    code, out = await mirror()
-    assert code == 0, out
+    code, out, err = await mirror()
+    assert code == 0, out + err
     item = (await remote.items())["/keep.txt"]
     assert await remote.content(item["id"]) == b"keep"
 
@@ -106,14 +106,14 @@ async def test_lost_state_is_rebuilt_from_remote_fingerprints(
     for leftover in state_path.parent.iterdir():
         leftover.unlink()
     gate.reset_stats()
-    code, out = await mirror()
-    assert code == 0, out
+    code, out, err = await mirror()
+    assert code == 0, out + err
     assert uploads(gate.stats()) == 0
     assert not any("/annotations" in route for route in writes(gate.stats()))
     (source / "a.jpg.json").write_text(
         '{"annotations": [{"type": "class", "label": "cat"}, {"type": "class", "label": "owl"}]}')
-    code, out = await mirror()
-    assert code == 0, out
+    code, out, err = await mirror()
+    assert code == 0, out + err
     after = {a["label"]: a["id"] for a in await remote.annotations(item_id)}
     assert sorted(after) == ["cat", "owl"]
     assert after["cat"] == kept["cat"]
