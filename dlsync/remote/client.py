@@ -90,18 +90,26 @@ class DataloopClient:
 
     async def get_project(self, name: str, *, create: bool = False) -> ProjectJson:
         """The project called ``name``; created when missing and ``create`` is set."""
-        reply, req = await self._call("GET", f"/projects/{quote(name, safe='')}/name",
-                                      f"project {name!r}")
-        found = replies.entities(reply.body, req)
+        found = await self._projects_named(name)
         if len(found) == 1:
             return cast(ProjectJson, found[0])
         if found:
-            raise ProtocolError(f"{req.describe()}: {len(found)} projects have this name")
+            raise ProtocolError(f"{len(found)} projects are named {name!r} on "
+                                f"{self.settings.base_url}; expected one")
         if not create:
             raise NotFoundError(f"no project named {name!r} on {self.settings.base_url}")
         reply, req = await self._call("POST", "/projects", f"create project {name!r}", UNSAFE,
                                       body=_form({"name": name}))
         return cast(ProjectJson, replies.entity(reply.body, req))
+
+    async def _projects_named(self, name: str) -> list[dict[str, Any]]:
+        """Projects called ``name`` (a 404 from the lookup means none)."""
+        try:
+            reply, req = await self._call("GET", f"/projects/{quote(name, safe='')}/name",
+                                          f"project {name!r}")
+        except NotFoundError:
+            return []
+        return replies.entities(reply.body, req)
 
     async def get_dataset(self, project_id: str, name: str, *,
                           create: bool = False) -> DatasetJson:
@@ -311,7 +319,7 @@ class DataloopClient:
         pending = wanted
         for attempt in range(1, self.settings.max_attempts + 1):
             try:
-                await self.post_annotations(item_id, pending)
+                created = await self.post_annotations(item_id, pending)
                 break
             except (AmbiguousWriteError, ServerError) as exc:
                 if attempt == self.settings.max_attempts:
@@ -319,6 +327,9 @@ class DataloopClient:
                 log.warning("annotation post may have been applied; listing before re-posting",
                             item=item_id, error=str(exc), attempt=attempt)
                 pending = stamps.missing(wanted, await self._stamped(dataset_id, item_id, op))
+        if attempt == 1:
+            # nothing was ambiguous: the reply names every annotation this post created
+            return [one for one in created if (stamps.stamp_key(one) or ("", ""))[1] == op]
         return await self._stamped(dataset_id, item_id, op)
 
     async def _stamped(self, dataset_id: str, item_id: str, op: str) -> list[AnnotationJson]:
