@@ -85,7 +85,7 @@ SYSTEM_CONFIG = "/etc/dlsync/dlsync.toml"
 METRICS_ADDRESS = "127.0.0.1:9464"
 
 # Operations: `dlsync status` and metrics
-DAEMON_STALE_S = 30.0          # a heartbeat older than this (six HEARTBEAT_S) means the service hangs
+DAEMON_STALE_S = 30.0          # an older heartbeat (six HEARTBEAT_S) means the service hangs
 STATUS_ERRORS = 5              # last per-file errors shown per pair by `dlsync status`
 STATUS_RUNS = 10               # recent runs per pair that `dlsync status` averages throughput over
 METRICS_PATH = "/metrics"
