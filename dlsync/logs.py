@@ -88,7 +88,10 @@ def configure(*, json: bool | None = None, level: str = "info", stream: Any = No
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if json
-        else structlog.dev.ConsoleRenderer(colors=hasattr(out, "isatty") and out.isatty())
+        else structlog.dev.ConsoleRenderer(
+            colors=hasattr(out, "isatty") and out.isatty(),
+            # tracebacks without local variables: a local may hold a token
+            exception_formatter=structlog.dev.plain_traceback)
     )
     structlog.configure(
         processors=[*_shared_processors(), renderer],

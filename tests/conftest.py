@@ -6,9 +6,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
+from dlsync import logs
 from dlsync.gate.server import GateOptions, RunningGate, start_gate
 
 GateFactory = Callable[[GateOptions], Awaitable[RunningGate]]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Log as the command line does (redacted, plain tracebacks), warnings and up only."""
+    logs.configure(json=False, level="warning")
 
 
 @pytest.fixture
