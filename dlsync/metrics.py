@@ -2,9 +2,11 @@
 
 Every collector lives in the ``Metrics`` object's own ``CollectorRegistry``, never in the
 process-wide default one, so two services (or two tests) in one process never share a counter.
-The daemon and the transfer code call the small methods below; the pacer calls
-``observe_request``, ``observe_retry`` and ``set_rate`` through ``attach``. ``serve`` exposes
-``GET /metrics`` in the Prometheus text format; it is off unless ``[service] metrics = true``.
+Values arrive two ways: pushed, by calling the small methods below (the pacer calls
+``observe_request``, ``observe_retry`` and ``set_rate`` once ``attach``-ed), or pulled, from a
+``ServiceReadings`` object (the running service) that ``bind`` makes the metrics read at every
+scrape. ``serve`` exposes ``GET /metrics`` in the Prometheus text format; it is off unless
+``[service] metrics = true``.
 
 Metric                               type     meaning
 dlsync_queue_depth                   gauge    changes waiting to be planned or transferred
@@ -12,14 +14,16 @@ dlsync_actions_total{kind,outcome}   counter  actions ended, by kind (upload, mo
 dlsync_uploaded_bytes_total          counter  file bytes the remote accepted
 dlsync_requests_total{status}        counter  request attempts by HTTP status ("transport": none)
 dlsync_retries_total                 counter  requests sent again after a retryable failure
-dlsync_request_rate                  gauge    requests per second the pacer allows right now
+dlsync_request_rate{remote}          gauge    requests per second the pacer allows right now
 dlsync_oldest_pending_age_seconds    gauge    how long the oldest unsynced change has waited
 dlsync_conflicts                     gauge    tracked files in conflict, waiting for a person
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge
@@ -30,6 +34,50 @@ from dlsync.errors import ConfigError
 from dlsync.remote.pacer import Pacer
 
 _log = logs.get_logger(__name__)
+
+DEFAULT_REMOTE = "default"
+"""The ``remote`` label of a rate set without naming the remote."""
+
+
+class ServiceReadings(Protocol):
+    """What a running service lets the metrics read at each scrape (totals since it started)."""
+
+    def queue_depth(self) -> int:
+        """Changes waiting over every pair."""
+        ...
+
+    def oldest_pending_age(self) -> float:
+        """Seconds the longest-waiting change has been pending; 0 when none is."""
+        ...
+
+    def actions(self) -> Mapping[tuple[str, str], int]:
+        """Actions ended since start, by ``(kind, outcome)``."""
+        ...
+
+    def bytes_sent(self) -> int:
+        """Bytes uploaded since start."""
+        ...
+
+    def pacer_rates(self) -> Mapping[str, float]:
+        """The current request rate of each remote's pacer, by remote name."""
+        ...
+
+
+class _PacerHook:
+    """The ``PacerObserver`` of one remote's pacer: counts into ``metrics`` under its name."""
+
+    def __init__(self, metrics: Metrics, remote: str) -> None:
+        self._metrics = metrics
+        self._remote = remote
+
+    def observe_request(self, status: int | str) -> None:
+        self._metrics.observe_request(status)
+
+    def observe_retry(self) -> None:
+        self._metrics.observe_retry()
+
+    def set_rate(self, rate: float) -> None:
+        self._metrics.set_rate(rate, remote=self._remote)
 
 
 class Metrics:
@@ -50,14 +98,17 @@ class Metrics:
         self._retries = Counter("dlsync_retries", "Requests sent again after a retryable "
                                 "failure.", registry=r)
         self._rate = Gauge("dlsync_request_rate", "Requests per second the pacer allows now.",
-                           registry=r)
+                           ["remote"], registry=r)
         self._oldest = Gauge("dlsync_oldest_pending_age_seconds", "Seconds the oldest "
                              "unsynced change has waited (0 when none).", registry=r)
         self._conflicts = Gauge("dlsync_conflicts", "Tracked files in conflict.", registry=r)
+        self._readings: ServiceReadings | None = None
+        self._seen_actions: dict[tuple[str, str], int] = {}
+        self._seen_bytes = 0
 
-    def observe_action(self, kind: str, outcome: str) -> None:
-        """One action of ``kind`` (upload, move...) ended with ``outcome`` (done, failed...)."""
-        self._actions.labels(kind=kind, outcome=outcome).inc()
+    def observe_action(self, kind: str, outcome: str, count: int = 1) -> None:
+        """``count`` actions of ``kind`` (upload, move...) ended with ``outcome`` (done...)."""
+        self._actions.labels(kind=kind, outcome=outcome).inc(count)
 
     def add_bytes(self, count: int) -> None:
         """``count`` more file bytes were accepted by the remote."""
@@ -75,9 +126,9 @@ class Metrics:
         """``depth`` changes are waiting in the queue."""
         self._queue.set(depth)
 
-    def set_rate(self, rate: float) -> None:
-        """The pacer now allows ``rate`` requests per second."""
-        self._rate.set(rate)
+    def set_rate(self, rate: float, remote: str = DEFAULT_REMOTE) -> None:
+        """The pacer of ``remote`` now allows ``rate`` requests per second."""
+        self._rate.labels(remote=remote).set(rate)
 
     def set_oldest_pending_age(self, seconds: float) -> None:
         """The oldest unsynced change has waited ``seconds``."""
@@ -87,13 +138,37 @@ class Metrics:
         """``count`` tracked files are in conflict."""
         self._conflicts.set(count)
 
-    def attach(self, pacer: Pacer) -> None:
-        """Count ``pacer``'s requests, retries and rate from now on."""
-        pacer.observer = self
-        self.set_rate(pacer.rate)
+    def attach(self, pacer: Pacer, remote: str = DEFAULT_REMOTE) -> None:
+        """Count ``pacer``'s requests, retries and rate (labelled ``remote``) from now on."""
+        pacer.observer = _PacerHook(self, remote)
+        self.set_rate(pacer.rate, remote=remote)
+
+    def bind(self, readings: ServiceReadings) -> None:
+        """Read ``readings`` at every scrape from now on (its totals must only grow)."""
+        self._readings = readings
+
+    def refresh(self) -> None:
+        """Bring the metrics up to date with the bound readings, if any."""
+        source = self._readings
+        if source is None:
+            return
+        self.set_queue_depth(source.queue_depth())
+        self.set_oldest_pending_age(source.oldest_pending_age())
+        for (kind, outcome), total in source.actions().items():
+            seen = self._seen_actions.get((kind, outcome), 0)
+            if total > seen:
+                self.observe_action(kind, outcome, total - seen)
+                self._seen_actions[(kind, outcome)] = total
+        sent = source.bytes_sent()
+        if sent > self._seen_bytes:
+            self.add_bytes(sent - self._seen_bytes)
+            self._seen_bytes = sent
+        for remote, rate in source.pacer_rates().items():
+            self.set_rate(rate, remote=remote)
 
     def exposition(self) -> bytes:
-        """Every metric in the Prometheus text format."""
+        """Every metric in the Prometheus text format, bound readings refreshed first."""
+        self.refresh()
         return generate_latest(self.registry)
 
     async def serve(self, address: str = constants.METRICS_ADDRESS) -> MetricsServer:

@@ -61,7 +61,7 @@ async def test_endpoint_serves_every_counter_after_the_calls() -> None:
     assert samples[("dlsync_requests_total", (("status", "transport"),))] == 1
     assert samples[("dlsync_retries_total", ())] == 1
     assert samples[("dlsync_queue_depth", ())] == 7
-    assert samples[("dlsync_request_rate", ())] == 12.5
+    assert samples[("dlsync_request_rate", (("remote", "default"),))] == 12.5
     assert samples[("dlsync_oldest_pending_age_seconds", ())] == 42.0
     assert samples[("dlsync_conflicts", ())] == 2
 
@@ -111,7 +111,7 @@ async def test_pacer_requests_429s_and_retries_reach_the_metrics(gate: RunningGa
     settings = RemoteSettings(url=gate.url)
     credentials = Credentials(token=gate.mint_token(), source="test")
     async with DataloopClient(settings, credentials) as client:
-        metrics.attach(client.pacer)
+        metrics.attach(client.pacer, remote="gate")
         await client.get_project("p-ops", create=True)
         gate.set_faults(FaultSettings(rate_limit=2.0))
         for _ in range(8):
@@ -123,4 +123,47 @@ async def test_pacer_requests_429s_and_retries_reach_the_metrics(gate: RunningGa
     assert samples[("dlsync_requests_total", (("status", "429"),))] == stats.rate_limited
     assert stats.rate_limited > 0
     assert samples[("dlsync_retries_total", ())] == stats.retries
-    assert samples[("dlsync_request_rate", ())] == stats.current_rate
+    assert samples[("dlsync_request_rate", (("remote", "gate"),))] == stats.current_rate
+
+
+class Readings:
+    """A service's totals as the metrics read them, changed by the test between scrapes."""
+
+    def __init__(self) -> None:
+        self.depth = 3
+        self.totals: dict[tuple[str, str], int] = {("upload", "done"): 4}
+        self.sent = 100
+
+    def queue_depth(self) -> int:
+        return self.depth
+
+    def oldest_pending_age(self) -> float:
+        return 9.5
+
+    def actions(self) -> dict[tuple[str, str], int]:
+        return dict(self.totals)
+
+    def bytes_sent(self) -> int:
+        return self.sent
+
+    def pacer_rates(self) -> dict[str, float]:
+        return {"prod": 25.0}
+
+
+def test_bound_readings_are_read_at_each_scrape() -> None:
+    """Totals read from a bound service become counters that follow them, never counted twice."""
+    metrics = Metrics()
+    readings = Readings()
+    metrics.bind(readings)
+    first = parse(metrics.exposition().decode())
+    assert first[("dlsync_actions_total", (("kind", "upload"), ("outcome", "done")))] == 4
+    assert first[("dlsync_queue_depth", ())] == 3
+    assert first[("dlsync_request_rate", (("remote", "prod"),))] == 25.0
+    readings.totals[("upload", "done")] = 6
+    readings.sent = 250
+    readings.depth = 0
+    second = parse(metrics.exposition().decode())
+    assert second[("dlsync_actions_total", (("kind", "upload"), ("outcome", "done")))] == 6
+    assert second[("dlsync_uploaded_bytes_total", ())] == 250
+    assert second[("dlsync_queue_depth", ())] == 0
+    assert second[("dlsync_oldest_pending_age_seconds", ())] == 9.5
