@@ -96,6 +96,7 @@ class PairConfig:
     create: bool = False
     delete: bool = False
     max_delete: int = constants.DEFAULT_MAX_DELETE
+    max_delete_explicit: bool = False   # max_delete came from a file or flag, not the default
     workers: int = constants.DEFAULT_WORKERS
     ignore: tuple[str, ...] = ()
     follow_symlinks: bool = False
@@ -369,15 +370,19 @@ def _resolve_remote(name: str, remotes: Mapping[str, RemoteConfig], where: _Wher
 
 
 def _build_pair(name: str, typed: Mapping[str, Any], remotes: Mapping[str, RemoteConfig],
-                where: _Where) -> PairConfig:
-    """A PairConfig from already converted values; checks required keys and the remote."""
+                where: _Where, *, max_delete_explicit: bool | None = None) -> PairConfig:
+    """A PairConfig from already converted values; checks required keys and the remote.
+
+    ``max_delete`` counts as explicit when ``typed`` holds it, unless the caller says otherwise.
+    """
     for key in REQUIRED_PAIR_KEYS:
         if key not in typed:
             raise where.child(key).error("missing required key")
     values = dict(typed)
     if isinstance(values.get("remote"), str):
         values["remote"] = _resolve_remote(values["remote"], remotes, where.child("remote"))
-    return PairConfig(name=name, **values)
+    explicit = "max_delete" in typed if max_delete_explicit is None else max_delete_explicit
+    return PairConfig(name=name, max_delete_explicit=explicit, **values)
 
 
 def _pairs(data: Mapping[str, object], remotes: Mapping[str, RemoteConfig],
@@ -465,7 +470,8 @@ def merge_overrides(pair: PairConfig, *, remotes: Mapping[str, RemoteConfig] | N
     """
     typed = _fields(overrides, PAIR_KEYS, _cli_where())
     current = {key: getattr(pair, key) for key in PAIR_KEYS}
-    return _build_pair(pair.name, {**current, **typed}, {**(remotes or {})}, _cli_where())
+    return _build_pair(pair.name, {**current, **typed}, {**(remotes or {})}, _cli_where(),
+                       max_delete_explicit=pair.max_delete_explicit or "max_delete" in typed)
 
 
 def pair_from_flags(*, name: str | None = None,

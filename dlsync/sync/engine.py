@@ -186,9 +186,7 @@ class Cycle:
         finale, tracked = await anyio.to_thread.run_sync(walk)
         for job in (*finale.moves, *finale.uploads, *finale.deletes):
             plan.add(job.action)
-        limits = check_limits(plan, tracked, self.pair.max_delete,
-                              self.options.max_delete_explicit)
-        return plan, limits
+        return plan, self._delete_gate(finale.deletes, tracked)
 
     # -- real run ----------------------------------------------------------------------------
 
@@ -264,24 +262,35 @@ class Cycle:
             self.tally.plan(move.kind, move.size)
             await send.send(by_path[move.path])
 
+    def _delete_gate(self, deletes: tuple[Job, ...], tracked: int) -> LimitVerdict:
+        """The one gate for remote deletes: dry-run, the safety limits, errors in the run.
+
+        It logs one sentence when it holds deletes back; a refused verdict is exit code 4.
+        """
+        plan = Plan()
+        for job in deletes:
+            plan.add(job.action)
+        explicit = self.options.max_delete_explicit or self.pair.max_delete_explicit
+        limits = check_limits(plan, tracked, self.pair.max_delete, explicit)
+        if not limits.allowed:
+            self.tally.deletes_refused = limits.reason
+            _log.error(f"deletes refused: {limits.reason}", count=plan.deletes)
+        elif self.options.dry_run and plan.deletes:
+            _log.info(f"dry run: {plan.deletes} deletes planned, none sent", count=plan.deletes)
+        elif self.tally.has_errors and plan.deletes:
+            self.tally.deletes_refused = (f"{plan.deletes} deletes skipped: this run had errors; "
+                                          "they run after an error-free run")
+            _log.warning(self.tally.deletes_refused, count=plan.deletes)
+            return LimitVerdict(True, self.tally.deletes_refused)
+        return limits
+
     async def _deletes(self, executor: Executor, finale: Finale,
                        tracked: int) -> LimitVerdict | None:
         if not finale.deletes:
             return None
-        plan = Plan()
-        for job in finale.deletes:
-            plan.add(job.action)
-        limits = check_limits(plan, tracked, self.pair.max_delete,
-                              self.options.max_delete_explicit)
-        if not limits.allowed:
-            self.tally.deletes_refused = limits.reason
-            _log.error("deletes refused by the safety limit", reason=limits.reason)
+        limits = self._delete_gate(finale.deletes, tracked)
+        if not limits.allowed or self.tally.deletes_refused:
             return limits
-        if self.tally.has_errors:
-            self.tally.deletes_refused = (f"{plan.deletes} deletes skipped: this run had errors; "
-                                          "they run after an error-free run")
-            _log.warning("deletes skipped because the run had errors", count=plan.deletes)
-            return None
         for job in finale.deletes:
             self.tally.plan(job.action.kind)
             await executor.execute(job)
