@@ -1,0 +1,110 @@
+"""Exit codes and bad input: each failure is contained and reported with the right code."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from dlsync.errors import NotFoundError
+from dlsync.gate.server import RunningGate
+from dlsync.state.location import lock_path
+from dlsync.state.lock import PairLock
+from dlsync.sync import transfer
+from tests.mirror.conftest import DATASET, PROJECT, MirrorRun, Remote
+
+
+async def test_bad_flag_is_exit_2(mirror: MirrorRun) -> None:
+    """A flag click rejects is a usage error: exit 2."""
+    assert (await mirror("--max-delete", "-3"))[0] == 2
+
+
+async def test_missing_dataset_without_create_is_exit_2_and_creates_nothing(
+        mirror: MirrorRun, remote: Remote, source: Path) -> None:
+    """Without --create a missing dataset is a clear error naming --create; nothing is made."""
+    (source / "a.txt").write_bytes(b"a")
+    code, out, err = await mirror()
+    assert code == 2, out + err
+    assert "--create" in err
+    with pytest.raises(NotFoundError):
+        await remote.client.get_project(PROJECT)
+
+
+async def test_rejected_token_is_exit_3(mirror: MirrorRun, source: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A token the remote rejects stops the run with exit 3."""
+    monkeypatch.setenv("DLSYNC_TOKEN", "not-a-token")
+    code, out, err = await mirror("--create")
+    assert code == 3, out + err
+
+
+async def test_held_lock_is_exit_5(mirror: MirrorRun, source: Path, state_path: Path) -> None:
+    """A second run while the pair's lock is held exits 5 and changes nothing."""
+    state_path.parent.mkdir(parents=True, exist_ok=True)
+    with PairLock(lock_path(state_path, f"{PROJECT}/{DATASET}"), f"{PROJECT}/{DATASET}"):
+        code, out, err = await mirror("--create")
+    assert code == 5, out + err
+    assert "locked" in err
+
+
+async def test_special_file_fails_alone(mirror: MirrorRun, remote: Remote,
+                                        source: Path) -> None:
+    """A FIFO (unreadable as a file, even for root) is reported; the other files sync: exit 1."""
+    (source / "ok.txt").write_bytes(b"ok")
+    os.mkfifo(source / "pipe")
+    code, out, err = await mirror("--create")
+    assert code == 1, out + err
+    assert "pipe" in out
+    assert sorted(await remote.items()) == ["/ok.txt"]
+
+
+async def test_file_changed_during_upload_is_not_recorded_and_retried(
+        mirror: MirrorRun, remote: Remote, gate: RunningGate, source: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file modified while uploading is not taken as synced; the next run sends the new bytes.
+
+    The seam: dlsync's own pre-upload check (``Executor._check_unchanged``) appends to the file
+    right after it passed, as a writer racing the upload would.
+    """
+    target = source / "busy.bin"
+    target.write_bytes(b"first")
+    original = transfer.Executor._check_unchanged
+    calls = {"n": 0}
+
+    def racing(self: transfer.Executor, local: object) -> None:
+        original(self, local)  # type: ignore[arg-type]
+        calls["n"] += 1
+        if calls["n"] == 1:
+            with target.open("ab") as out:
+                out.write(b" and more")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(transfer.Executor, "_check_unchanged", racing)
+        code, out, err = await mirror("--create")
+    assert code == 0, out + err
+    assert "skipped" in out
+    code, out, err = await mirror()
+    assert code == 0, out + err
+    item = (await remote.items())["/busy.bin"]
+    assert await remote.content(item["id"]) == b"first and more"
+
+
+async def test_file_vanishing_before_upload_is_skipped_quietly(
+        mirror: MirrorRun, remote: Remote, source: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file removed between scan and upload is skipped without an error: exit 0."""
+    (source / "stays.txt").write_bytes(b"s")
+    (source / "goes.txt").write_bytes(b"g")
+    original = transfer.Executor._check_unchanged
+
+    def vanishing(self: transfer.Executor, local: transfer.LocalEntry) -> None:
+        if local.path == "goes.txt":
+            (source / "goes.txt").unlink(missing_ok=True)
+        original(self, local)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(transfer.Executor, "_check_unchanged", vanishing)
+        code, out, err = await mirror("--create")
+    assert code == 0, out + err
+    assert sorted(await remote.items()) == ["/stays.txt"]
