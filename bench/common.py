@@ -1,0 +1,342 @@
+"""What the ``bench/mirror_*.py`` benchmarks share: a gate subprocess, sample trees, timed
+``dlsync mirror`` runs with their peak RSS, keyset listings for checks, and docs/benchmarks.md.
+
+Each benchmark measures its baseline in the same run and on the same gate, so a ratio compares
+like with like even when the machine is busy; the load average is written beside the figures.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs" / "benchmarks.md"
+URL = re.compile(r"(https?://[^\s'\"]+/api/v1)")
+JWT = re.compile(r"(eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)")
+PAGE = 1000
+ANNOTATION_TYPES = ["box", "class", "point", "polyline", "segment", "ellipse"]
+
+
+# -- the gate ---------------------------------------------------------------------------------
+
+@dataclass
+class Gate:
+    """A ``dlsync gate serve --port 0`` subprocess: its API URL and a token it accepts."""
+
+    process: subprocess.Popen[str]
+    url: str
+    token: str
+
+    def stop(self) -> None:
+        """Terminate the gate and wait for it."""
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+
+def dlsync_command(*args: str) -> list[str]:
+    """The command line that runs ``dlsync ARGS`` with this interpreter."""
+    return [sys.executable, "-m", "dlsync", *args]
+
+
+def mint_token(data: Path) -> str:
+    """A token the gate serving ``data`` accepts (``dlsync gate token``)."""
+    out = subprocess.run(dlsync_command("gate", "token", "--data", str(data)), check=True,
+                         capture_output=True, text=True).stdout
+    found = JWT.search(out)
+    if found is None:
+        raise RuntimeError(f"dlsync gate token printed no token: {out!r}")
+    return found.group(1)
+
+
+@contextmanager
+def running_gate(data: Path | None) -> Iterator[Gate]:
+    """A gate persisting to ``data`` (or in memory when ``None``) for the block."""
+    where = ["--data", str(data)] if data is not None else ["--memory"]
+    process = subprocess.Popen(dlsync_command("gate", "serve", "--port", "0", *where),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert process.stdout is not None
+    url = token = None
+    while url is None or (data is None and token is None):
+        line = process.stdout.readline()
+        if not line:
+            process.wait()
+            raise RuntimeError("the gate exited before printing its URL")
+        url = url or (m.group(1) if (m := URL.search(line)) else None)
+        token = token or (m.group(1) if (m := JWT.search(line)) else None)
+    gate = Gate(process, url, token or mint_token(data))  # type: ignore[arg-type]
+    try:
+        yield gate
+    finally:
+        gate.stop()
+
+
+# -- trees ------------------------------------------------------------------------------------
+
+def box_document(index: int, boxes: int) -> dict[str, Any]:
+    """A dtlpy-format annotation file with ``boxes`` distinct boxes."""
+    annotations = []
+    for b in range(boxes):
+        x, y = float(index % 500 + b), float(b * 7)
+        annotations.append({"type": "box", "label": f"class{b}",
+                            "coordinates": [{"x": x, "y": y, "z": 0},
+                                            {"x": x + 10 + b, "y": y + 12, "z": 0}],
+                            "metadata": {"system": {}}})
+    return {"annotations": annotations, "metadata": {"system": {}}}
+
+
+@dataclass(frozen=True)
+class Tree:
+    """Files under ``images``; with ``boxes``, one annotation file each in the mirrored ``ann``."""
+
+    images: Path
+    ann: Path | None
+    count: int
+    boxes: int
+
+
+def write_tree(root: Path, *, count: int, folders: int, size: int, boxes: int = 0) -> Tree:
+    """``count`` files of ``size`` random bytes spread over ``folders`` folders ``dNNNN``.
+
+    With ``boxes``, ``ann/dNNNN/fNNNNNN.json`` holds that many boxes for ``dNNNN/fNNNNNN.jpg``
+    (the layout both ``--annotations DIR`` and dtlpy's ``local_annotations_path`` read).
+    """
+    images, ann = root / "images", root / "ann"
+    per = -(-count // folders)
+    for n in range(count):
+        folder = f"d{n // per:04d}"
+        name = f"f{n:06d}"
+        target = images / folder
+        if n % per == 0:
+            target.mkdir(parents=True, exist_ok=True)
+            if boxes:
+                (ann / folder).mkdir(parents=True, exist_ok=True)
+        (target / f"{name}.jpg").write_bytes(os.urandom(size))
+        if boxes:
+            (ann / folder / f"{name}.json").write_text(json.dumps(box_document(n, boxes)))
+    return Tree(images, ann if boxes else None, count, boxes)
+
+
+# -- timed runs -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Run:
+    """One finished child process: exit code, wall and CPU seconds, peak RSS, what it printed."""
+
+    code: int
+    wall_s: float
+    cpu_s: float
+    peak_rss_mb: float
+    stdout: str
+    stderr: str
+
+
+def timed_run(command: Sequence[str], env: dict[str, str] | None = None) -> Run:
+    """Run ``command``; its wall time and its own peak RSS (``wait4``), not its parent's."""
+    started = time.perf_counter()
+    with subprocess.Popen(list(command), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, env=env) as proc:
+        out, err = _drain(proc)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - started
+    return Run(proc.returncode, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024,
+               out, err)
+
+
+def _drain(proc: subprocess.Popen[str]) -> tuple[str, str]:
+    """Read both pipes to the end without reaping the child (``wait4`` does that)."""
+    import threading
+
+    chunks: dict[str, str] = {}
+
+    def read(name: str, stream: Any) -> None:
+        chunks[name] = stream.read()
+
+    threads = [threading.Thread(target=read, args=(n, s))
+               for n, s in (("out", proc.stdout), ("err", proc.stderr))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return chunks["out"], chunks["err"]
+
+
+def mirror_command(tree: Tree, gate: Gate, *, project: str, dataset: str, state: Path,
+                   extra: Sequence[str] = ()) -> list[str]:
+    """``dlsync mirror`` of ``tree`` into ``project/dataset`` on ``gate``, JSON summary."""
+    annotations = ["--annotations", str(tree.ann)] if tree.ann else ["--annotations", "none"]
+    return dlsync_command("--log-level", "warning", "mirror", str(tree.images),
+                          "--remote", gate.url, *annotations, "--project", project,
+                          "--dataset", dataset, "--create", "--no-progress", "--json",
+                          "--state", str(state), *extra)
+
+
+def mirror_env(gate: Gate, home: Path) -> dict[str, str]:
+    """The environment of a ``dlsync mirror`` child: the gate's token, a private XDG home."""
+    env = dict(os.environ)
+    env.update({"DLSYNC_TOKEN": gate.token, "XDG_STATE_HOME": str(home / "state"),
+                "XDG_DATA_HOME": str(home / "data"), "XDG_CONFIG_HOME": str(home / "config")})
+    return env
+
+
+def run_mirror(command: Sequence[str], env: dict[str, str]) -> tuple[Run, dict[str, Any]]:
+    """Run a ``dlsync mirror --json`` command; fail loudly unless it exits 0."""
+    run = timed_run(command, env)
+    if run.code != 0:
+        raise RuntimeError(f"dlsync mirror exited {run.code}: {run.stderr[-2000:]}"
+                           f"{run.stdout[-2000:]}")
+    return run, json.loads(run.stdout)
+
+
+# -- checks through the API -------------------------------------------------------------------
+
+@dataclass
+class Listing:
+    """What a keyset listing of one resource of a dataset found."""
+
+    count: int = 0
+    distinct: set[str] = field(default_factory=set)
+    pages: int = 0
+
+
+async def list_resource(session: aiohttp.ClientSession, gate: Gate, dataset_id: str,
+                        resource: str, key: str) -> Listing:
+    """Every entity of ``resource`` in a dataset, keyset-paged by id (1,000 a page).
+
+    ``key`` names the field whose distinct values are collected (``filename`` of items,
+    ``id`` of annotations), so duplicates show as ``count > len(distinct)``.
+    """
+    base = ([{"hidden": False}, {"type": "file"}] if resource == "items"
+            else [{"type": {"$in": ANNOTATION_TYPES}}])
+    listing, after = Listing(), None
+    while True:
+        conds = [*base, *([{"id": {"$gt": after}}] if after else [])]
+        body = {"filter": {"$and": conds}, "sort": {"id": "ascending"}, "page": 0,
+                "pageSize": PAGE, "resource": resource}
+        async with session.post(f"{gate.url}/datasets/{dataset_id}/query", json=body,
+                                headers={"authorization": f"Bearer {gate.token}",
+                                         "user_query": "true"}) as resp:
+            resp.raise_for_status()
+            page = await resp.json()
+        listing.pages += 1
+        for one in page["items"]:
+            listing.count += 1
+            listing.distinct.add(str(one.get(key)))
+        if not page["hasNextPage"] or not page["items"]:
+            return listing
+        after = page["items"][-1]["id"]
+
+
+async def make_datasets(gate: Gate, project: str, names: Sequence[str]) -> None:
+    """Create ``project`` and the empty datasets ``names`` in it, so every side starts alike."""
+    auth = {"authorization": f"Bearer {gate.token}"}
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"{gate.url}/projects", data={"name": project},
+                                headers=auth) as resp:
+            resp.raise_for_status()
+            project_id = (await resp.json())["id"]
+        for name in names:
+            async with session.post(f"{gate.url}/datasets", headers=auth,
+                                    json={"name": name, "projects": [project_id]}) as resp:
+                resp.raise_for_status()
+
+
+async def dataset_id(session: aiohttp.ClientSession, gate: Gate, project: str,
+                     dataset: str) -> str:
+    """The id of ``project/dataset`` on ``gate``."""
+    auth = {"authorization": f"Bearer {gate.token}"}
+    async with session.get(f"{gate.url}/projects/{project}/name", headers=auth) as resp:
+        resp.raise_for_status()
+        found = await resp.json()
+    project_id = (found[0] if isinstance(found, list) else found)["id"]
+    body = {"filter": {"$and": [{"name": dataset}]}, "page": 0, "pageSize": PAGE,
+            "resource": "datasets", "context": {"projects": [project_id]}}
+    async with session.post(f"{gate.url}/datasets/query", json=body,
+                            headers={**auth, "user_query": "true"}) as resp:
+        resp.raise_for_status()
+        return str((await resp.json())["items"][0]["id"])
+
+
+async def verify_dataset(gate: Gate, project: str, dataset: str, *, items: int,
+                         annotations: int) -> str:
+    """Check through the API that a dataset holds exactly ``items`` files and ``annotations``.
+
+    Returns a one-line verdict; raises ``AssertionError`` naming what is wrong.
+    """
+    async with aiohttp.ClientSession() as session:
+        ds = await dataset_id(session, gate, project, dataset)
+        found = await list_resource(session, gate, ds, "items", "filename")
+        notes = await list_resource(session, gate, ds, "annotations", "id")
+    problems = []
+    if found.count != items or len(found.distinct) != items:
+        problems.append(f"{found.count} items ({len(found.distinct)} distinct), "
+                        f"expected {items}")
+    if notes.count != annotations or len(notes.distinct) != annotations:
+        problems.append(f"{notes.count} annotations ({len(notes.distinct)} distinct), "
+                        f"expected {annotations}")
+    if problems:
+        raise AssertionError(f"dataset {project}/{dataset}: " + "; ".join(problems))
+    return f"{project}/{dataset}: {found.count} items, {notes.count} annotations, no duplicates"
+
+
+# -- reporting --------------------------------------------------------------------------------
+
+def machine() -> str:
+    """Machine facts for the docs: cores, Python, OS, load average at the time of the run."""
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return (f"{os.cpu_count()} cores, Python {platform.python_version()}, "
+            f"{platform.system()} {platform.release()}, load average {load} at the end")
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A Markdown table (also readable on a terminal)."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def write_section(title: str, body: str) -> None:
+    """Replace (or append) the ``## title`` section of docs/benchmarks.md, leaving the others."""
+    text = DOCS.read_text(encoding="utf-8") if DOCS.exists() else "# Benchmarks\n"
+    section = f"## {title}\n\n{body.strip()}\n"
+    pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: section + "\n", text, count=1).rstrip() + "\n"
+    else:
+        text = text.rstrip() + "\n\n" + section
+    DOCS.parent.mkdir(parents=True, exist_ok=True)
+    DOCS.write_text(text, encoding="utf-8")
+
+
+def report(title: str, command: str, rows_text: str, notes: Sequence[str], *,
+           write: bool) -> None:
+    """Print the table; with ``write``, put it with command, date and machine into the docs."""
+    print(rows_text)
+    for note in notes:
+        print(note)
+    if not write:
+        return
+    body = [f"Command: `{command}`", "",
+            f"Measured {date.today().isoformat()} on {machine()}.", "", rows_text, "",
+            *[f"- {note}" for note in notes]]
+    write_section(title, "\n".join(body))
