@@ -9,12 +9,11 @@ the canonical hash of its content, ``K`` the key of the post operation. After an
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from dlsync.constants import FINGERPRINT_KEY
 from dlsync.remote.types import AnnotationJson
@@ -43,9 +42,11 @@ def canonical_hash(annotation: AnnotationJson) -> str:
 
 def stamp(annotation: AnnotationJson, op: str) -> AnnotationJson:
     """A copy of ``annotation`` stamped with its hash (kept when already given) and ``op``."""
-    out = copy.deepcopy(annotation)
-    metadata = out.setdefault("metadata", {})
-    user = metadata.setdefault("user", {})
+    out = cast(AnnotationJson, dict(annotation))    # only the metadata path is written:
+    metadata = dict(out.get("metadata") or {})      # copy it, share the rest (read-only)
+    user = dict(metadata.get("user") or {})
+    out["metadata"] = metadata
+    metadata["user"] = user
     mark = dict(user.get(FINGERPRINT_KEY) or {})
     mark.setdefault("hash", canonical_hash(annotation))
     mark["op"] = op
