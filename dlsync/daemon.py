@@ -1,0 +1,193 @@
+"""``dlsync run``: serve every sync pair of a config from one process until told to stop.
+
+One client (one pacer) per remote, shared by the pairs on it; one ``PairService`` per pair.
+Signals: SIGTERM/SIGINT stop (work in flight finishes within ``[service] shutdown_timeout``,
+every outcome is recorded, exit 0); SIGHUP runs a full reconcile of every pair. systemd hears
+``READY=1`` once every watcher is up and the initial scans have started, ``STATUS=`` every few
+seconds, ``WATCHDOG=1`` at half of ``$WATCHDOG_USEC`` and ``STOPPING=1`` on shutdown. A fatal
+error (authentication, disk full, config) ends the process with its exit code.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable
+from contextlib import AsyncExitStack, ExitStack
+from pathlib import Path
+
+import anyio
+import anyio.to_thread
+
+from dlsync import constants, logs
+from dlsync.config import Config, RemoteConfig
+from dlsync.errors import EXIT_OK, DlsyncError, UsageError
+from dlsync.local.watch import NotifyWatchSource, WatchSource
+from dlsync.remote.connect import Connection, connect
+from dlsync.service.clock import Clock, SystemClock
+from dlsync.service.notify import Notifier
+from dlsync.service.observer import ServiceCounters
+from dlsync.service.pair import PairService
+from dlsync.state.location import lock_path
+from dlsync.state.lock import PairLock
+from dlsync.state.ops import daemon_heartbeat, daemon_stopped
+from dlsync.state.store import StateStore
+
+_log = logs.get_logger(__name__)
+
+
+class Daemon:
+    """The service process: pairs, shared clients, signals, heartbeat and sd_notify."""
+
+    def __init__(self, config: Config, state: Path, *, clock: Clock | None = None,
+                 watch_source: WatchSource | None = None, notifier: Notifier | None = None,
+                 gate_data: Path | None = None, handle_signals: bool = True) -> None:
+        if not config.pairs:
+            raise UsageError(f"the config {config.source or ''} defines no [pairs.NAME]; "
+                             "nothing to serve")
+        self.config = config
+        self.state = state
+        self.clock = clock or SystemClock()
+        self.watch_source = watch_source or NotifyWatchSource()
+        self.notifier = notifier or Notifier()
+        self.gate_data = gate_data
+        self.handle_signals = handle_signals
+        self.counters = ServiceCounters()
+        self.pairs: list[PairService] = []
+        self.ready = anyio.Event()
+        self._stop = anyio.Event()
+
+    def stop(self) -> None:
+        """Begin a graceful shutdown (SIGTERM)."""
+        self._stop.set()
+
+    def reconcile(self) -> None:
+        """Reconcile every pair now (SIGHUP)."""
+        for service in self.pairs:
+            service.trigger_reconcile()
+
+    async def run(self) -> int:
+        """Serve until stopped; return the exit code (fatal errors are raised)."""
+        for pair in self.config.pairs.values():
+            if not pair.source.is_dir():
+                raise UsageError(f"pair {pair.name}: source folder {pair.source} does not "
+                                 "exist or is not a folder")
+        with ExitStack() as locks, StateStore.open(self.state) as store:
+            for name in self.config.pairs:
+                locks.enter_context(PairLock(lock_path(self.state, name), name))
+            async with AsyncExitStack() as remotes:
+                connections = await self._connect(remotes)
+                try:
+                    await self._serve(store, connections)
+                except BaseExceptionGroup as group:
+                    raise _first_error(group) from None
+                finally:
+                    with anyio.CancelScope(shield=True):
+                        await anyio.to_thread.run_sync(store.write, [daemon_stopped()])
+        _log.info("service stopped")
+        return EXIT_OK
+
+    async def _connect(self, stack: AsyncExitStack) -> dict[str, Connection]:
+        """One connection per remote, keyed by remote name."""
+        found: dict[str, Connection] = {}
+        for pair in self.config.pairs.values():
+            key = _remote_key(pair.remote)
+            if key not in found:
+                found[key] = await stack.enter_async_context(
+                    connect(pair.remote, gate_data=self.gate_data))
+                self.counters.rate_gauges[pair.remote.name] = _rate_of(found[key])
+        return found
+
+    async def _serve(self, store: StateStore, connections: dict[str, Connection]) -> None:
+        for pair in self.config.pairs.values():
+            connection = connections[_remote_key(pair.remote)]
+            self.pairs.append(PairService(pair, connection.client, self.state, connection.url,
+                                          self.counters, self.clock, self.watch_source))
+        async with anyio.create_task_group() as tg:
+            for service in self.pairs:
+                await tg.start(service.run)
+            self.notifier.ready()
+            self.ready.set()
+            _log.info("service ready", pairs=[p.pair.name for p in self.pairs],
+                      watching=[p.pair.name for p in self.pairs if p.watching])
+            helpers = anyio.CancelScope()
+            tg.start_soon(self._pulses, store, helpers)
+            await self._stop.wait()
+            await self._shutdown()
+            helpers.cancel()
+
+    async def _pulses(self, store: StateStore, scope: anyio.CancelScope) -> None:
+        with scope:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._heartbeat, store)
+                tg.start_soon(self._status)
+                if self.notifier.watchdog_s is not None:
+                    tg.start_soon(self._watchdog, self.notifier.watchdog_s)
+                if self.handle_signals:
+                    tg.start_soon(self._signals)
+
+    async def _shutdown(self) -> None:
+        timeout = self.config.service.shutdown_timeout
+        self.notifier.stopping()
+        _log.info("stopping: no new work; work in flight may finish", timeout_s=timeout)
+        for service in self.pairs:
+            service.stop()
+        with anyio.move_on_after(timeout) as waited:
+            for service in self.pairs:
+                await service.stopped.wait()
+        if waited.cancelled_caught:
+            _log.warning("shutdown timeout reached; cutting transfers in flight, they are "
+                         "retried at the next start", timeout_s=timeout)
+            for service in self.pairs:
+                service.abort()
+
+    async def _heartbeat(self, store: StateStore) -> None:
+        while True:
+            op = daemon_heartbeat(os.getpid(), self.clock.wall())
+            await anyio.to_thread.run_sync(store.write, [op])
+            await self.clock.sleep(constants.HEARTBEAT_S)
+
+    async def _status(self) -> None:
+        while True:
+            self.notifier.status(self.counters.status_line())
+            await self.clock.sleep(constants.STATUS_EVERY_S)
+
+    async def _watchdog(self, every: float) -> None:
+        while True:
+            self.notifier.watchdog()
+            await self.clock.sleep(every)
+
+    async def _signals(self) -> None:
+        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
+            async for signum in signals:
+                if signum == signal.SIGHUP:
+                    _log.info("SIGHUP: reconciling every pair now")
+                    self.reconcile()
+                else:
+                    _log.info("signal received; shutting down", signal=signal.Signals(signum).name)
+                    self.stop()
+
+
+def _rate_of(connection: Connection) -> Callable[[], float]:
+    return lambda: connection.client.pacer.rate
+
+
+def _remote_key(remote: RemoteConfig) -> str:
+    return f"{remote.name}\0{remote.url}"
+
+
+def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first ``DlsyncError`` in a (nested) exception group, else the group itself."""
+    for exc in group.exceptions:
+        if isinstance(exc, DlsyncError):
+            return exc
+        if isinstance(exc, BaseExceptionGroup):
+            inner = _first_error(exc)
+            if inner is not exc:
+                return inner
+    return group
+
+
+async def run_service(config: Config, state: Path, *, gate_data: Path | None = None) -> int:
+    """``dlsync run``: the daemon with real signals, clock and watcher."""
+    return await Daemon(config, state, gate_data=gate_data).run()

@@ -1,0 +1,141 @@
+"""The service's cycles: a full reconcile, or an incremental batch over a scope of paths.
+
+Both are the engine's ``Cycle`` with two differences. A file written less than ``settle``
+seconds ago is not sent: it is set aside for the settler. A file that is gone locally is held
+back for a grace period (``delete_grace`` with deletes on, ``MOVE_WINDOW_S`` with deletes off)
+instead of being deleted or marked deleted at once. Every later batch re-plans the held paths
+with its own, so a delete and an add of the same content become a move (DESIGN.md decision 5),
+and a file that comes back within the grace period is never deleted remotely.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import anyio
+import anyio.from_thread
+from anyio.abc import ObjectSendStream
+
+from dlsync import constants
+from dlsync.config import PairConfig
+from dlsync.remote.client import DataloopClient
+from dlsync.service.clock import Clock
+from dlsync.service.scope import ScopedPlanner, ScopedReader
+from dlsync.model import ActionKind
+from dlsync.state.ops import MarkFile, RunKind, WriteOp
+from dlsync.state.store import StateStore
+from dlsync.state.writer import StateWriter, running_writer
+from dlsync.sync.engine import Cycle, CycleResult, RunOptions
+from dlsync.sync.planner import Finale, Planner, finish
+from dlsync.sync.tally import Tally
+from dlsync.sync.transfer import Job, Target
+
+_SENDS_CONTENT = frozenset({ActionKind.UPLOAD, ActionKind.OVERWRITE, ActionKind.REUPLOAD})
+
+
+@dataclass(slots=True)
+class GoneHold:
+    """Gone paths waiting out their grace period, with the monotonic time it ends."""
+
+    window: float
+    clock: Clock
+    until: dict[str, float] = field(default_factory=dict)
+    kept: set[str] = field(default_factory=set)
+
+    @classmethod
+    def for_pair(cls, pair: PairConfig, clock: Clock) -> GoneHold:
+        """Grace for deletes when they are on, else the move window."""
+        return cls(pair.delete_grace if pair.delete else constants.MOVE_WINDOW_S, clock)
+
+    def keep(self, path: str, *, start: bool) -> bool:
+        """True when the gone ``path`` must wait; ``start`` begins its grace when not held."""
+        deadline = self.until.get(path)
+        if deadline is None:
+            if not start or self.window <= 0:
+                return False
+            deadline = self.until[path] = self.clock.monotonic() + self.window
+        if self.clock.monotonic() < deadline:
+            self.kept.add(path)
+            return True
+        return False
+
+    def due(self) -> list[str]:
+        """Held paths whose grace has ended."""
+        now = self.clock.monotonic()
+        return [path for path, deadline in self.until.items() if deadline <= now]
+
+    def settle(self, scope: tuple[str, ...] | None) -> None:
+        """After a cycle over ``scope`` (None: everything), release what it did not keep."""
+        for path in list(self.until):
+            if path not in self.kept and (scope is None or path in scope):
+                del self.until[path]
+        self.kept.clear()
+
+
+class ServiceCycle(Cycle):
+    """A ``Cycle`` that honours the grace of gone files, over a scope or the whole tree."""
+
+    def __init__(self, pair: PairConfig, client: DataloopClient, store: StateStore,
+                 pair_id: int, hold: GoneHold, *, scope: tuple[str, ...] | None = None,
+                 dataset_id: str = "", tally: Tally | None = None) -> None:
+        super().__init__(pair, client, store, pair_id, RunOptions(kind=RunKind.RECONCILE),
+                         tally=tally)
+        self.hold = hold
+        self.clock = hold.clock
+        self.unsettled: list[str] = []
+        self.scope = scope
+        self.dataset_id = dataset_id
+
+    async def run(self) -> CycleResult:
+        """A full reconcile (no scope), or one incremental batch that lists nothing remotely."""
+        try:
+            if self.scope is None:
+                return await super().run()
+            result = CycleResult(self.tally, dataset_id=self.dataset_id)
+            async with running_writer(self.store) as writer:
+                target = Target(self.pair.source, self.dataset_id, self.pair.remote_dir,
+                                self.pair_id)
+                result.limits = await self._execute(target, writer)
+            return result
+        finally:
+            self.hold.settle(self.scope)
+
+    def _walk_in_thread(self, send: ObjectSendStream[Job],
+                        writer: StateWriter) -> tuple[Finale, int]:
+        """Plan the scope (or everything) and send jobs; files not yet settled are set aside."""
+        def emit(job: Job) -> None:
+            if self._settled(job):
+                self.tally.plan(job.action.kind, job.action.size)
+                anyio.from_thread.run(send.send, job)
+
+        def record(op: WriteOp) -> None:
+            anyio.from_thread.run(writer.send, op)
+
+        if self.scope is None:
+            planner = Planner(self._source(), self.pair_id, self._policy(), emit, record)
+        else:
+            planner = ScopedPlanner(self._source(), self.pair_id, self._policy(), emit, record)
+            planner.roots = self.scope
+        with ScopedReader(self.store.path) as reader:
+            deferred = planner.walk(reader)
+        finale = finish(deferred, self.pair_id)
+        finale = replace(finale, uploads=tuple(j for j in finale.uploads if self._settled(j)))
+        return self._hold_back(finale, start=self.scope is not None), deferred.tracked
+
+    def _settled(self, job: Job) -> bool:
+        """False (and the path set aside) when a job would send a file still being written."""
+        local = job.local
+        if job.action.kind not in _SENDS_CONTENT or local is None:
+            return True
+        if self.clock.wall() - local.mtime_ns / 1e9 >= self.pair.settle:
+            return True
+        self.unsettled.append(job.action.path)
+        return False
+
+    def _hold_back(self, finale: Finale, *, start: bool) -> Finale:
+        """The finale without the deletes and deleted-marks of gone files still in grace."""
+        deletes = tuple(job for job in finale.deletes
+                        if job.state is None or not self.hold.keep(job.action.path, start=start))
+        marks = tuple(op for op in finale.marks
+                      if not (isinstance(op, MarkFile) and self.hold.keep(op.path, start=start)))
+        return Finale(finale.moves, finale.uploads, deletes, marks)

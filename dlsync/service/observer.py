@@ -1,0 +1,78 @@
+"""What a running service exposes to metrics and status: counters, queue depth, pacer rates."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from dlsync.sync.tally import Tally
+
+
+class ServiceObserver(Protocol):
+    """Read-only view of a running service, for ``dlsync.metrics``."""
+
+    def queue_depth(self) -> int:
+        """Paths waiting: queued hints plus files still settling, over every pair."""
+        ...
+
+    def oldest_pending_age(self) -> float:
+        """Seconds the longest-waiting change has been pending; 0 when none is."""
+        ...
+
+    def actions(self) -> Mapping[tuple[str, str], int]:
+        """Actions ended since start, by ``(kind, outcome)`` (outcomes as in ``sync.tally``)."""
+        ...
+
+    def bytes_sent(self) -> int:
+        """Bytes uploaded since start."""
+        ...
+
+    def pacer_rates(self) -> Mapping[str, float]:
+        """The current request rate (per second) of each remote's pacer, by remote name."""
+        ...
+
+
+@dataclass(slots=True)
+class ServiceCounters:
+    """The service's ``ServiceObserver``: totals fed by every cycle, gauges read on demand."""
+
+    outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)
+    sent: int = 0
+    synced: int = 0
+    failed: int = 0
+    depth_gauges: list[Callable[[], int]] = field(default_factory=list)
+    age_gauges: list[Callable[[], float]] = field(default_factory=list)
+    rate_gauges: dict[str, Callable[[], float]] = field(default_factory=dict)
+
+    def add(self, tally: Tally) -> None:
+        """Fold one finished cycle's tally into the totals."""
+        self.outcomes.update(tally.outcomes)
+        self.sent += tally.bytes_sent
+        self.synced += sum(n for (_, outcome), n in tally.outcomes.items() if outcome == "done")
+        self.failed += tally.failure_count
+
+    def queue_depth(self) -> int:
+        """Paths waiting over every pair."""
+        return sum(gauge() for gauge in self.depth_gauges)
+
+    def oldest_pending_age(self) -> float:
+        """Age of the oldest pending change over every pair."""
+        return max((gauge() for gauge in self.age_gauges), default=0.0)
+
+    def actions(self) -> Mapping[tuple[str, str], int]:
+        """Actions by ``(kind, outcome)``."""
+        return dict(self.outcomes)
+
+    def bytes_sent(self) -> int:
+        """Bytes uploaded since start."""
+        return self.sent
+
+    def pacer_rates(self) -> Mapping[str, float]:
+        """Current paced rate per remote."""
+        return {name: gauge() for name, gauge in self.rate_gauges.items()}
+
+    def status_line(self) -> str:
+        """The sd_notify ``STATUS=`` text."""
+        return (f"pending {self.queue_depth()}, synced {self.synced}, failed {self.failed}")

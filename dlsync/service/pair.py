@@ -1,0 +1,272 @@
+"""One sync pair inside the service: watch, queue, settle, incremental batches, reconciles.
+
+    watcher ─hints─► CoalescingQueue ─► Settler ─settled paths─► ServiceCycle(scope) ─► platform
+    timer / SIGHUP ───────────────────────────────────────────► ServiceCycle(all)
+
+The watcher is installed before the first (full) cycle starts, so no change falls between them.
+Cycles of one pair never overlap. Work in flight is shielded from ``stop()``: it finishes (or is
+cut by ``abort()`` after the shutdown timeout) and every outcome is recorded.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import threading
+import unicodedata
+from pathlib import Path
+
+import anyio
+import anyio.to_thread
+
+from dlsync import constants, logs
+from dlsync.config import PairConfig
+from dlsync.errors import DlsyncError, is_fatal
+from dlsync.local.layout import LayoutKind
+from dlsync.local.watch import Hint, HintKind, WatchSource, open_watch, pump_hints
+from dlsync.remote.client import DataloopClient
+from dlsync.service.clock import Clock
+from dlsync.service.incremental import GoneHold, ServiceCycle
+from dlsync.service.observer import ServiceCounters
+from dlsync.service.queue import CoalescingQueue
+from dlsync.service.scope import scope_roots
+from dlsync.service.settle import Ready, Settler, look
+from dlsync.state.store import StateStore
+from dlsync.sync.engine import pair_spec
+
+_log = logs.get_logger(__name__)
+
+_REMEDY = ("raise the limit: sysctl fs.inotify.max_user_watches=1048576 (persist it in "
+           "/etc/sysctl.d/); until then every change waits for the next full scan")
+
+
+class PairService:
+    """Keeps one sync pair in sync until stopped."""
+
+    def __init__(self, pair: PairConfig, client: DataloopClient, state: Path, remote_url: str,
+                 counters: ServiceCounters, clock: Clock, watch_source: WatchSource) -> None:
+        self.pair = pair
+        self.client = client
+        self.state = state
+        self.remote_url = remote_url
+        self.counters = counters
+        self.clock = clock
+        self.watch_source = watch_source
+        self.queue: CoalescingQueue[str, HintKind] = CoalescingQueue(constants.QUEUE_SIZE)
+        self.settler = Settler(pair.settle, clock)
+        self.hold = GoneHold.for_pair(pair, clock)
+        self.watching = False
+        self.dataset_id = ""
+        self._retry: dict[str, float] = {}
+        self._lock = anyio.Lock()
+        self._stop_flag = threading.Event()
+        self._trigger = anyio.Event()
+        self._initial = anyio.Event()
+        self.stopped = anyio.Event()
+        self._intake: anyio.CancelScope | None = None
+        self._work: anyio.CancelScope | None = None
+        self._store: StateStore | None = None
+        self._pair_id = 0
+        counters.depth_gauges.append(lambda: self.queue.depth + len(self.settler.pending))
+        counters.age_gauges.append(self.settler.oldest_age)
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+                  ) -> None:
+        """Install the watcher, report started, then sync until ``stop()``."""
+        try:
+            with StateStore.open(self.state) as store:
+                self._store = store
+                self._pair_id = store.register_pair(pair_spec(self.pair, self.remote_url))
+                async with anyio.create_task_group() as tg:
+                    self._intake = tg.cancel_scope
+                    await self._start_watcher(tg)
+                    task_status.started()
+                    tg.start_soon(self._reconcile_loop)
+                    tg.start_soon(self._settle_loop)
+        finally:
+            self.stopped.set()
+
+    def stop(self) -> None:
+        """Take no more work; what is in flight finishes."""
+        self._stop_flag.set()
+        if self._intake is not None:
+            self._intake.cancel()
+
+    def abort(self) -> None:
+        """Cut the work in flight (after the shutdown timeout); state keeps what completed."""
+        if self._work is not None:
+            self._work.cancel()
+
+    def trigger_reconcile(self) -> None:
+        """Run a full reconcile now (SIGHUP)."""
+        self._trigger.set()
+
+    # -- watcher ------------------------------------------------------------------------------
+
+    def _watch_paths(self) -> list[Path]:
+        paths = [self.pair.source]
+        layout = self.pair.annotations
+        if layout.kind is LayoutKind.DIRECTORY and layout.directory is not None and \
+                not layout.directory.is_relative_to(self.pair.source):
+            paths.append(layout.directory)
+        return paths
+
+    async def _start_watcher(self, tg: anyio.abc.TaskGroup) -> None:
+        try:
+            watch = await open_watch(self.watch_source, self._watch_paths())
+        except Exception as exc:
+            self._fall_back(exc)
+            return
+        self.watching = True
+        tg.start_soon(self._pump, watch)
+
+    async def _pump(self, watch: object) -> None:
+        try:
+            await pump_hints(watch, self._on_hints, self._stop_flag)  # type: ignore[arg-type]
+        except Exception as exc:
+            self._fall_back(exc)
+
+    def _fall_back(self, exc: BaseException) -> None:
+        self.watching = False
+        interval = min(self.pair.reconcile_interval, constants.FALLBACK_SCAN_S)
+        limit = isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EMFILE)
+        _log.warning("filesystem watcher unavailable; falling back to a full scan every "
+                     f"{interval:g} s", pair=self.pair.name, error=str(exc),
+                     remedy=_REMEDY if limit else "check the error; " + _REMEDY)
+        self._trigger.set()
+
+    async def _on_hints(self, hints: list[Hint]) -> None:
+        for hint in hints:
+            for path in self._relative(hint.path):
+                await self.queue.put(path, hint.kind)
+
+    def _relative(self, path: Path) -> list[str]:
+        """The sync-root paths a changed path stands for (an annotation file: its item too)."""
+        layout = self.pair.annotations
+        if layout.kind is LayoutKind.DIRECTORY and layout.directory is not None and \
+                path.is_relative_to(layout.directory):
+            stem = path.relative_to(layout.directory).as_posix().removesuffix(".json")
+            return [_nfc(stem), *self._with_stem(_nfc(stem))]
+        try:
+            rel = _nfc(path.relative_to(self.pair.source).as_posix())
+        except ValueError:
+            return []
+        if rel in ("", "."):
+            return []
+        if layout.kind is LayoutKind.SIDECAR and rel.endswith(".json"):
+            return [rel, rel.removesuffix(".json")]
+        return [rel]
+
+    def _with_stem(self, stem: str) -> list[str]:
+        """Files ``stem.*`` beside where ``stem`` would be (directory-layout annotations)."""
+        parent, _, name = stem.rpartition("/")
+        try:
+            names = os.listdir(self.pair.source / parent)
+        except OSError:
+            return []
+        return [f"{parent}/{n}" if parent else n for n in names
+                if os.path.splitext(n)[0] == name]
+
+    # -- loops --------------------------------------------------------------------------------
+
+    def _interval(self) -> float:
+        if self.watching:
+            return self.pair.reconcile_interval
+        return min(self.pair.reconcile_interval, constants.FALLBACK_SCAN_S)
+
+    async def _reconcile_loop(self) -> None:
+        while True:
+            ok = await self._cycle(None)
+            self._initial.set()
+            wait = self._interval() if ok else min(self._interval(), constants.CYCLE_RETRY_S)
+            with anyio.move_on_after(wait):
+                await self._trigger.wait()
+            self._trigger = anyio.Event()
+
+    async def _settle_loop(self) -> None:
+        await self._initial.wait()
+        tick = max(0.01, min(constants.SETTLE_TICK_S, self.pair.settle / 2))
+        while True:
+            room = max(0, constants.QUEUE_SIZE - len(self.settler.pending))
+            taken = await self.queue.take_nowait(room)
+            self.settler.note(path for path, _ in taken)
+            self.settler.note(self._due_retries())
+            ready = await anyio.to_thread.run_sync(self._check)
+            due = self.hold.due()
+            if ready.files or ready.gone or due:
+                scope = scope_roots([*ready.files, *ready.gone, *self.hold.until])
+                if not await self._cycle(scope):
+                    self.settler.note([*ready.files, *ready.gone])
+                    await self.clock.sleep(constants.CYCLE_RETRY_S)
+            elif not self.settler.pending and not taken:
+                with anyio.move_on_after(1.0):
+                    self.settler.note(path for path, _ in await self.queue.take(
+                        constants.QUEUE_SIZE))
+            else:
+                await self.clock.sleep(tick)
+
+    def _check(self) -> Ready:
+        """Stat the pending paths (in a thread); expand new directories into their files."""
+        root = str(self.pair.source)
+        ready = self.settler.check(lambda rel: look(os.path.join(root, rel)),
+                                   constants.SERVICE_BATCH)
+        for folder in ready.dirs:
+            self.settler.note(_files_under(self.pair.source, folder))
+        return ready
+
+    def _due_retries(self) -> list[str]:
+        now = self.clock.monotonic()
+        due = [path for path, at in self._retry.items() if at <= now]
+        for path in due:
+            del self._retry[path]
+        return due
+
+    async def _cycle(self, scope: tuple[str, ...] | None) -> bool:
+        """One cycle (full when ``scope`` is None); False when it failed and should be retried."""
+        assert self._store is not None
+        async with self._lock:
+            with anyio.CancelScope(shield=True) as work:
+                self._work = work
+                cycle = ServiceCycle(self.pair, self.client, self._store, self._pair_id,
+                                     self.hold, scope=scope, dataset_id=self.dataset_id)
+                try:
+                    result = await cycle.run()
+                except DlsyncError as exc:
+                    if is_fatal(exc):
+                        raise
+                    _log.warning("sync cycle failed; will retry in "
+                                 f"{constants.CYCLE_RETRY_S:g} s", pair=self.pair.name,
+                                 error=logs.scrub(str(exc)))
+                    return False
+                finally:
+                    self._work = None
+                    self.counters.add(cycle.tally)
+                    self.settler.note(cycle.unsettled)
+            if work.cancelled_caught:
+                return False
+            self.dataset_id = result.dataset_id or self.dataset_id
+            self._log_cycle(scope, cycle)
+            return True
+
+    def _log_cycle(self, scope: tuple[str, ...] | None, cycle: ServiceCycle) -> None:
+        now = self.clock.monotonic()
+        for failure in cycle.tally.failures:
+            self._retry[failure.path] = now + constants.CYCLE_RETRY_S
+        if cycle.tally.finished or scope is None:
+            _log.info("reconciled" if scope is None else "batch synced", pair=self.pair.name,
+                      paths=None if scope is None else len(scope), **cycle.tally.counts())
+
+
+def _nfc(path: str) -> str:
+    return unicodedata.normalize("NFC", path)
+
+
+def _files_under(root: Path, folder: str) -> list[str]:
+    """Every file under ``root/folder``, as paths relative to ``root``."""
+    found: list[str] = []
+    for top, _dirs, files in os.walk(root / folder):
+        rel = os.path.relpath(top, root).replace(os.sep, "/")
+        found.extend(_nfc(f"{rel}/{name}") for name in files)
+    return found

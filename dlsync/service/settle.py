@@ -1,0 +1,103 @@
+"""Settling: a file is synced only once its size and mtime have stayed put for ``settle`` s.
+
+Each noted path is re-stat'ed on every check. A file is ready when its stat equals the one seen
+at the previous check and it has been quiet for ``settle`` seconds, judged by its mtime or, when
+the mtime cannot be trusted (in the future, coarse), by when dlsync first saw this stat. A path
+that is gone is ready at once (what a gone file means is decided later, with a grace period); a
+directory is handed back to be expanded into its files, which then settle one by one.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from dlsync.service.clock import Clock
+
+Signature = tuple[int, int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Look:
+    """What one ``stat`` found at a path: a file (with its signature), a directory, or nothing."""
+
+    kind: str                     # "file", "dir" or "gone"
+    signature: Signature | None = None
+    mtime: float = 0.0
+
+
+def look(path: str) -> Look:
+    """Stat ``path`` without following a final symlink."""
+    try:
+        st = os.stat(path, follow_symlinks=False)
+    except FileNotFoundError:
+        return Look("gone")
+    except OSError:
+        return Look("file")       # unreadable: the planner reports it, naming the path
+    if stat.S_ISDIR(st.st_mode):
+        return Look("dir")
+    return Look("file", (st.st_size, st.st_mtime_ns, st.st_ino), st.st_mtime)
+
+
+@dataclass(slots=True)
+class _Watched:
+    signature: Signature | None
+    since: float                  # monotonic time the signature was first seen
+
+
+@dataclass(frozen=True, slots=True)
+class Ready:
+    """The outcome of one check: settled files, gone paths, directories to expand."""
+
+    files: tuple[str, ...] = ()
+    gone: tuple[str, ...] = ()
+    dirs: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.files or self.gone or self.dirs)
+
+
+@dataclass(slots=True)
+class Settler:
+    """Paths waiting to settle, keyed by their path relative to the sync root."""
+
+    settle: float
+    clock: Clock
+    pending: dict[str, _Watched] = field(default_factory=dict)
+
+    def note(self, paths: Iterable[str]) -> None:
+        """Watch ``paths`` (again): a path already waiting keeps its history."""
+        now = self.clock.monotonic()
+        for path in paths:
+            self.pending.setdefault(path, _Watched(None, now))
+
+    def oldest_age(self) -> float:
+        """Seconds the longest-waiting path has been pending; 0 when none is."""
+        if not self.pending:
+            return 0.0
+        return max(0.0, self.clock.monotonic() - min(w.since for w in list(self.pending.values())))
+
+    def check(self, at: Callable[[str], Look], limit: int) -> Ready:
+        """Stat every pending path (``at`` maps a relative path to a ``Look``); take the ready."""
+        now, wall = self.clock.monotonic(), self.clock.wall()
+        files: list[str] = []
+        gone: list[str] = []
+        dirs: list[str] = []
+        for path, watched in list(self.pending.items()):
+            if len(files) + len(gone) >= limit:
+                break
+            seen = at(path)
+            if seen.kind == "gone" or seen.kind == "dir":
+                (gone if seen.kind == "gone" else dirs).append(path)
+                del self.pending[path]
+            elif seen.signature != watched.signature:
+                watched.signature, watched.since = seen.signature, now
+            elif self._quiet(watched, seen, now, wall):
+                files.append(path)
+                del self.pending[path]
+        return Ready(tuple(files), tuple(gone), tuple(dirs))
+
+    def _quiet(self, watched: _Watched, seen: Look, now: float, wall: float) -> bool:
+        return wall - seen.mtime >= self.settle or now - watched.since >= self.settle

@@ -1,0 +1,124 @@
+"""Service fixtures: the daemon in-process against a real gate, a config in tmp_path, and a view
+of the platform through ``DataloopClient``. Waits poll the remote with a deadline, never sleep."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from dlsync.config import load_config
+from dlsync.daemon import Daemon
+from dlsync.gate.server import RunningGate
+from dlsync.remote.client import DataloopClient
+from dlsync.remote.credentials import Credentials
+from dlsync.remote.settings import RemoteSettings
+from dlsync.remote.types import ItemJson
+
+PROJECT = "service"
+DATASET = "live"
+
+
+def write_config(tmp_path: Path, gate: RunningGate, source: Path, **pair: Any) -> Path:
+    """A config with one pair ``main`` on the gate; ``pair`` overrides its keys."""
+    values = {"settle": 0.2, "delete_grace": 1.0, "reconcile_interval": 600.0, **pair}
+    lines = [f'[state]\npath = "{tmp_path / "state.db"}"\n',
+             f'[remotes.x]\nurl = "{gate.url}"\n',
+             f'[pairs.main]\nsource = "{source}"\nremote = "x"\nproject = "{PROJECT}"\n'
+             f'dataset = "{DATASET}"\ncreate = true\nannotations = "sidecar"']
+    for key, value in values.items():
+        lines.append(f"{key} = {str(value).lower() if isinstance(value, bool) else value}")
+    path = tmp_path / "dlsync.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@dataclass
+class Platform:
+    """The dataset as a user sees it through the API."""
+
+    gate: RunningGate
+    client: DataloopClient
+
+    async def items(self) -> dict[str, ItemJson]:
+        """Every item by remote filename (empty before the dataset exists)."""
+        try:
+            project = await self.client.get_project(PROJECT)
+            dataset = await self.client.get_dataset(project["id"], DATASET)
+        except Exception:
+            return {}
+        return {i["filename"]: i async for i in self.client.iter_items(dataset["id"])}
+
+    async def dataset_id(self) -> str:
+        project = await self.client.get_project(PROJECT)
+        return (await self.client.get_dataset(project["id"], DATASET))["id"]
+
+    async def labels(self, item_id: str) -> list[str]:
+        """Labels of the item's annotations."""
+        dataset = await self.dataset_id()
+        return sorted([str(a.get("label"))
+                       async for a in self.client.iter_annotations(dataset, item_id)])
+
+    async def wait_for(self, check: Callable[[dict[str, ItemJson]], bool],
+                       timeout: float = 30.0) -> dict[str, ItemJson]:
+        """Poll the items until ``check`` holds; fail after ``timeout`` seconds."""
+        with anyio.fail_after(timeout):
+            while True:
+                found = await self.items()
+                if check(found):
+                    return found
+                await anyio.sleep(0.05)
+
+    def uploads(self) -> int:
+        """Upload requests the gate answered so far."""
+        return sum(n for route, by_status in self.gate.stats()["by_route"].items()
+                   if route.startswith("POST ") and route.endswith("/datasets/{id}/items")
+                   for n in by_status.values())
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Path:
+    root = tmp_path / "data"
+    root.mkdir()
+    return root
+
+
+@pytest.fixture
+async def platform(gate: RunningGate, monkeypatch: pytest.MonkeyPatch
+                   ) -> AsyncIterator[Platform]:
+    token = gate.mint_token()
+    monkeypatch.setenv("DLSYNC_TOKEN", token)
+    settings = RemoteSettings(url=gate.url)
+    async with DataloopClient(settings, Credentials(token=token, source="test")) as client:
+        yield Platform(gate, client)
+
+
+ServiceRun = Callable[..., Any]
+
+
+@asynccontextmanager
+async def running(config: Path, **options: Any) -> AsyncIterator[Daemon]:
+    """The daemon serving ``config`` in this event loop until the block ends (then stopped)."""
+    loaded = load_config(config)
+    assert loaded.state is not None
+    daemon = Daemon(loaded, loaded.state, handle_signals=False, **options)
+    result: list[int] = []
+    async with anyio.create_task_group() as tg:
+        async def serve() -> None:
+            result.append(await daemon.run())
+        tg.start_soon(serve)
+        with anyio.fail_after(30):
+            await daemon.ready.wait()
+        try:
+            yield daemon
+        finally:
+            daemon.stop()
+    assert result == [0]
+
+
+Started = Callable[[Path], Awaitable[Daemon]]
