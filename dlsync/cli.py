@@ -95,6 +95,33 @@ def mirror(source: Path | None, project: str | None, dataset: str | None, remote
     return mirror_sync(request)
 
 
+@cli.command("run")
+@click.option("--config", "config_path", type=_FILE, help="Config file with the sync pairs to "
+              "serve.  [default: $DLSYNC_CONFIG, ~/.config/dlsync/dlsync.toml, "
+              "/etc/dlsync/dlsync.toml]")
+@click.option("--state", type=_FILE, help="State database.  [default: the config's [state] "
+              "path, else $XDG_STATE_HOME/dlsync/state.db]")
+@click.option("--gate-data", type=_DIR, hidden=True, help="Data folder of the embedded gate.")
+def run(config_path: Path | None, state: Path | None, gate_data: Path | None) -> int:
+    """Serve every sync pair of the config until stopped (the background service).
+
+    SIGTERM/SIGINT stop gracefully; SIGHUP reconciles every pair now. Exit codes: 0 stopped
+    cleanly; 2 usage or config error; 3 authentication error; 5 a pair is locked by another run.
+    """
+    import anyio
+
+    from dlsync.config import default_config_path, load_config
+    from dlsync.daemon import run_service
+    from dlsync.mirror import state_path_for
+
+    path = config_path or default_config_path()
+    if path is None:
+        raise click.UsageError("no config found: pass --config FILE or set $DLSYNC_CONFIG")
+    config = load_config(path)
+    return anyio.run(lambda: run_service(config, state_path_for(state, config),
+                                         gate_data=gate_data))
+
+
 @cli.command("ls")
 @click.option("--project", required=True, help="Dataloop project name.")
 @click.option("--dataset", required=True, help="Dataset name in the project.")
