@@ -32,6 +32,9 @@ UPLOAD_CHUNK = 1 << 18
 STATE_BATCH = 500
 STATE_FLUSH_S = 0.5
 FINGERPRINT_KEY = "dlsync"
+INLINE_ANNOTATION_BYTES = 64 << 10   # smaller annotation files are parsed on the event loop
+HANDOFF_BATCH = 64              # planner jobs and writes per crossing into the event loop
+HANDOFF_MAX_WAIT_S = 0.05       # a planned job waits at most this long for its batch to fill
 
 # Service
 SETTLE_S = 1.0

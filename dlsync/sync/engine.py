@@ -27,11 +27,12 @@ from dlsync.model import Action, Fingerprint, RemoteItem, rel_path
 from dlsync.remote import dql
 from dlsync.remote.client import DataloopClient
 from dlsync.remote.types import ItemJson
-from dlsync.state.ops import FinishRun, RunKind, RunOutcome, StartRun, WriteOp, new_run_id
+from dlsync.state.ops import FinishRun, RunKind, RunOutcome, StartRun, new_run_id
 from dlsync.state.queries import StateReader
 from dlsync.state.store import PairSpec, StateStore
 from dlsync.state.writer import StateWriter, running_writer
 from dlsync.sync.decide import Policy, group_folder_moves
+from dlsync.sync.handoff import Handoff
 from dlsync.sync.plan import LimitVerdict, Plan, check_limits
 from dlsync.sync.planner import Finale, Planner, Source, finish
 from dlsync.sync.tally import Tally
@@ -218,16 +219,16 @@ class Cycle:
 
     def _walk_in_thread(self, send: anyio.abc.ObjectSendStream[Job],
                         writer: StateWriter) -> tuple[Finale, int]:
+        handoff = Handoff(send, writer)
+
         def emit(job: Job) -> None:
             self.tally.plan(job.action.kind, job.action.size)
-            anyio.from_thread.run(send.send, job)
+            handoff.job(job)
 
-        def record(op: WriteOp) -> None:
-            anyio.from_thread.run(writer.send, op)
-
-        planner = Planner(self._source(), self.pair_id, self._policy(), emit, record)
+        planner = Planner(self._source(), self.pair_id, self._policy(), emit, handoff.write)
         with StateReader(self.store.path) as reader:
             deferred = planner.walk(reader)
+        handoff.close()
         return finish(deferred, self.pair_id), deferred.tracked
 
     async def _moves(self, executor: Executor, moves: tuple[Job, ...],

@@ -21,7 +21,7 @@ import anyio
 from anyio.abc import ObjectReceiveStream
 
 from dlsync import logs
-from dlsync.constants import FINGERPRINT_KEY
+from dlsync.constants import FINGERPRINT_KEY, INLINE_ANNOTATION_BYTES
 from dlsync.errors import (
     AnnotationFileError,
     DlsyncError,
@@ -205,6 +205,9 @@ class Executor:
         if local.annotation_path is None:
             return None, None
         try:
+            if local.annotation_size <= INLINE_ANNOTATION_BYTES:
+                # a small file parses faster than a hand-off to a worker thread
+                return load_annotation_file(local.annotation_path), None
             return await anyio.to_thread.run_sync(load_annotation_file,
                                                   local.annotation_path), None
         except AnnotationFileError as exc:

@@ -1,0 +1,86 @@
+"""The planner thread's way into the event loop: jobs and state writes handed over in batches.
+
+One ``anyio.from_thread.run`` per job costs a thread round trip each; on a tree of small files
+that round trip, not the planning, is what keeps the workers waiting. ``Handoff`` collects what
+the planner produces and crosses into the loop once per ``batch`` items, or sooner when the
+oldest waited ``max_wait_s`` (checked whenever the planner produces the next one), and at the end.
+
+Order is kept: each crossing first queues the state writes, then the jobs, so a write the
+planner made before a job is queued before any worker can see that job. Back-pressure holds:
+the crossing waits on the bounded job stream and the writer like single sends did.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Protocol, TypeVar
+
+import anyio.from_thread
+
+from dlsync.constants import HANDOFF_BATCH, HANDOFF_MAX_WAIT_S
+from dlsync.state.ops import WriteOp
+from dlsync.sync.transfer import Job
+
+T_contra = TypeVar("T_contra", contravariant=True)
+
+
+class Sink(Protocol[T_contra]):
+    """Where handed-over items go: the job stream's send side, or the ``StateWriter``."""
+
+    async def send(self, item: T_contra, /) -> None:
+        """Queue ``item``, waiting while the receiver is full."""
+        ...
+
+
+class Handoff:
+    """Batches the planner's jobs and writes; call ``close`` when the walk ends."""
+
+    def __init__(self, send: Sink[Job], writer: Sink[WriteOp], *,
+                 batch: int = HANDOFF_BATCH, max_wait_s: float = HANDOFF_MAX_WAIT_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._send = send
+        self._writer = writer
+        self._batch = batch
+        self._max_wait = max_wait_s
+        self._clock = clock
+        self._jobs: list[Job] = []
+        self._ops: list[WriteOp] = []
+        self._first = 0.0
+
+    def job(self, job: Job) -> None:
+        """Queue ``job`` for the workers (from the planner thread)."""
+        self._started()
+        self._jobs.append(job)
+        self._maybe_cross()
+
+    def write(self, op: WriteOp) -> None:
+        """Queue ``op`` for the state writer (from the planner thread)."""
+        self._started()
+        self._ops.append(op)
+        self._maybe_cross()
+
+    def close(self) -> None:
+        """Hand over whatever is still pending (from the planner thread)."""
+        if self._jobs or self._ops:
+            self._cross()
+
+    def _started(self) -> None:
+        if not self._jobs and not self._ops:
+            self._first = self._clock()
+
+    def _maybe_cross(self) -> None:
+        if len(self._jobs) + len(self._ops) >= self._batch or \
+                self._clock() - self._first >= self._max_wait:
+            self._cross()
+
+    def _cross(self) -> None:
+        jobs, ops = self._jobs, self._ops
+        self._jobs, self._ops = [], []
+        anyio.from_thread.run(self._deliver, jobs, ops)
+
+    async def _deliver(self, jobs: list[Job], ops: list[WriteOp]) -> None:
+        for op in ops:
+            await self._writer.send(op)
+        for job in jobs:
+            await self._send.send(job)
