@@ -49,6 +49,7 @@ def connect(path: Path | None) -> sqlite3.Connection:
     )
     conn.row_factory = sqlite3.Row
     if path is not None:
+        conn.execute("PRAGMA locking_mode=EXCLUSIVE")
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA foreign_keys=OFF")

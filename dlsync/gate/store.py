@@ -635,8 +635,11 @@ def _delete_annotations(db: sqlite3.Connection, ids: list[str]) -> None:
         items = [r[0] for r in db.execute(
             f"SELECT DISTINCT item_id FROM annotations WHERE id IN ({marks})", chunk)]
         db.execute(f"DELETE FROM annotations WHERE id IN ({marks})", chunk)
+        # a deleted annotation leaves no row to find by its updatedAt: its item's moves instead
+        now = records.now_iso()
         db.executemany("UPDATE items SET annotations_count = (SELECT count(*) FROM annotations "
-                       "WHERE item_id = items.id) WHERE id = ?", [(i,) for i in items])
+                       "WHERE item_id = items.id), updated_at = ? WHERE id = ?",
+                       [(now, i) for i in items])
 
 
 def _delete_items(db: sqlite3.Connection, ids: list[str]) -> None:

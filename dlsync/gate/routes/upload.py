@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import json
 import mimetypes
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import BodyPartReader, MultipartReader, web
+from aiohttp import web
 
-from dlsync.constants import UPLOAD_CHUNK
 from dlsync.gate import render
 from dlsync.gate.blobs import BlobWriter
 from dlsync.gate.context import API_PREFIX, GateContext, base_url, gate_of, user_of
+from dlsync.gate.multipart import FormReader, PartHead, boundary_of
 from dlsync.gate.paths import clean_path
 from dlsync.gate.refusal import bad_request
 from dlsync.gate.store import Blob
@@ -35,73 +34,42 @@ class _Upload:
     skipped: dict[str, Any] | None = None
 
 
-def _disposition(part: BodyPartReader, key: str) -> str | None:
-    """A quoted parameter of the part's Content-Disposition (aiohttp's parser is slow)."""
-    header = part.headers.get("Content-Disposition", "")
-    match = re.search(rf'(?:^|;)\s*{key}="([^"\\]*)"', header)
-    if match is not None:
-        return match.group(1)
-    return part.name if key == "name" else part.filename
-
-
 def _text(name: str, raw: bytes) -> str:
-    if len(raw) > _MAX_FIELD:
-        raise bad_request(f"upload part {name!r} is larger than {_MAX_FIELD} bytes")
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise bad_request(f"upload part {name!r} is not UTF-8 text: {exc}") from exc
 
 
-def _mimetype(path: str | None, part: BodyPartReader) -> str:
-    guessed = mimetypes.guess_type(path or _disposition(part, "filename") or "")[0]
-    declared = part.headers.get("Content-Type")
+def _mimetype(path: str | None, head: PartHead) -> str:
+    guessed = mimetypes.guess_type(path or head.filename or "")[0]
     if guessed:
         return guessed
-    if declared and declared != "application/octet-stream":
-        return declared
+    if head.content_type and head.content_type != "application/octet-stream":
+        return head.content_type
     return "application/octet-stream"
 
 
-async def _store_file(gate: GateContext, part: BodyPartReader, path: str | None) -> Blob:
+async def _store_file(gate: GateContext, form: FormReader, head: PartHead,
+                      path: str | None) -> Blob:
     writer: BlobWriter = gate.blobs.writer()
     try:
-        while chunk := await part.read_chunk(UPLOAD_CHUNK):
+        while chunk := await form.read_chunk():
             writer.write(chunk)
     except BaseException:
         writer.discard()
         raise
     sha256, size = writer.finish()
-    return Blob(sha256=sha256, size=size, mimetype=_mimetype(path, part))
-
-
-async def _drain(part: BodyPartReader) -> None:
-    while await part.read_chunk(UPLOAD_CHUNK):
-        pass
-
-
-def _multipart(request: web.Request) -> MultipartReader:
-    """A reader of the body's parts.
-
-    It is told the body is ``multipart/mixed`` (same framing, same boundary): aiohttp then skips
-    its per-part ``_charset_`` probe, which re-parses every Content-Disposition and costs more
-    than the rest of an upload's parsing. Form-data semantics are applied here instead.
-    """
-    match = re.search(r'boundary="?([^";]+)"?', request.headers.get("Content-Type", ""))
-    if match is None:
-        raise bad_request("multipart upload without a boundary in its Content-Type")
-    headers = {"Content-Type": f'multipart/mixed; boundary="{match.group(1)}"'}
-    return MultipartReader(headers, request.content)
+    return Blob(sha256=sha256, size=size, mimetype=_mimetype(path, head))
 
 
 async def _read_parts(request: web.Request, dataset_id: str, overwrite: bool) -> _Upload:
     gate, upload = gate_of(request), _Upload()
-    async for part in _multipart(request):
-        if not isinstance(part, BodyPartReader):
-            raise bad_request("nested multipart bodies are not accepted")
-        name = _disposition(part, "name") or ""
-        if name != "file":
-            upload.fields[name] = _text(name, await part.read())
+    form = FormReader(request.content, boundary_of(request.headers.get("Content-Type", "")))
+    while (head := await form.next_part()) is not None:
+        if head.name != "file":
+            upload.fields[head.name] = _text(head.name, await form.read_all(_MAX_FIELD,
+                                                                            head.name))
             continue
         path = upload.fields.get("path")
         existing = None
@@ -109,9 +77,10 @@ async def _read_parts(request: web.Request, dataset_id: str, overwrite: bool) ->
             existing = gate.store.item_at(dataset_id, clean_path(path))
         if existing is not None and existing["type"] == "file":
             upload.skipped = existing
-            await _drain(part)
+            while await form.read_chunk():
+                pass
         else:
-            upload.blob = await _store_file(gate, part, path)
+            upload.blob = await _store_file(gate, form, head, path)
     return upload
 
 
