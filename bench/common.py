@@ -185,7 +185,7 @@ def mirror_command(tree: Tree, gate: Gate, *, project: str, dataset: str, state:
                    extra: Sequence[str] = ()) -> list[str]:
     """``dlsync mirror`` of ``tree`` into ``project/dataset`` on ``gate``, JSON summary."""
     annotations = ["--annotations", str(tree.ann)] if tree.ann else ["--annotations", "none"]
-    return dlsync_command("--log-level", "warning", "mirror", str(tree.images),
+    return dlsync_command("mirror", str(tree.images),
                           "--remote", gate.url, *annotations, "--project", project,
                           "--dataset", dataset, "--create", "--no-progress", "--json",
                           "--state", str(state), *extra)
