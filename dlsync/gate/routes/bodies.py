@@ -21,6 +21,15 @@ async def json_body(request: web.Request) -> Any:
         raise bad_request(f"malformed JSON body: {exc}") from exc
 
 
+def media_type(request: web.Request) -> str:
+    """The request's media type, lower case, without parameters.
+
+    Read directly from the header: aiohttp's ``content_type`` runs the e-mail header parser,
+    whose cache misses on every multipart upload (each has its own boundary).
+    """
+    return request.headers.get("Content-Type", "").partition(";")[0].strip().lower()
+
+
 def ok(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     """A JSON answer."""
     return web.json_response(body, status=status, headers=headers)

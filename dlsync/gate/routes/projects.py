@@ -7,7 +7,7 @@ from aiohttp import web
 from dlsync.gate import render
 from dlsync.gate.context import API_PREFIX, base_url, gate_of, user_of
 from dlsync.gate.refusal import Refusal
-from dlsync.gate.routes.bodies import ok
+from dlsync.gate.routes.bodies import media_type, ok
 
 routes = web.RouteTableDef()
 
@@ -40,7 +40,7 @@ async def projects_named(request: web.Request) -> web.Response:
 @routes.post(API_PREFIX + "/projects")
 async def create_project(request: web.Request) -> web.Response:
     """Create a project from a form (``name=...``) or JSON body."""
-    if request.content_type == "application/json":
+    if media_type(request) == "application/json":
         body = await request.json()
         name = body.get("name") if isinstance(body, dict) else None
     else:

@@ -20,6 +20,7 @@ from dlsync.gate.context import API_PREFIX, GateContext, base_url, gate_of, user
 from dlsync.gate.multipart import FormReader, PartHead, boundary_of
 from dlsync.gate.paths import clean_path
 from dlsync.gate.refusal import bad_request
+from dlsync.gate.routes.bodies import media_type
 from dlsync.gate.store import Blob
 
 routes = web.RouteTableDef()
@@ -113,10 +114,11 @@ async def upload(request: web.Request) -> web.Response:
         raise bad_request(f"upload mode {mode!r} is not known; use skip or overwrite")
     store = gate_of(request).store
     store.require_dataset(dataset_id)
-    if request.content_type == "application/x-www-form-urlencoded":
+    media = media_type(request)
+    if media == "application/x-www-form-urlencoded":
         return await _make_folder(request, dataset_id)
-    if not request.content_type.startswith("multipart/"):
-        raise bad_request(f"upload body must be multipart/form-data, got {request.content_type}")
+    if not media.startswith("multipart/"):
+        raise bad_request(f"upload body must be multipart/form-data, got {media or 'none'}")
     parts = await _read_parts(request, dataset_id, mode == "overwrite")
     if parts.fields.get("type", "file") != "file":
         raise bad_request(f"upload part 'type' must be 'file', got {parts.fields['type']!r}")
