@@ -51,3 +51,16 @@ def test_download_json_annotations_writes_the_boxes(
     boxes = sorted((ann["label"], ann["coordinates"]) for ann in document["annotations"])
     assert boxes == sorted((label, [{"x": b[0], "y": b[1], "z": 0}, {"x": b[2], "y": b[3], "z": 0}])
                            for label, b in sample.boxes)
+
+
+def test_download_by_filter_writes_each_file_under_items(
+        dl: ModuleType, uploaded: Any, sample_tree: SampleTree, tmp_path: Path) -> None:
+    """items.download(filters) writes every matching item to items/<remote path>, byte for byte."""
+    filters = dl.Filters(field="dir", values="/sub/sub/deep")
+    uploaded.items.download(filters=filters, local_path=str(tmp_path), raise_on_error=True)
+    written = {path.relative_to(tmp_path / "items").as_posix(): path.read_bytes()
+               for path in (tmp_path / "items").rglob("*") if path.is_file()}
+    deep = {f"sub/{sample.rel}": sample.data for sample in sample_tree.files
+            if sample.rel.startswith("sub/deep/")}
+    assert written == deep
+    assert len(deep) == 8

@@ -149,3 +149,26 @@ def test_unicode_and_space_names_round_trip(dataset: Any, tmp_path: Path) -> Non
     item = dataset.items.get(filepath="/unicodé dir/chat noir é.png")
     assert (item.name, item.dir) == ("chat noir é.png", "/unicodé dir")
     assert item.download(save_locally=False).read() == data
+
+
+def test_uploaded_items_report_their_annotation_count(
+        uploaded: Any, sample_tree: SampleTree) -> None:
+    """Fetched items say they are annotated and count the boxes their JSON file held."""
+    for path, sample in list(sample_tree.by_remote_path(SAMPLE_REMOTE_DIR).items())[:4]:
+        item = uploaded.items.get(filepath=path)
+        assert item.annotated
+        assert item.annotations_count == len(sample.boxes), path
+
+
+def test_skip_upload_of_a_changed_file_replaces_the_item(dataset: Any, tmp_path: Path) -> None:
+    """In skip mode a changed local file mismatches the existing item's size, so dtlpy deletes
+    that item and uploads again: the path then holds the new bytes, under a new id."""
+    image = tmp_path / "grows.png"
+    image.write_bytes(png_bytes(2, 2, (3, 3, 3)))
+    first = dataset.items.upload(local_path=str(image), remote_path="/skip")
+    bigger = png_bytes(12, 12, (4, 4, 4))
+    image.write_bytes(bigger)
+    second = dataset.items.upload(local_path=str(image), remote_path="/skip")
+    assert second.id != first.id
+    assert [item.id for item in all_items(dataset)] == [second.id]
+    assert second.download(save_locally=False).read() == bigger
