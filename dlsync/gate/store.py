@@ -396,14 +396,15 @@ class Store:
         _patch_doc(doc, diff, system=system, user=user)
         with self._write() as db:
             if target is not None and target != row["filename"]:
-                self._move(db, row, clean_path(target, "filename"))
+                self._move(db, row, clean_path(target, "filename"), user)
             db.execute("UPDATE items SET doc = ?, updated_at = ?, hidden = ? WHERE id = ?",
                        (json.dumps(doc), records.now_iso(),
                         int(row["hidden"] if hidden is None else hidden), item_id))
             self._touch(row["dataset_id"])
         return self.item(item_id)
 
-    def move_items(self, dataset_id: str, folder_id: str, item_ids: Any) -> list[dict[str, Any]]:
+    def move_items(self, dataset_id: str, folder_id: str, item_ids: Any,
+                   user: str) -> list[dict[str, Any]]:
         """Move items (by id) into the folder item ``folder_id``; ids are kept."""
         if not isinstance(item_ids, list) or not all(isinstance(i, str) for i in item_ids):
             raise bad_request("bulk move body must be a JSON array of item ids")
@@ -415,11 +416,11 @@ class Store:
             for row in rows:
                 if row["dataset_id"] != dataset_id:
                     raise bad_request(f"item {row['id']} is not in dataset {dataset_id}")
-                self._move(db, row, join(folder["filename"], row["name"]))
+                self._move(db, row, join(folder["filename"], row["name"]), user)
             self._touch(dataset_id)
         return [self.item(i) for i in item_ids]
 
-    def _move(self, db: sqlite3.Connection, row: sqlite3.Row, target: str) -> None:
+    def _move(self, db: sqlite3.Connection, row: sqlite3.Row, target: str, user: str) -> None:
         source, dataset_id = row["filename"], row["dataset_id"]
         if target == source:
             return
@@ -429,13 +430,13 @@ class Store:
                       (dataset_id, target)).fetchone():
             raise Refusal(409, f"{target} already exists in dataset {dataset_id}")
         folder, name = split_path(target)
-        self._ensure_folders(db, dataset_id, folder, "system")
+        self._ensure_folders(db, dataset_id, folder, user)
         if row["type"] == "dir":
             db.execute(
                 "UPDATE items SET filename = ? || substr(filename, ?), dir = ? || substr(dir, ?) "
-                "WHERE dataset_id = ? AND substr(filename, 1, ?) = ?",
-                (target, len(source) + 1, target, len(source) + 1, dataset_id, len(source) + 1,
-                 source + "/"))
+                "WHERE dataset_id = ? AND filename >= ? AND filename < ?",
+                (target, len(source) + 1, target, len(source) + 1, dataset_id,
+                 *_subtree(source)))
         db.execute("UPDATE items SET filename = ?, dir = ?, name = ? WHERE id = ?",
                    (target, folder, name, row["id"]))
 
@@ -448,8 +449,8 @@ class Store:
             ids = [item_id]
             if row["type"] == "dir":
                 ids += [r[0] for r in db.execute(
-                    "SELECT id FROM items WHERE dataset_id = ? AND substr(filename, 1, ?) = ?",
-                    (row["dataset_id"], len(row["filename"]) + 1, row["filename"] + "/"))]
+                    "SELECT id FROM items WHERE dataset_id = ? AND filename >= ? AND filename < ?",
+                    (row["dataset_id"], *_subtree(row["filename"])))]
             _delete_items(db, ids)
             self._touch(row["dataset_id"])
 
@@ -563,6 +564,15 @@ class Store:
         ids = self._matching_ids("annotations", dataset_id, body, records.ANNOTATION_FIELDS,
                                 records.ANNOTATION_JOINS)
         return self.delete_annotations(dataset_id, ids)
+
+
+def _subtree(folder: str) -> tuple[str, str]:
+    """Bounds of every path strictly inside ``folder``: ``[folder + "/", folder + "0")``.
+
+    ``0`` is the character after ``/``, so the range is exactly the folder's descendants and
+    SQLite can read it from the (dataset_id, filename) index.
+    """
+    return folder + "/", folder + "0"
 
 
 def _clean_name(name: Any, what: str) -> str:

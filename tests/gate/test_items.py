@@ -186,3 +186,19 @@ async def test_join_narrows_items_to_those_with_matching_annotations(
     status, body = await api.call("POST", f"/datasets/{dataset_id}/query",
                                   json={"filter": {}, "join": bad, "resource": "items"})
     assert status == 400 and "join" in body["message"]
+
+
+async def test_folder_move_and_delete_cover_exactly_its_subtree(
+    api: GateApi, dataset_id: str
+) -> None:
+    """Moving /a moves /a/** (not /ab); deleting the moved folder removes only its subtree."""
+    for path in ("/a/1.jpg", "/a/sub/2.jpg", "/ab/3.jpg"):
+        await api.upload(dataset_id, path)
+    folder = (await api.list_all(dataset_id, [{"type": "dir"}, {"filename": "/a"}]))[0]
+    await api.ok("PATCH", f"/items/{folder['id']}?system=true", json={"filename": "/z"})
+    files = {i["filename"]: i for i in await api.list_all(dataset_id, [{"type": "file"}])}
+    assert sorted(files) == ["/ab/3.jpg", "/z/1.jpg", "/z/sub/2.jpg"]
+    assert files["/z/sub/2.jpg"]["dir"] == "/z/sub"
+    await api.ok("DELETE", f"/items/{folder['id']}")
+    left = [i["filename"] for i in await api.list_all(dataset_id, [{"type": "file"}])]
+    assert left == ["/ab/3.jpg"]

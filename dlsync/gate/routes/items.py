@@ -43,7 +43,7 @@ async def move(request: web.Request) -> web.Response:
     """Move the items listed by id into a folder item; ids are kept."""
     store = gate_of(request).store
     moved = store.move_items(request.match_info["id"], request.match_info["folderId"],
-                             await json_body(request))
+                             await json_body(request), user_of(request).email)
     base = base_url(request)
     return ok([render.item(base, i) for i in moved])
 
