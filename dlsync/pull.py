@@ -1,0 +1,74 @@
+"""``dlsync pull``: the platform's annotations (and, with ``--items``, its items) into the folder.
+
+Like ``dlsync mirror``, the pair comes from flags or from ``--config FILE --pair NAME``, the run
+holds the pair's lock, and the exit code says how it went: 0 in sync, 1 some items failed or are
+in conflict (both versions kept), 2 usage, 3 authentication, 5 locked.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+import anyio
+
+from dlsync.config import PairConfig
+from dlsync.errors import EXIT_OK, EXIT_PARTIAL, UsageError
+from dlsync.remote.client import DataloopClient
+from dlsync.remote.connect import connect
+from dlsync.state.location import lock_path
+from dlsync.state.lock import PairLock
+from dlsync.state.store import StateStore
+from dlsync.sync.download import Fetch
+from dlsync.sync.engine import pair_spec
+from dlsync.sync.puller import Puller, PullOptions, PullResult
+from dlsync.sync.pulltally import render_pull_summary
+
+FetchFactory = Callable[[DataloopClient], Fetch]
+"""Builds the download function from the open client (a seam for tests; default: its download)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PullRequest:
+    """Everything ``dlsync pull`` was asked to do."""
+
+    pair: PairConfig
+    state: Path
+    options: PullOptions
+    as_json: bool = False
+    gate_data: Path | None = None
+    fetch: FetchFactory | None = None
+
+
+async def run_pull(request: PullRequest, out: TextIO) -> int:
+    """Run the pull, print its summary, return the exit code."""
+    pair = request.pair
+    if request.options.items:
+        pair.source.mkdir(parents=True, exist_ok=True)
+    if not pair.source.is_dir():
+        raise UsageError(f"source folder {pair.source} does not exist or is not a folder")
+    with StateStore.open(request.state) as store, \
+            PairLock(lock_path(request.state, pair.name), pair.name):
+        async with connect(pair.remote, gate_data=request.gate_data) as connection:
+            pair_id = store.register_pair(pair_spec(pair, pair.remote.url))
+            client = connection.client
+            fetch = request.fetch(client) if request.fetch else None
+            result = await Puller(pair, client, store, pair_id, request.options,
+                                  fetch=fetch).run()
+    render_pull_summary(result.tally, out, {
+        "pair": pair.name, "remote": connection.url, "dataset_id": result.dataset_id,
+        "full": result.full, "dry_run": request.options.dry_run}, as_json=request.as_json)
+    return exit_code(result)
+
+
+def exit_code(result: PullResult) -> int:
+    """0 in sync, 1 some items failed or are in conflict."""
+    return EXIT_PARTIAL if result.has_problems else EXIT_OK
+
+
+def pull_sync(request: PullRequest, out: TextIO | None = None) -> int:
+    """``run_pull`` from synchronous code (the command line)."""
+    return anyio.run(run_pull, request, out or sys.stdout)

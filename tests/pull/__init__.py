@@ -1,0 +1,1 @@
+"""Scenarios of `dlsync pull`: platform annotations and items into the local folder."""
