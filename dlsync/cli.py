@@ -95,6 +95,58 @@ def mirror(source: Path | None, project: str | None, dataset: str | None, remote
     return mirror_sync(request)
 
 
+@cli.command()
+@click.argument("source", required=False, type=_DIR)
+@click.option("--project", help="Dataloop project name.")
+@click.option("--dataset", help="Dataset name in the project.")
+@click.option("--remote", help='API base URL, a remote named in the config, or "local" for the '
+              "embedded gate.  [default: https://gate.dataloop.ai/api/v1]")
+@click.option("--remote-dir", help="Dataset folder the source maps to.  [default: /]")
+@click.option("--annotations", help='Where annotation JSON files are: a folder, "sidecar" '
+              'or "none".  [default: sidecar]')
+@click.option("--items", is_flag=True, help="Also download items missing locally (a dataset "
+              "checkout); resumable.")
+@click.option("--full", is_flag=True, help="Look at every item, not only those changed since "
+              "the last pull.")
+@click.option("--conflict", type=click.Choice(["keep-both", "local", "remote"]),
+              help="When both sides changed an item's annotations: keep both (the platform's "
+              "version beside the file), or let one side win.  [default: keep-both]")
+@click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--state", type=_FILE, help="State database.  [default: "
+              "$XDG_STATE_HOME/dlsync/state.db]")
+@click.option("--workers", type=click.IntRange(min=1), help="Items handled concurrently.  "
+              "[default: 16]")
+@click.option("--config", "config_path", type=_FILE, help="Config file with named sync pairs.")
+@click.option("--pair", "pair_name", help="Name of the sync pair in the config to pull.")
+@click.option("--gate-data", type=_DIR, hidden=True, help="Data folder of the embedded gate.")
+def pull(source: Path | None, project: str | None, dataset: str | None, remote: str | None,
+         remote_dir: str | None, annotations: str | None, items: bool, full: bool,
+         conflict: str | None, dry_run: bool, as_json: bool, state: Path | None,
+         workers: int | None, config_path: Path | None, pair_name: str | None,
+         gate_data: Path | None) -> int:
+    """Bring the platform's annotations of a dataset into the folder SOURCE, once.
+
+    Exit codes: 0 in sync; 1 some items failed or are in conflict (both versions kept);
+    2 usage or config error; 3 authentication error; 5 another run holds the lock.
+    """
+    from dlsync.mirror import build_pair, load_optional_config, state_path_for
+    from dlsync.pull import PullRequest, pull_sync
+    from dlsync.sync.puller import PullOptions
+
+    config = load_optional_config(config_path)
+    flags = {"source": str(source) if source else None, "project": project,
+             "dataset": dataset, "remote": remote or (None if pair_name else
+                                                      constants.PRODUCTION_REMOTE),
+             "remote_dir": remote_dir, "annotations": annotations, "workers": workers,
+             "conflict": conflict}
+    pair = build_pair(flags, config=config, pair_name=pair_name)
+    request = PullRequest(pair=pair, state=state_path_for(state, config),
+                          options=PullOptions(items=items, full=full, dry_run=dry_run),
+                          as_json=as_json, gate_data=gate_data)
+    return pull_sync(request)
+
+
 @cli.command("run")
 @click.option("--config", "config_path", type=_FILE, help="Config file with the sync pairs to "
               "serve.  [default: $DLSYNC_CONFIG, ~/.config/dlsync/dlsync.toml, "

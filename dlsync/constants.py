@@ -92,3 +92,10 @@ DAEMON_STALE_S = 30.0          # an older heartbeat (six HEARTBEAT_S) means the 
 STATUS_ERRORS = 5              # last per-file errors shown per pair by `dlsync status`
 STATUS_RUNS = 10               # recent runs per pair that `dlsync status` averages throughput over
 METRICS_PATH = "/metrics"
+
+# Pull: platform annotations (and items) back into the local folder
+PULL_OVERLAP_S = 30.0           # an incremental pull looks this far behind its watermark
+PULL_BATCH = 500                # items whose annotations are fetched with one query
+PART_SUFFIX = ".dlsync-part"    # a download in progress; resumed from its size
+CONFLICT_MARK = ".conflict-"    # b.json -> b.conflict-20261127T101500Z.json
+URL_FIELDS = ("url", "item", "dataset")  # annotation keys that only name the server's URLs

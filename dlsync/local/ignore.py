@@ -29,6 +29,8 @@ DEFAULT_PATTERNS: tuple[str, ...] = (
     ".~lock.*#",
     "*.swp",
     ".dlsync*",          # dlsync's own temporary and state files, and .dlsyncignore itself
+    "*.dlsync-part",     # a download `dlsync pull --items` has not finished
+    "*.conflict-*.json", # the platform's version of an annotation file in conflict
     ".git/",
 )
 

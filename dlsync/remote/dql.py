@@ -38,7 +38,24 @@ def item_conditions(extra: Sequence[Condition] | None, *, defaults: bool = True)
 
 def annotation_conditions(item_id: str) -> list[Condition]:
     """The ``$and`` list that lists one item's annotations (every type but ``note``)."""
-    return [{"type": {"$in": list(ANNOTATION_TYPES)}}, {"itemId": item_id}]
+    return [annotation_types(), {"itemId": item_id}]
+
+
+def annotation_types() -> Condition:
+    """The condition dtlpy adds to every annotation listing: every type but ``note``."""
+    return {"type": {"$in": list(ANNOTATION_TYPES)}}
+
+
+def updated_since(stamp: str) -> Condition:
+    """Rows whose ``updatedAt`` (ISO 8601, UTC) is ``stamp`` or later."""
+    return {"updatedAt": {"$gte": stamp}}
+
+
+def latest_query(resource: str, conditions: Sequence[Condition]) -> dict[str, Any]:
+    """One row: the most recently updated ``resource`` matching ``conditions``."""
+    return {"filter": {"$and": list(conditions)} if conditions else {},
+            "sort": {"updatedAt": "descending"}, "page": 0, "pageSize": 1,
+            "resource": resource}
 
 
 def delete_query(resource: str, conditions: Sequence[Condition]) -> dict[str, Any]:

@@ -148,6 +148,12 @@ class StateReader:
         sql = f"SELECT {_REMOTE_COLUMNS} FROM remote_items WHERE pair = ? ORDER BY key"
         return map(_remote, self._stream(sql, (pair,)))
 
+    def in_conflict(self, pair: int) -> list[StateRecord]:
+        """Tracked files of ``pair`` whose status is conflict (they carry their reason)."""
+        return [_file(row) for row in self._all(
+            f"SELECT {_FILE_COLUMNS} FROM files f WHERE f.pair = ? AND f.last_error IS NOT NULL "
+            "AND f.status = 'conflict' ORDER BY f.key", (pair,))]
+
     def files_with_content(self, pair: int, sha256: str, size: int) -> list[StateRecord]:
         """Tracked files with this content: the candidates when pairing a move."""
         return [_file(row) for row in self._all(
