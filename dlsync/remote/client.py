@@ -16,7 +16,7 @@ import mimetypes
 import os
 import posixpath
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import TracebackType
@@ -98,9 +98,27 @@ class DataloopClient:
                                 f"{self.settings.base_url}; expected one")
         if not create:
             raise NotFoundError(f"no project named {name!r} on {self.settings.base_url}")
+        return cast(ProjectJson, await self._create_once(
+            lambda: self._projects_named(name), lambda: self._post_project(name)))
+
+    async def _post_project(self, name: str) -> dict[str, Any]:
         reply, req = await self._call("POST", "/projects", f"create project {name!r}", UNSAFE,
                                       body=_form({"name": name}))
-        return cast(ProjectJson, replies.entity(reply.body, req))
+        return dict(replies.entity(reply.body, req))
+
+    async def _create_once(self, find: Callable[[], Awaitable[list[dict[str, Any]]]],
+                           post: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+        """``post`` a create; after a failure that may have applied it (5xx, no reply), look
+        for the entity with ``find`` before posting again, so it is never created twice."""
+        for _ in range(constants.MAX_ATTEMPTS - 1):
+            try:
+                return await post()
+            except (ServerError, TransportError) as exc:
+                found = await find()
+                if len(found) == 1:
+                    return found[0]
+                log.warning("create failed, will look again and retry", error=str(exc))
+        return await post()
 
     async def _projects_named(self, name: str) -> list[dict[str, Any]]:
         """Projects called ``name`` (a 404 from the lookup means none)."""
@@ -114,20 +132,29 @@ class DataloopClient:
     async def get_dataset(self, project_id: str, name: str, *,
                           create: bool = False) -> DatasetJson:
         """The dataset ``name`` in project ``project_id``; created when missing and asked."""
-        reply, req = await self._call("POST", "/datasets/query", f"dataset {name!r}",
-                                      json=dql.datasets_by_name(project_id, name),
-                                      headers={"user_query": "true"})
-        found = replies.page(reply.body, req)["items"]
+        found = await self._datasets_named(project_id, name)
         if len(found) == 1:
             return cast(DatasetJson, found[0])
         if found:
-            raise ProtocolError(f"{req.describe()}: {len(found)} datasets have this name")
+            raise ProtocolError(f"dataset {name!r} in project {project_id}: "
+                                f"{len(found)} datasets have this name")
         if not create:
             raise NotFoundError(f"no dataset named {name!r} in project {project_id}")
+        return cast(DatasetJson, await self._create_once(
+            lambda: self._datasets_named(project_id, name),
+            lambda: self._post_dataset(project_id, name)))
+
+    async def _datasets_named(self, project_id: str, name: str) -> list[dict[str, Any]]:
+        reply, req = await self._call("POST", "/datasets/query", f"dataset {name!r}",
+                                      json=dql.datasets_by_name(project_id, name),
+                                      headers={"user_query": "true"})
+        return list(replies.page(reply.body, req)["items"])
+
+    async def _post_dataset(self, project_id: str, name: str) -> dict[str, Any]:
         body = {"name": name, "projects": [project_id], "createDefaultRecipe": True}
         reply, req = await self._call("POST", "/datasets", f"create dataset {name!r}", UNSAFE,
                                       json=body)
-        return cast(DatasetJson, replies.entity(reply.body, req))
+        return dict(replies.entity(reply.body, req))
 
     async def get_dataset_by_id(self, dataset_id: str) -> DatasetJson:
         """The dataset with id ``dataset_id``."""

@@ -1,0 +1,1 @@
+"""Stress tests: crash loop, fault soak, bad input tried on purpose, security."""
