@@ -316,6 +316,26 @@ class DataloopClient:
                                           f"list annotations of item {item_id}"):
             yield cast(AnnotationJson, one)
 
+    async def iter_annotations_where(self, dataset_id: str,
+                                     conditions: Sequence[dql.Condition],
+                                     ) -> AsyncIterator[AnnotationJson]:
+        """Annotations of a dataset (all types but ``note``) matching ``conditions``, by id."""
+        full = [dql.annotation_types(), *conditions]
+        async for one in self._iter_query(dataset_id, "annotations", full,
+                                          f"list annotations of dataset {dataset_id}"):
+            yield cast(AnnotationJson, one)
+
+    async def latest_update(self, dataset_id: str, resource: str,
+                            conditions: Sequence[dql.Condition]) -> str | None:
+        """The latest ``updatedAt`` among the ``resource`` rows matching ``conditions``."""
+        body = dql.latest_query(resource, conditions)
+        reply, req = await self._call("POST", f"/datasets/{dataset_id}/query",
+                                      f"latest {resource} update in dataset {dataset_id}",
+                                      json=body, headers={"user_query": "true"})
+        found = replies.page(reply.body, req)["items"]
+        stamp = found[0].get("updatedAt") if found else None
+        return stamp if isinstance(stamp, str) else None
+
     async def post_annotations(self, item_id: str,
                                annotations: Sequence[AnnotationJson]) -> list[AnnotationJson]:
         """Post annotations in batches of 100; never re-sent after an ambiguous failure.
