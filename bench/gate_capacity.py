@@ -188,7 +188,9 @@ def main() -> None:
             "",
             f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()} with "
             f"os.cpu_count()={os.cpu_count()}, Python {platform.python_version()}, "
-            "SQLite in WAL mode on the local disk.",
+            "SQLite in WAL mode on the local disk; 1-minute load average "
+            f"{os.getloadavg()[0]:.1f} at the end (the machine is shared, so wall-clock figures "
+            "move with its load; the gate CPU figures are the steadier ones).",
             "",
             *table,
         ])

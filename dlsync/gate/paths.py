@@ -10,8 +10,11 @@ from dlsync.gate.refusal import bad_request
 ROOT = "/"
 
 
-def clean_path(raw: Any, what: str = "path") -> str:
-    """``raw`` checked and normalised (one trailing ``/`` dropped); Refusal (400) if unusable."""
+def clean_path(raw: Any, what: str = "path", *, folder: bool = False) -> str:
+    """``raw`` checked; Refusal (400) if unusable.
+
+    A folder path may end in one ``/`` (dropped); a file path may not, as its name would be empty.
+    """
     if not isinstance(raw, str) or not raw:
         raise bad_request(f"{what} must be a non-empty string, got {raw!r}")
     path: str = raw
@@ -20,6 +23,8 @@ def clean_path(raw: Any, what: str = "path") -> str:
     if any(ord(c) < 32 or ord(c) == 127 for c in path):
         raise bad_request(f"{what} {path!r} contains a control character")
     if len(path) > 1 and path.endswith("/"):
+        if not folder:
+            raise bad_request(f"{what} {path!r} ends with '/': the file name is empty")
         path = path[:-1]
     if path == ROOT:
         return path

@@ -348,7 +348,7 @@ class Store:
 
     def make_folder(self, dataset_id: str, path: Any, user: str) -> tuple[dict[str, Any], str]:
         """Create the folder ``path`` (and its parents); returns (folder item, op)."""
-        path = clean_path(path)
+        path = clean_path(path, folder=True)
         self.require_dataset(dataset_id)
         with self._write() as db:
             row = db.execute("SELECT * FROM items WHERE dataset_id = ? AND filename = ?",

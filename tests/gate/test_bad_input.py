@@ -12,7 +12,8 @@ UNKNOWN = "ffffffffffffffffffffffff"
 
 @pytest.mark.parametrize("path", [
     "relative/a.jpg", "/a/../b.jpg", "/a/\x00b.jpg", "/a/b\n.jpg", "/a//b.jpg", "/", "",
-], ids=["relative", "dotdot", "nul", "newline", "empty-segment", "root", "empty"])
+    "/folder/",
+], ids=["relative", "dotdot", "nul", "newline", "empty-segment", "root", "empty", "empty-name"])
 async def test_bad_upload_paths_are_refused_and_nothing_is_stored(
     api: GateApi, dataset_id: str, path: str
 ) -> None:
