@@ -16,6 +16,7 @@ import anyio
 from dlsync import logs
 from dlsync.config import Config, PairConfig, load_config, merge_overrides, pair_from_flags
 from dlsync.errors import EXIT_OK, EXIT_PARTIAL, EXIT_SAFETY, UsageError
+from dlsync.interrupt import until_signalled
 from dlsync.progress import ProgressDisplay
 from dlsync.remote.connect import connect
 from dlsync.state.location import default_state_path, lock_path
@@ -121,4 +122,4 @@ def exit_code(result: CycleResult) -> int:
 
 def mirror_sync(request: MirrorRequest, out: TextIO | None = None) -> int:
     """``run_mirror`` from synchronous code (the command line)."""
-    return anyio.run(run_mirror, request, out or sys.stdout)
+    return anyio.run(until_signalled, lambda: run_mirror(request, out or sys.stdout))

@@ -133,29 +133,38 @@ class Cycle:
         """List, plan, execute and record one cycle."""
         dataset_id = await resolve_dataset(self.client, self.pair)
         result = CycleResult(self.tally, dataset_id=dataset_id)
-        async with running_writer(self.store) as writer:
-            run_id = new_run_id()
-            if not self.options.dry_run:
-                await writer.send(StartRun(self.pair_id, run_id, self.options.kind, time.time()))
-            result.remote_items = await writer.replace_remote_items(
-                self.pair_id, list_remote(self.client, dataset_id, self.pair.remote_dir))
-            await writer.flush()
-            target = Target(self.pair.source, dataset_id, self.pair.remote_dir, self.pair_id)
-            try:
+        run_id = new_run_id()
+        record = not self.options.dry_run
+        try:
+            async with running_writer(self.store) as writer:
+                if record:
+                    await writer.send(StartRun(self.pair_id, run_id, self.options.kind,
+                                               time.time()))
+                result.remote_items = await writer.replace_remote_items(
+                    self.pair_id, list_remote(self.client, dataset_id, self.pair.remote_dir))
+                await writer.flush()
+                target = Target(self.pair.source, dataset_id, self.pair.remote_dir,
+                                self.pair_id)
                 if self.options.dry_run:
                     result.plan, result.limits = await self._dry_run()
                 else:
                     result.limits = await self._execute(target, writer)
-            except BaseException as exc:
-                if not self.options.dry_run:
-                    await self._finish(writer, run_id, exc)
-                raise
-            if not self.options.dry_run:
-                await self._finish(writer, run_id, None)
+                    await writer.send(self._finish(run_id, None))
+        except BaseException as exc:
+            # The writer has stopped (committing what it was sent); record the end directly.
+            if record:
+                self._record_end(run_id, exc)
+            raise
         return result
 
-    async def _finish(self, writer: StateWriter, run_id: str,
-                      exc: BaseException | None) -> None:
+    def _record_end(self, run_id: str, exc: BaseException) -> None:
+        try:
+            self.store.write([self._finish(run_id, exc)])
+        except DlsyncError as failure:  # e.g. the disk is still full: keep the first error
+            _log.error("could not record the end of the run", error=str(failure))
+
+    def _finish(self, run_id: str, exc: BaseException | None) -> FinishRun:
+        """The record of how the run ended."""
         if exc is None:
             outcome = RunOutcome.PARTIAL if self.tally.has_errors or \
                 self.tally.deletes_refused else RunOutcome.OK
@@ -164,10 +173,8 @@ class Cycle:
         else:
             outcome = RunOutcome.INTERRUPTED
         error = logs.scrub(str(exc)) if exc is not None else self.tally.deletes_refused
-        with anyio.CancelScope(shield=True):
-            await writer.send(FinishRun(run_id, time.time(), outcome, self.tally.counts(),
-                                        self.tally.bytes_sent, error))
-            await writer.flush()
+        return FinishRun(run_id, time.time(), outcome, self.tally.counts(),
+                         self.tally.bytes_sent, error)
 
     def _policy(self) -> Policy:
         return Policy(delete=self.pair.delete)
