@@ -41,7 +41,7 @@ class Daemon:
 
     def __init__(self, config: Config, state: Path, *, clock: Clock | None = None,
                  watch_source: WatchSource | None = None, notifier: Notifier | None = None,
-                 gate_data: Path | None = None, handle_signals: bool = True) -> None:
+                 gate_data: Path | None = None) -> None:
         if not config.pairs:
             raise UsageError(f"the config {config.source or ''} defines no [pairs.NAME]; "
                              "nothing to serve")
@@ -51,7 +51,6 @@ class Daemon:
         self.watch_source = watch_source or NotifyWatchSource()
         self.notifier = notifier or Notifier()
         self.gate_data = gate_data
-        self.handle_signals = handle_signals
         self.counters = ServiceCounters()
         self.pairs: list[PairService] = []
         self.ready = anyio.Event()
@@ -123,8 +122,6 @@ class Daemon:
                 tg.start_soon(self._status)
                 if self.notifier.watchdog_s is not None:
                     tg.start_soon(self._watchdog, self.notifier.watchdog_s)
-                if self.handle_signals:
-                    tg.start_soon(self._signals)
 
     async def _shutdown(self) -> None:
         timeout = self.config.service.shutdown_timeout
@@ -157,7 +154,8 @@ class Daemon:
             self.notifier.watchdog()
             await self.clock.sleep(every)
 
-    async def _signals(self) -> None:
+    async def serve_signals(self) -> None:
+        """Turn SIGTERM/SIGINT into ``stop()`` and SIGHUP into ``reconcile()`` (main thread)."""
         with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
             async for signum in signals:
                 if signum == signal.SIGHUP:
@@ -189,5 +187,16 @@ def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
 
 
 async def run_service(config: Config, state: Path, *, gate_data: Path | None = None) -> int:
-    """``dlsync run``: the daemon with real signals, clock and watcher."""
-    return await Daemon(config, state, gate_data=gate_data).run()
+    """``dlsync run``: the daemon with real signals, clock and watcher.
+
+    Signals are taken before anything else starts, so a SIGTERM during start-up is a clean stop.
+    """
+    daemon = Daemon(config, state, gate_data=gate_data)
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(daemon.serve_signals)
+            code = await daemon.run()
+            tg.cancel_scope.cancel()
+    except BaseExceptionGroup as group:
+        raise _first_error(group) from None
+    return code

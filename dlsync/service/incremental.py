@@ -18,10 +18,10 @@ from anyio.abc import ObjectSendStream
 
 from dlsync import constants
 from dlsync.config import PairConfig
+from dlsync.model import ActionKind
 from dlsync.remote.client import DataloopClient
 from dlsync.service.clock import Clock
 from dlsync.service.scope import ScopedPlanner, ScopedReader
-from dlsync.model import ActionKind
 from dlsync.state.ops import MarkFile, RunKind, WriteOp
 from dlsync.state.store import StateStore
 from dlsync.state.writer import StateWriter, running_writer

@@ -106,7 +106,7 @@ async def running(config: Path, **options: Any) -> AsyncIterator[Daemon]:
     """The daemon serving ``config`` in this event loop until the block ends (then stopped)."""
     loaded = load_config(config)
     assert loaded.state is not None
-    daemon = Daemon(loaded, loaded.state, handle_signals=False, **options)
+    daemon = Daemon(loaded, loaded.state, **options)
     result: list[int] = []
     async with anyio.create_task_group() as tg:
         async def serve() -> None:

@@ -1,0 +1,61 @@
+"""Bursts of new folders, folder renames and deletes within the grace period."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import anyio
+
+from dlsync.gate.server import RunningGate
+from tests.service.conftest import Platform, running, write_config
+
+
+async def test_burst_of_new_folders_all_arrive_once(tmp_path: Path, gate: RunningGate,
+                                                    source: Path, platform: Platform) -> None:
+    """2,000 files created in 200 brand-new folders all end up remote, each exactly once."""
+    config = write_config(tmp_path, gate, source)
+    async with running(config):
+        for d in range(200):
+            folder = source / f"d{d:03}"
+            folder.mkdir()
+            for f in range(10):
+                (folder / f"f{f}.txt").write_bytes(f"{d}/{f}".encode())
+        items = await platform.wait_for(lambda found: len(found) >= 2000, timeout=100)
+    assert len(items) == 2000
+    assert platform.uploads() == 2000
+
+
+async def test_folder_rename_becomes_moves(tmp_path: Path, gate: RunningGate, source: Path,
+                                           platform: Platform) -> None:
+    """A renamed folder keeps its item ids and uploads nothing (deletes off)."""
+    (source / "old").mkdir()
+    for n in range(20):
+        (source / "old" / f"{n}.txt").write_bytes(f"content {n}".encode())
+    config = write_config(tmp_path, gate, source)
+    async with running(config):
+        before = await platform.wait_for(lambda found: len(found) == 20)
+        ids = {name.rsplit("/", 1)[1]: item["id"] for name, item in before.items()}
+        uploads = platform.uploads()
+        os.rename(source / "old", source / "new")
+        after = await platform.wait_for(
+            lambda found: set(found) == {f"/new/{n}.txt" for n in range(20)})
+    assert {name.rsplit("/", 1)[1]: item["id"] for name, item in after.items()} == ids
+    assert platform.uploads() == uploads + 1   # one POST makes the folder /new; no file content
+
+
+async def test_delete_and_restore_within_grace_keeps_item(
+        tmp_path: Path, gate: RunningGate, source: Path, platform: Platform) -> None:
+    """A file deleted and restored within delete_grace is never deleted remotely."""
+    (source / "keep.txt").write_bytes(b"precious")
+    (source / "other.txt").write_bytes(b"gone for good")
+    config = write_config(tmp_path, gate, source, delete=True, delete_grace=2.0)
+    async with running(config):
+        before = await platform.wait_for(lambda found: len(found) == 2)
+        (source / "keep.txt").rename(tmp_path / "aside.txt")
+        (source / "other.txt").unlink()
+        await anyio.sleep(0.5)   # the user's pause before restoring, well inside the grace
+        (tmp_path / "aside.txt").rename(source / "keep.txt")
+        after = await platform.wait_for(lambda found: "/other.txt" not in found)
+    assert after["/keep.txt"]["id"] == before["/keep.txt"]["id"]
+    assert set(after) == {"/keep.txt"}
