@@ -17,11 +17,21 @@ from pathlib import Path
 from typing import Any
 
 from dlsync.gate import records
+from dlsync.gate.documents import (
+    Blob,
+    annotation_doc,
+    check_annotation,
+    clean_name,
+    file_doc,
+    patch_item_doc,
+)
 from dlsync.gate.dql import CompiledQuery, Join, compile_query
 from dlsync.gate.ids import IdGenerator
 from dlsync.gate.paths import ROOT, clean_path, folder_chain, join, split_path
 from dlsync.gate.refusal import Refusal, bad_request, not_found
 from dlsync.gate.schema import connect, highest_id
+
+__all__ = ["Blob", "Page", "Store"]
 
 _COUNT_CACHE_LIMIT = 4096
 
@@ -41,15 +51,6 @@ class Page:
             "items": entities, "totalItemsCount": self.total,
             "totalPagesCount": -(-self.total // self.page_size), "hasNextPage": self.has_next,
         }
-
-
-@dataclass(frozen=True)
-class Blob:
-    """Stored content an item points at."""
-
-    sha256: str
-    size: int
-    mimetype: str
 
 
 class Store:
@@ -117,7 +118,7 @@ class Store:
 
     def create_project(self, name: Any, user: str) -> dict[str, Any]:
         """A new project named ``name``; 409 if the name is taken."""
-        name = _clean_name(name, "project name")
+        name = clean_name(name, "project name")
         now = records.now_iso()
         doc: dict[str, Any] = {"creator": user, "updatedAt": now, "org": None, "role": "owner",
                "isBlocked": False, "archived": False, "contributors": []}
@@ -163,7 +164,7 @@ class Store:
         """A new dataset from a ``POST /datasets`` body, with its root folder."""
         if not isinstance(body, dict):
             raise bad_request("dataset create body must be a JSON object")
-        name = _clean_name(body.get("name"), "dataset name")
+        name = clean_name(body.get("name"), "dataset name")
         projects = body.get("projects")
         if not isinstance(projects, list) or len(projects) != 1 or not isinstance(projects[0], str):
             raise bad_request("dataset 'projects' must be a list with one project id")
@@ -213,7 +214,7 @@ class Store:
         row = self._one("SELECT * FROM datasets WHERE id = ?", dataset_id)
         if row is None:
             raise not_found("dataset", dataset_id)
-        name = row["name"] if diff.get("name") is None else _clean_name(diff["name"],
+        name = row["name"] if diff.get("name") is None else clean_name(diff["name"],
                                                                         "dataset name")
         doc = json.loads(row["doc"])
         metadata = diff.get("metadata")
@@ -300,7 +301,7 @@ class Store:
                 raise Refusal(409, f"{path} is a folder in dataset {dataset_id}; not replaced")
             if existing is not None and not overwrite:
                 return records.item_json(existing), "skip"
-            doc = _file_doc(existing, path, blob, metadata, description, user)
+            doc = file_doc(existing, path, blob, metadata, description, user)
             if existing is None:
                 item_id = self._insert_file(db, dataset_id, path, blob, doc)
                 op = "created"
@@ -336,7 +337,7 @@ class Store:
             for path in paths:
                 folder, name = split_path(clean_path(path))
                 self._ensure_folders(db, dataset_id, folder, user)
-                doc = _file_doc(None, path, blob, None, None, user)
+                doc = file_doc(None, path, blob, None, None, user)
                 added += db.execute(
                     "INSERT OR IGNORE INTO items (id, dataset_id, filename, dir, name, type, "
                     "created_at, updated_at, blob, size, doc) "
@@ -393,7 +394,7 @@ class Store:
         hidden = diff.get("hidden")
         if hidden is not None and not isinstance(hidden, bool):
             raise bad_request(f"item 'hidden' must be true or false, got {hidden!r}")
-        _patch_doc(doc, diff, system=system, user=user)
+        patch_item_doc(doc, diff, system=system, user=user)
         with self._write() as db:
             if target is not None and target != row["filename"]:
                 self._move(db, row, clean_path(target, "filename"), user)
@@ -493,7 +494,7 @@ class Store:
             for item_id in ids:
                 row = db.execute("SELECT doc FROM items WHERE id = ?", (item_id,)).fetchone()
                 doc = json.loads(row["doc"])
-                _patch_doc(doc, update, system=system, user=user)
+                patch_item_doc(doc, update, system=system, user=user)
                 db.execute("UPDATE items SET doc = ?, updated_at = ? WHERE id = ?",
                            (json.dumps(doc), records.now_iso(), item_id))
             self._touch(dataset_id)
@@ -508,7 +509,7 @@ class Store:
         if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
             raise bad_request(f"annotations for item {item_id} must be a JSON array of objects")
         row = self._item_row(item_id)
-        docs = [_annotation_doc(e, row, user, i) for i, e in enumerate(entries)]
+        docs = [annotation_doc(e, row, user, i) for i, e in enumerate(entries)]
         with self._write() as db:
             for doc in docs:
                 doc["id"] = self.ids.next_id()
@@ -534,7 +535,7 @@ class Store:
         doc = self.annotation(annotation_id)
         changes = {k: v for k, v in diff.items() if k not in records.ANNOTATION_OWNED}
         records.merge_diff(doc, changes)
-        _check_annotation(doc, annotation_id)
+        check_annotation(doc, annotation_id)
         doc.update(updatedAt=records.now_iso(), updatedBy=user)
         with self._write() as db:
             db.execute("UPDATE annotations SET type = ?, label = ?, updated_at = ?, doc = ? "
@@ -573,69 +574,6 @@ def _subtree(folder: str) -> tuple[str, str]:
     SQLite can read it from the (dataset_id, filename) index.
     """
     return folder + "/", folder + "0"
-
-
-def _clean_name(name: Any, what: str) -> str:
-    if not isinstance(name, str) or not name.strip():
-        raise bad_request(f"{what} must be a non-empty string, got {name!r}")
-    if any(ord(c) < 32 or ord(c) == 127 for c in name):
-        raise bad_request(f"{what} {name!r} contains a control character")
-    return name
-
-
-def _file_doc(existing: sqlite3.Row | None, path: str, blob: Blob,
-              metadata: dict[str, Any] | None, description: str | None,
-              user: str) -> dict[str, Any]:
-    doc: dict[str, Any] = json.loads(existing["doc"]) if existing is not None else {
-        "creator": user, "metadata": {}}
-    if metadata is not None:
-        doc["metadata"] = {k: v for k, v in metadata.items() if k != "system"}
-    if description is not None:
-        doc["description"] = description
-    doc["metadata"]["system"] = {
-        "size": blob.size, "mimetype": blob.mimetype, "originalname": split_path(path)[1],
-        "encoding": "7bit", "refs": [],
-    }
-    doc["updatedBy"] = user
-    return doc
-
-
-def _patch_doc(doc: dict[str, Any], diff: dict[str, Any], *, system: bool, user: str) -> None:
-    owned = records.ITEM_OWNED | {"filename", "hidden"}
-    rest = {k: v for k, v in diff.items() if k not in owned}
-    metadata = rest.get("metadata")
-    if metadata is not None and not isinstance(metadata, dict):
-        raise bad_request(f"item 'metadata' must be a JSON object, got {metadata!r}")
-    if isinstance(metadata, dict):
-        kept = doc.get("metadata", {}).get("system", {})
-        if not system:
-            rest["metadata"] = {k: v for k, v in metadata.items() if k != "system"}
-        records.merge_diff(doc, rest)
-        doc.setdefault("metadata", {}).setdefault("system", {}).update(
-            {k: kept[k] for k in ("size", "mimetype") if k in kept})
-    else:
-        records.merge_diff(doc, {k: v for k, v in rest.items() if k != "metadata"})
-    doc["updatedBy"] = user
-
-
-def _check_annotation(doc: dict[str, Any], where: Any) -> None:
-    if not isinstance(doc.get("type"), str) or not doc["type"]:
-        raise bad_request(f"annotation {where}: 'type' must be a non-empty string")
-    if doc.get("label") is not None and not isinstance(doc["label"], str):
-        raise bad_request(f"annotation {where}: 'label' must be a string")
-    if not isinstance(doc.get("metadata", {}), dict):
-        raise bad_request(f"annotation {where}: 'metadata' must be a JSON object")
-
-
-def _annotation_doc(entry: dict[str, Any], item: sqlite3.Row, user: str,
-                    index: int) -> dict[str, Any]:
-    doc = {k: v for k, v in entry.items() if k not in records.ANNOTATION_OWNED and v is not None}
-    _check_annotation(doc, f"#{index} for item {item['id']}")
-    now = records.now_iso()
-    doc.setdefault("metadata", {})
-    doc.update(itemId=item["id"], datasetId=item["dataset_id"], creator=user, createdAt=now,
-               updatedAt=now, updatedBy=user)
-    return doc
 
 
 def _delete_annotations(db: sqlite3.Connection, ids: list[str]) -> None:
