@@ -260,7 +260,7 @@ class Puller:
             return None
         done = await download_item(self._fetch, entry.item["id"], media, size, sha)
         self.tally.bytes_received += done.fetched
-        self.tally.count("downloaded")
+        self.tally.downloaded += 1
         record = StateRecord(path=entry.path, size=size, mtime_ns=done.mtime_ns,
                              inode=done.inode, sha256=done.fingerprint.sha256,
                              item_id=entry.item["id"], annotations_hash=None,

@@ -27,6 +27,7 @@ class PullTally:
     outcomes: Counter[str] = field(default_factory=Counter)
     problems: list[Problem] = field(default_factory=list)
     bytes_received: int = 0
+    downloaded: int = 0
     started: float = field(default_factory=time.monotonic)
 
     def count(self, outcome: str) -> None:
@@ -68,7 +69,7 @@ class PullTally:
         """The tally as JSON-able data."""
         return {"outcomes": dict(sorted(self.outcomes.items())), "items": self.items,
                 "conflicts": self.conflicts, "failures": self.failures,
-                "bytes_received": self.bytes_received,
+                "downloaded": self.downloaded, "bytes_received": self.bytes_received,
                 "problems": [{"path": p.path, "kind": p.kind, "reason": p.reason}
                              for p in self.problems],
                 "duration_s": round(self.elapsed(), 3)}
@@ -83,7 +84,7 @@ def render_pull_summary(tally: PullTally, out: TextIO, extra: dict[str, Any], *,
     done = [f"{n} {outcome}" for outcome, n in sorted(tally.outcomes.items())
             if outcome not in ("failed", "conflict")]
     out.write(f"dlsync pull: {', '.join(done) or 'nothing to do'} in {tally.elapsed():.1f} s "
-              f"({tally.bytes_received} bytes received)\n")
+              f"({tally.downloaded} items downloaded, {tally.bytes_received} bytes)\n")
     if tally.failures or tally.conflicts:
         out.write(f"  {tally.failures} failed (retried next pull), {tally.conflicts} in "
                   "conflict (reported until resolved):\n")
