@@ -31,6 +31,10 @@ f.annotation_size, f.annotation_mtime_ns, f.attempts, f.last_error,
  WHERE a.pair = f.pair AND a.item_id = f.item_id)
 """
 _REMOTE_COLUMNS = "item_id, path, size, sha256, fingerprint_size, annotations_hash"
+BY_CONTENT = (f"SELECT {_FILE_COLUMNS} FROM files f INDEXED BY files_by_fingerprint "
+              "WHERE f.pair = ? AND f.sha256 = ? AND f.size = ? ORDER BY f.key")
+"""Files with one content. Without INDEXED BY, SQLite walks all of the pair's files in key order
+(it favours the primary key for ORDER BY): one lookup per new file made a first mirror quadratic."""
 _RUN_COLUMNS = "id, kind, started, finished, outcome, counts, bytes, duration, error"
 
 
@@ -156,9 +160,7 @@ class StateReader:
 
     def files_with_content(self, pair: int, sha256: str, size: int) -> list[StateRecord]:
         """Tracked files with this content: the candidates when pairing a move."""
-        return [_file(row) for row in self._all(
-            f"SELECT {_FILE_COLUMNS} FROM files f WHERE f.pair = ? AND f.sha256 = ? "
-            "AND f.size = ? ORDER BY f.key", (pair, sha256, size))]
+        return [_file(row) for row in self._all(BY_CONTENT, (pair, sha256, size))]
 
     def status_counts(self, pair: int) -> dict[FileStatus, int]:
         """How many tracked files of ``pair`` are in each status (every status is a key)."""
