@@ -241,7 +241,7 @@ class Puller:
             if state is None:
                 return
         elif state is None:
-            self.tally.count("not-local")
+            self.tally.count("not-synced" if media.exists() else "not-local")
             return
         elif state.item_id != entry.item["id"] or state.status not in (FileStatus.SYNCED,
                                                                         FileStatus.CONFLICT):
