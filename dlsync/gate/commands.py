@@ -6,13 +6,19 @@ import asyncio
 import os
 import signal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from dlsync.constants import GATE_HOST, GATE_PORT, GATE_TOKEN_TTL_S
 from dlsync.gate.auth import TokenAuthority, load_secret
 from dlsync.gate.faults import FaultSettings
-from dlsync.gate.server import REFRESH_TTL_S, GateOptions, start_gate
+
+if TYPE_CHECKING:
+    from dlsync.gate.server import GateOptions
+
+# dlsync.gate.server (aiohttp.web, the store, the routes) is imported where it is used: every
+# ``dlsync`` command loads this module, and most never serve the gate.
 
 
 def default_data_dir() -> Path:
@@ -27,6 +33,8 @@ def gate() -> None:
 
 
 async def _serve(options: GateOptions) -> None:
+    from dlsync.gate.server import start_gate
+
     running = await start_gate(options)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -69,6 +77,8 @@ def serve(host: str, port: int, data_dir: Path | None, memory: bool, rate_limit:
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
     data = None if memory else (data_dir or default_data_dir())
+    from dlsync.gate.server import GateOptions
+
     asyncio.run(_serve(GateOptions(host=host, port=port, data_dir=data, faults=faults)))
 
 
@@ -81,5 +91,7 @@ def serve(host: str, port: int, data_dir: Path | None, memory: bool, rate_limit:
 def token(data_dir: Path | None, email: str, ttl: float | None, refresh: bool) -> None:
     """Print a token that the gate serving DATA accepts, whether or not it is running."""
     tokens = TokenAuthority(load_secret(data_dir or default_data_dir()))
+    from dlsync.gate.server import REFRESH_TTL_S
+
     lifetime = ttl if ttl is not None else (REFRESH_TTL_S if refresh else GATE_TOKEN_TTL_S)
     click.echo(tokens.mint(email, lifetime, refresh=refresh))
