@@ -32,6 +32,8 @@ CREATE TABLE IF NOT EXISTS items (
 ) STRICT;
 CREATE INDEX IF NOT EXISTS items_by_dataset ON items (dataset_id, id);
 CREATE INDEX IF NOT EXISTS items_by_dir ON items (dataset_id, dir, id);
+-- The default item filter (type = 'file', hidden = false) pages and counts from this index.
+CREATE INDEX IF NOT EXISTS items_by_kind ON items (dataset_id, type, hidden, id);
 -- Annotations hang off one item; doc holds the full annotation JSON.
 CREATE TABLE IF NOT EXISTS annotations (
     id TEXT PRIMARY KEY, item_id TEXT NOT NULL, dataset_id TEXT NOT NULL, type TEXT NOT NULL,
