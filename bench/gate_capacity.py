@@ -160,12 +160,13 @@ def write_docs(lines: list[str]) -> None:
     """Replace (or append) the Gate capacity section of docs/benchmarks.md."""
     text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
     start = text.find(SECTION)
-    section = "\n".join([SECTION, "", *lines, ""])
+    section = "\n".join([SECTION, "", *lines, "", ""])
     if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
+        text = text.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n"
     else:
         end = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + section + (text[end + 1:] if end >= 0 else "")
+        rest = text[end + 1:] if end >= 0 else ""
+        text = text[:start] + (section if rest else section.rstrip("\n") + "\n") + rest
     DOCS.parent.mkdir(exist_ok=True)
     DOCS.write_text(text)
 
@@ -225,9 +226,9 @@ def main() -> None:
             "Reading: the gate's own cost is the CPU per upload; "
             f"{min(r['upload_cpu_ms'] for r in results):.2f} ms means one free core serves about "
             f"{1000 / min(r['upload_cpu_ms'] for r in results):.0f} uploads/s. The wall-clock "
-            "upload rate also pays for the client's multipart encoding on the same two cores "
-            "and for whatever else runs on the machine, which is why it falls short of the "
-            "aim when the load average is high.",
+            "upload rate also pays for the client's HTTP work on the same two cores and for "
+            "whatever else runs on the machine, which is why it falls short of the aim when "
+            "the load average is high.",
         ])
 
 
