@@ -16,7 +16,8 @@ random generator:
   (multisets of canonical hashes), and nothing lies outside the tree.
 
     .venv/bin/python bench/stress_crash.py [--files 3000] [--kills 20] [--gate-kills 2]
-                                           [--latency-ms 20] [--seed 7] [--no-docs]
+                                           [--latency-ms 20] [--min-delay 1] [--max-delay 8]
+                                           [--seed 7] [--no-docs]
 
 The figures are printed and written to the "Stress" section of docs/benchmarks.md (the
 "Crash loop" table).
@@ -47,8 +48,8 @@ class CrashSettings:
     kills: int = 20
     gate_kills: int = 2
     latency_ms: float = 20.0
-    min_delay_s: float = 0.5
-    max_delay_s: float = 3.0
+    min_delay_s: float = 1.0
+    max_delay_s: float = 8.0
     seed: int = 7
 
 
@@ -194,11 +195,14 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--gate-kills", type=int, default=2)
     parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument("--min-delay", type=float, default=1.0)
+    parser.add_argument("--max-delay", type=float, default=8.0)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--no-docs", action="store_true")
     args = parser.parse_args()
     settings = CrashSettings(files=args.files, kills=args.kills, gate_kills=args.gate_kills,
-                             latency_ms=args.latency_ms, seed=args.seed)
+                             latency_ms=args.latency_ms, min_delay_s=args.min_delay,
+                             max_delay_s=args.max_delay, seed=args.seed)
     with tempfile.TemporaryDirectory(prefix="dlsync-crash-") as work:
         report = crash_loop(Path(work), settings)
     rows, notes = describe(report)
@@ -209,7 +213,8 @@ def main() -> None:
         common.write_section("Stress: crash loop", "\n".join([
             "Command: `.venv/bin/python bench/stress_crash.py "
             f"--files {args.files} --kills {args.kills} --gate-kills {args.gate_kills} "
-            f"--latency-ms {args.latency_ms:g} --seed {args.seed}`", "",
+            f"--latency-ms {args.latency_ms:g} --min-delay {args.min_delay:g} "
+            f"--max-delay {args.max_delay:g} --seed {args.seed}`", "",
             f"Measured on {common.machine()}.", "", rows, "", *[f"- {n}" for n in notes]]))
     raise SystemExit(0 if report.ok else 1)
 

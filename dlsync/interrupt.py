@@ -26,6 +26,17 @@ async def until_signalled(run: Callable[[], Awaitable[int]]) -> int:
     if threading.current_thread() is not threading.main_thread():
         return await run()
     received: list[int] = []
+    try:
+        result = await _watching(run, received)
+    except BaseExceptionGroup as group:  # the task group wraps what run() raised: unwrap it
+        if len(group.exceptions) == 1:
+            raise group.exceptions[0] from None
+        raise
+    return 128 + received[0] if received else result
+
+
+async def _watching(run: Callable[[], Awaitable[int]], received: list[int]) -> int:
+    """``await run()`` beside a signal watcher that cancels it and notes the signal."""
     result = 0
     async with anyio.create_task_group() as tg:
 
@@ -41,4 +52,4 @@ async def until_signalled(run: Callable[[], Awaitable[int]]) -> int:
         tg.start_soon(watch)
         result = await run()
         tg.cancel_scope.cancel()
-    return 128 + received[0] if received else result
+    return result

@@ -16,8 +16,19 @@ RelPath = NewType("RelPath", str)
 
 
 def rel_path(path: str) -> RelPath:
-    """Normalise a relative path: POSIX separators, NFC, no leading or trailing slash."""
-    return RelPath(unicodedata.normalize("NFC", path.replace("\\", "/")).strip("/"))
+    """Normalise a ``/``-separated relative path: NFC, no leading or trailing slash.
+
+    A backslash is an ordinary character of a POSIX file name and of a platform item name, so it
+    is kept: turning it into a separator would make ``..\\x`` the path ``../x``.
+    """
+    return RelPath(unicodedata.normalize("NFC", path).strip("/"))
+
+
+def is_contained(path: str) -> bool:
+    """True when ``path`` joined to a root stays inside it: relative, no ``""``, ``.``, ``..``
+    segment and no NUL. Remote names that fail this are never mapped to local paths."""
+    return (bool(path) and not path.startswith("/") and "\x00" not in path
+            and not any(s in ("", ".", "..") for s in path.split("/")))
 
 
 def path_key(path: str) -> bytes:

@@ -28,6 +28,7 @@ import aiohttp
 from dlsync import constants, logs
 from dlsync.errors import (
     AmbiguousWriteError,
+    BadRequestError,
     IntegrityError,
     LocalFileError,
     NotFoundError,
@@ -226,8 +227,12 @@ class DataloopClient:
         ``metadata`` is sent as the ``metadata`` form part (``{"user": {...}}``). Raises
         ``IntegrityError`` when the reply's ``metadata.system.size`` differs from the bytes sent.
         """
+        what = f"upload {local_path} as {filename!r} to dataset {dataset_id}"
+        if any(ord(c) < 32 or ord(c) == 127 for c in filename):  # cannot go in a form header
+            raise BadRequestError(f"{what}: the name contains a control character, which item "
+                                  "names cannot hold; rename the file to sync it",
+                                  method="POST", url=f"/datasets/{dataset_id}/items")
         body = _FileBody(local_path, filename, metadata)
-        what = f"upload {local_path} as {filename} to dataset {dataset_id}"
         reply, req = await self._call("POST", f"/datasets/{dataset_id}/items", what,
                                       params={"mode": mode}, body=body.open)
         item = cast(ItemJson, replies.entity(reply.body, req))

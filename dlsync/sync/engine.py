@@ -23,7 +23,7 @@ from dlsync import logs
 from dlsync.config import PairConfig
 from dlsync.errors import DlsyncError, NotFoundError, UsageError, is_fatal
 from dlsync.local.ignore import IgnoreRules
-from dlsync.model import Action, Fingerprint, RemoteItem, rel_path
+from dlsync.model import Action, Fingerprint, RemoteItem, is_contained, rel_path
 from dlsync.remote import dql
 from dlsync.remote.client import DataloopClient
 from dlsync.remote.types import ItemJson
@@ -90,13 +90,18 @@ def remote_item(item: ItemJson, remote_dir: str) -> RemoteItem | None:
     prefix = remote_dir.rstrip("/") + "/"
     if not filename.startswith(prefix):
         return None
+    path = rel_path(filename[len(prefix):])
+    if not is_contained(path):
+        _log.warning("remote item name cannot be a path under the sync root; item skipped",
+                     item_id=item["id"], filename=filename)
+        return None
     mark = read_fingerprint(item)
     sha, size = mark.get("sha256"), mark.get("size")
     fp = Fingerprint(sha, size) if isinstance(sha, str) and isinstance(size, int) else None
     annotations = mark.get("annotations")
     user = (item.get("metadata") or {}).get("user") or {}
     system_size = (item.get("metadata") or {}).get("system", {}).get("size", 0)
-    return RemoteItem(item_id=item["id"], path=rel_path(filename[len(prefix):]),
+    return RemoteItem(item_id=item["id"], path=path,
                       size=int(system_size or 0), fingerprint=fp,
                       annotations_hash=annotations if isinstance(annotations, str) else None,
                       user_metadata=dict(user) if isinstance(user, dict) else {})

@@ -28,7 +28,8 @@ from dlsync.model import (
 )
 
 T = TypeVar("T")
-_UNJOINABLE = frozenset({ProblemKind.UNDECODABLE_NAME, ProblemKind.DUPLICATE_NAME})
+UNJOINABLE = frozenset({ProblemKind.UNDECODABLE_NAME, ProblemKind.DUPLICATE_NAME})
+"""Problems without a usable path: left out of the join (the planner reports them)."""
 
 
 class ListingOrderError(StateError):
@@ -98,7 +99,7 @@ def march(local: Iterable[LocalEntry | ScanProblem], state: Iterable[StateRecord
 
 
 def _joinable(local: Iterable[LocalEntry | ScanProblem]) -> Iterator[LocalEntry | ScanProblem]:
-    return (e for e in local if not (isinstance(e, ScanProblem) and e.kind in _UNJOINABLE))
+    return (e for e in local if not (isinstance(e, ScanProblem) and e.kind in UNJOINABLE))
 
 
 def _show(key: bytes) -> str:

@@ -29,13 +29,14 @@ from dlsync.model import (
     FileStatus,
     Fingerprint,
     LocalEntry,
+    RelPath,
     ScanProblem,
     StateRecord,
 )
 from dlsync.state.ops import DeleteFile, MarkFile, UpsertFile, WriteOp
 from dlsync.state.queries import StateReader
 from dlsync.sync.decide import Policy, StateChange, Verdict, decide, needs_hash, pair_moves
-from dlsync.sync.march import Pair, march
+from dlsync.sync.march import UNJOINABLE, Pair, march
 from dlsync.sync.transfer import Job
 
 _log = logs.get_logger(__name__)
@@ -79,10 +80,22 @@ class Planner:
         """March the scan against state and the cached remote listing; emit what is ready."""
         local = scan(self.source.root, rules=self.source.rules, layout=self.source.layout,
                      follow_symlinks=self.source.follow_symlinks)
-        for pair in march(local, self._count(reader.files(self.pair)),
+        for pair in march(self._report_unjoinable(local), self._count(reader.files(self.pair)),
                           reader.remote_items(self.pair)):
             self._plan_one(pair, reader)
         return self.deferred
+
+    def _report_unjoinable(self, local: Iterable[LocalEntry | ScanProblem]
+                           ) -> Iterator[LocalEntry | ScanProblem]:
+        """Fail by name the paths the march cannot place (undecodable or NFC-twin names)."""
+        for entry in local:
+            if isinstance(entry, ScanProblem) and entry.kind in UNJOINABLE:
+                self.problems += 1
+                _log.warning("path skipped", path=entry.path, kind=entry.kind.value,
+                             reason=entry.reason)
+                self._emit(Job(Action(ActionKind.ERROR, RelPath(entry.path), entry.reason)))
+                continue
+            yield entry
 
     def _count(self, records: Iterable[StateRecord]) -> Iterator[StateRecord]:
         for record in records:

@@ -14,7 +14,13 @@ import pytest
 
 from dlsync import cli, logs
 from dlsync.gate.server import RunningGate
-from tests.mirror.conftest import DATASET, PROJECT, Outcome
+from tests.mirror.conftest import (  # mirror and remote: the scenario fixtures, reused
+    DATASET,
+    PROJECT,
+    Outcome,
+    mirror,  # noqa: F401
+    remote,  # noqa: F401
+)
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 if str(BENCH) not in sys.path:
