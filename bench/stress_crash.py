@@ -17,10 +17,10 @@ random generator:
 
     .venv/bin/python bench/stress_crash.py [--files 3000] [--kills 20] [--gate-kills 2]
                                            [--latency-ms 20] [--min-delay 1] [--max-delay 8]
-                                           [--seed 7] [--no-docs]
+                                           [--seed 7]
 
-The figures are printed and written to the "Stress" section of docs/benchmarks.md (the
-"Crash loop" table).
+The figures are printed as the table of the "Stress" section of docs/benchmarks.md
+(copied there by hand, with the command line).
 """
 
 from __future__ import annotations
@@ -198,7 +198,6 @@ def main() -> None:
     parser.add_argument("--min-delay", type=float, default=1.0)
     parser.add_argument("--max-delay", type=float, default=8.0)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--no-docs", action="store_true")
     args = parser.parse_args()
     settings = CrashSettings(files=args.files, kills=args.kills, gate_kills=args.gate_kills,
                              latency_ms=args.latency_ms, min_delay_s=args.min_delay,
@@ -209,13 +208,6 @@ def main() -> None:
     print(rows)
     for note in notes:
         print(note)
-    if not args.no_docs:
-        common.write_section("Stress: crash loop", "\n".join([
-            "Command: `.venv/bin/python bench/stress_crash.py "
-            f"--files {args.files} --kills {args.kills} --gate-kills {args.gate_kills} "
-            f"--latency-ms {args.latency_ms:g} --min-delay {args.min_delay:g} "
-            f"--max-delay {args.max_delay:g} --seed {args.seed}`", "",
-            f"Measured on {common.machine()}.", "", rows, "", *[f"- {n}" for n in notes]]))
     raise SystemExit(0 if report.ok else 1)
 
 

@@ -14,9 +14,10 @@ Reported: duration, exit codes, the retries and 429s the client absorbed (``--js
 5xx, connections dropped before and after applying.
 
     .venv/bin/python bench/stress_soak.py [--files 5000] [--rate-limit 100] [--client-rate 150]
-                                          [--seed 11] [--no-docs]
+                                          [--seed 11]
 
-The figures are printed and written to the "Stress: fault soak" section of docs/benchmarks.md.
+The figures are printed as the table of the "Stress" section of docs/benchmarks.md
+(copied there by hand, with the command line).
 """
 
 from __future__ import annotations
@@ -148,7 +149,6 @@ def main() -> None:
     parser.add_argument("--rate-limit", type=float, default=100.0)
     parser.add_argument("--client-rate", type=float, default=150.0)
     parser.add_argument("--seed", type=int, default=11)
-    parser.add_argument("--no-docs", action="store_true")
     args = parser.parse_args()
     settings = SoakSettings(files=args.files, rate_limit=args.rate_limit,
                             client_rate=args.client_rate, seed=args.seed)
@@ -159,12 +159,6 @@ def main() -> None:
     print(rows)
     for note in notes:
         print(note)
-    if not args.no_docs:
-        common.write_section("Stress: fault soak", "\n".join([
-            f"Command: `.venv/bin/python bench/stress_soak.py --files {args.files} "
-            f"--rate-limit {args.rate_limit:g} --client-rate {args.client_rate:g} "
-            f"--seed {args.seed}`", "",
-            f"Measured on {common.machine()}.", "", rows, "", *[f"- {n}" for n in notes]]))
     raise SystemExit(0 if report.ok else 1)
 
 
