@@ -28,6 +28,7 @@ from dlsync.service.clock import Clock, SystemClock
 from dlsync.service.notify import Notifier
 from dlsync.service.observer import ServiceCounters
 from dlsync.service.pair import PairService
+from dlsync.service.shared import SharedStore
 from dlsync.state.location import lock_path
 from dlsync.state.lock import PairLock
 from dlsync.state.ops import daemon_heartbeat, daemon_stopped
@@ -71,7 +72,7 @@ class Daemon:
             if not pair.source.is_dir():
                 raise UsageError(f"pair {pair.name}: source folder {pair.source} does not "
                                  "exist or is not a folder")
-        with ExitStack() as locks, StateStore.open(self.state) as store:
+        with ExitStack() as locks, SharedStore.open(self.state) as store:
             for name in self.config.pairs:
                 locks.enter_context(PairLock(lock_path(self.state, name), name))
             async with AsyncExitStack() as remotes:
@@ -100,7 +101,7 @@ class Daemon:
     async def _serve(self, store: StateStore, connections: dict[str, Connection]) -> None:
         for pair in self.config.pairs.values():
             connection = connections[_remote_key(pair.remote)]
-            self.pairs.append(PairService(pair, connection.client, self.state, connection.url,
+            self.pairs.append(PairService(pair, connection.client, store, connection.url,
                                           self.counters, self.clock, self.watch_source))
         async with anyio.create_task_group() as tg:
             for service in self.pairs:

@@ -10,6 +10,7 @@ and a file that comes back within the grace period is never deleted remotely.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field, replace
 
 import anyio
@@ -77,7 +78,8 @@ class ServiceCycle(Cycle):
 
     def __init__(self, pair: PairConfig, client: DataloopClient, store: StateStore,
                  pair_id: int, hold: GoneHold, *, scope: tuple[str, ...] | None = None,
-                 dataset_id: str = "", tally: Tally | None = None) -> None:
+                 dataset_id: str = "", tally: Tally | None = None,
+                 stop: threading.Event | None = None) -> None:
         super().__init__(pair, client, store, pair_id, RunOptions(kind=RunKind.RECONCILE),
                          tally=tally)
         self.hold = hold
@@ -85,6 +87,10 @@ class ServiceCycle(Cycle):
         self.unsettled: list[str] = []
         self.scope = scope
         self.dataset_id = dataset_id
+        self.stop = stop or threading.Event()
+        self.stopped = False
+        """Set when ``stop`` ended the planning early: the jobs already sent were executed,
+        nothing else (no moves, deletes or deferred uploads of this cycle)."""
 
     async def run(self) -> CycleResult:
         """A full reconcile (no scope), or one incremental batch that lists nothing remotely."""
@@ -116,8 +122,12 @@ class ServiceCycle(Cycle):
         else:
             planner = ScopedPlanner(self._source(), self.pair_id, self._policy(), emit, record)
             planner.roots = self.scope
+        planner.stop = self.stop.is_set
         with ScopedReader(self.store.path) as reader:
             deferred = planner.walk(reader)
+        if deferred.stopped:
+            self.stopped = True
+            return Finale((), (), (), ()), deferred.tracked
         finale = finish(deferred, self.pair_id)
         finale = replace(finale, uploads=tuple(j for j in finale.uploads if self._settled(j)))
         return self._hold_back(finale, start=self.scope is not None), deferred.tracked

@@ -43,11 +43,12 @@ _REMEDY = ("raise the limit: sysctl fs.inotify.max_user_watches=1048576 (persist
 class PairService:
     """Keeps one sync pair in sync until stopped."""
 
-    def __init__(self, pair: PairConfig, client: DataloopClient, state: Path, remote_url: str,
-                 counters: ServiceCounters, clock: Clock, watch_source: WatchSource) -> None:
+    def __init__(self, pair: PairConfig, client: DataloopClient, store: StateStore,
+                 remote_url: str, counters: ServiceCounters, clock: Clock,
+                 watch_source: WatchSource) -> None:
         self.pair = pair
         self.client = client
-        self.state = state
+        self.store = store
         self.remote_url = remote_url
         self.counters = counters
         self.clock = clock
@@ -65,7 +66,6 @@ class PairService:
         self.stopped = anyio.Event()
         self._intake: anyio.CancelScope | None = None
         self._work: anyio.CancelScope | None = None
-        self._store: StateStore | None = None
         self._pair_id = 0
         counters.depth_gauges.append(lambda: self.queue.depth + len(self.settler.pending))
         counters.age_gauges.append(self.settler.oldest_age)
@@ -76,15 +76,14 @@ class PairService:
                   ) -> None:
         """Install the watcher, report started, then sync until ``stop()``."""
         try:
-            with StateStore.open(self.state) as store:
-                self._store = store
-                self._pair_id = store.register_pair(pair_spec(self.pair, self.remote_url))
-                async with anyio.create_task_group() as tg:
-                    self._intake = tg.cancel_scope
-                    await self._start_watcher(tg)
-                    task_status.started()
-                    tg.start_soon(self._reconcile_loop)
-                    tg.start_soon(self._settle_loop)
+            self._pair_id = await anyio.to_thread.run_sync(
+                self.store.register_pair, pair_spec(self.pair, self.remote_url))
+            async with anyio.create_task_group() as tg:
+                self._intake = tg.cancel_scope
+                await self._start_watcher(tg)
+                task_status.started()
+                tg.start_soon(self._reconcile_loop)
+                tg.start_soon(self._settle_loop)
         finally:
             self.stopped.set()
 
@@ -225,12 +224,12 @@ class PairService:
 
     async def _cycle(self, scope: tuple[str, ...] | None) -> bool:
         """One cycle (full when ``scope`` is None); False when it failed and should be retried."""
-        assert self._store is not None
         async with self._lock:
             with anyio.CancelScope(shield=True) as work:
                 self._work = work
-                cycle = ServiceCycle(self.pair, self.client, self._store, self._pair_id,
-                                     self.hold, scope=scope, dataset_id=self.dataset_id)
+                cycle = ServiceCycle(self.pair, self.client, self.store, self._pair_id,
+                                     self.hold, scope=scope, dataset_id=self.dataset_id,
+                                     stop=self._stop_flag)
                 try:
                     result = await cycle.run()
                 except DlsyncError as exc:

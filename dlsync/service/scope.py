@@ -124,7 +124,6 @@ class ScopedPlanner(Planner):
                               self.source.follow_symlinks)
         records = list(reader.files_under(self.pair, self.roots))
         local = walker.walk_roots(self.roots)
-        for pair in march(local, records, confirmed_remote(records)):
-            self._plan_one(pair, reader)
+        self.plan_pairs(march(local, records, confirmed_remote(records)), reader)
         self.deferred.tracked = reader.tracked(self.pair)
         return self.deferred

@@ -56,9 +56,13 @@ def _create_private(path: Path) -> None:
     """Create the directory (0700) and an empty database file (0600) if they do not exist.
 
     SQLite gives the ``-wal`` and ``-shm`` files the mode of the database file, so they are
-    private too.
+    private too. An existing file is left alone: opening and closing it would drop every POSIX
+    lock this process holds on it (another connection's), and a process that closes its own
+    connection next would then take itself for the last one and delete the WAL file under ours.
     """
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.exists():
+        return
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     os.close(fd)
 

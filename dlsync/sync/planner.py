@@ -61,6 +61,7 @@ class Deferred:
     delete_gone: set[str] = field(default_factory=set)      # of those, the ones to delete
     deletes: list[Job] = field(default_factory=list)        # untracked remote-only items
     tracked: int = 0
+    stopped: bool = False                                   # the walk ended early (``stop``)
 
 
 class Planner:
@@ -75,15 +76,26 @@ class Planner:
         self._record = record
         self.deferred = Deferred()
         self.problems = 0
+        self.stop: Callable[[], bool] = lambda: False
+        """Asked before each path; once it answers True the walk ends, ``deferred.stopped`` set.
+        What was deferred is then incomplete: the caller must not act on it."""
 
     def walk(self, reader: StateReader) -> Deferred:
         """March the scan against state and the cached remote listing; emit what is ready."""
         local = scan(self.source.root, rules=self.source.rules, layout=self.source.layout,
                      follow_symlinks=self.source.follow_symlinks)
-        for pair in march(self._report_unjoinable(local), self._count(reader.files(self.pair)),
-                          reader.remote_items(self.pair)):
-            self._plan_one(pair, reader)
+        self.plan_pairs(march(self._report_unjoinable(local),
+                              self._count(reader.files(self.pair)),
+                              reader.remote_items(self.pair)), reader)
         return self.deferred
+
+    def plan_pairs(self, pairs: Iterable[Pair], reader: StateReader) -> None:
+        """Plan each marched pair in turn, until ``stop`` answers True."""
+        for pair in pairs:
+            if self.stop():
+                self.deferred.stopped = True
+                return
+            self._plan_one(pair, reader)
 
     def _report_unjoinable(self, local: Iterable[LocalEntry | ScanProblem]
                            ) -> Iterator[LocalEntry | ScanProblem]:

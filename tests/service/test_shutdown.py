@@ -7,6 +7,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio
@@ -14,10 +15,12 @@ import pytest
 from anyio.abc import Process
 
 from dlsync.constants import FINGERPRINT_KEY
-from dlsync.gate.server import RunningGate
+from dlsync.gate.faults import FaultSettings
+from dlsync.gate.server import GateOptions, RunningGate, start_gate
+from dlsync.remote.types import ItemJson
 from tests.service.conftest import Platform, write_config
 
-FILES = 600
+FILES = 300
 
 
 async def _start(config: Path, tmp_path: Path) -> Process:
@@ -43,33 +46,62 @@ async def _stop(process: Process) -> int:
 
 
 def _synced(state: Path) -> dict[str, tuple[str, str]]:
-    with sqlite3.connect(state) as conn:
+    conn = sqlite3.connect(state)
+    try:
         rows = conn.execute("SELECT path, item_id, sha256 FROM files WHERE status = 'synced'")
         return {path: (item_id, sha) for path, item_id, sha in rows}
+    finally:
+        conn.close()
 
 
-@pytest.mark.xfail(reason="the restarted service stops with 'disk I/O error' from the state "
-                   "database right after it is ready; under investigation", strict=False)
+@pytest.fixture
+async def gate() -> AsyncIterator[RunningGate]:
+    """A gate that answers each request 20 ms late, so a burst takes long enough to cut."""
+    running = await start_gate(GateOptions(faults=FaultSettings(latency_ms=20)))
+    yield running
+    await running.close()
+
+
+def _check_synced_rows(state: Path, items: dict[str, ItemJson]) -> int:
+    """Assert every state row marked synced names the remote item holding its content."""
+    rows = _synced(state)
+    for path, (item_id, sha) in rows.items():
+        item = items[f"/{path}"]
+        assert item["id"] == item_id, path
+        assert item["metadata"]["user"][FINGERPRINT_KEY]["sha256"] == sha, path  # type: ignore[typeddict-item]
+    return len(rows)
+
+
+@pytest.mark.parametrize("burst", ["while running", "before start"])
 async def test_sigterm_mid_burst_then_restart(tmp_path: Path, gate: RunningGate, source: Path,
-                                              platform: Platform) -> None:
-    """Every state row marked synced is on the platform; a restart syncs the rest exactly once."""
+                                              platform: Platform, burst: str) -> None:
+    """SIGTERM mid-burst exits 0 with honest state; a restart uploads the rest exactly once."""
     config = write_config(tmp_path, gate, source, workers=2)
+    if burst == "before start":
+        _write_files(source)
     process = await _start(config, tmp_path)
     try:
-        for n in range(FILES):
-            (source / f"f{n:04}.bin").write_bytes(os.urandom(2000))
+        if burst == "while running":
+            _write_files(source)
         await platform.wait_for(lambda found: len(found) >= 20, timeout=60)
     finally:
         assert await _stop(process) == 0
     items = await platform.items()
-    for path, (item_id, sha) in _synced(tmp_path / "state.db").items():
-        item = items[f"/{path}"]
-        assert item["id"] == item_id
-        assert item["metadata"]["user"][FINGERPRINT_KEY]["sha256"] == sha  # type: ignore[typeddict-item]
+    assert len(items) < FILES                     # it really stopped in the middle
+    assert _check_synced_rows(tmp_path / "state.db", items) >= 20
     process = await _start(config, tmp_path)
     try:
         done = await platform.wait_for(lambda found: len(found) >= FILES, timeout=90)
+        with anyio.fail_after(30):
+            while len(_synced(tmp_path / "state.db")) < FILES:
+                await anyio.sleep(0.05)
     finally:
         assert await _stop(process) == 0
     assert len(done) == FILES
-    assert len(_synced(tmp_path / "state.db")) == FILES
+    assert platform.uploads() == FILES            # nothing went up twice
+    assert _check_synced_rows(tmp_path / "state.db", await platform.items()) == FILES
+
+
+def _write_files(source: Path) -> None:
+    for n in range(FILES):
+        (source / f"f{n:04}.bin").write_bytes(os.urandom(2000))
