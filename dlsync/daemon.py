@@ -4,8 +4,9 @@ One client (one pacer) per remote, shared by the pairs on it; one ``PairService`
 Signals: SIGTERM/SIGINT stop (work in flight finishes within ``[service] shutdown_timeout``,
 every outcome is recorded, exit 0); SIGHUP runs a full reconcile of every pair. systemd hears
 ``READY=1`` once every watcher is up and the initial scans have started, ``STATUS=`` every few
-seconds, ``WATCHDOG=1`` at half of ``$WATCHDOG_USEC`` and ``STOPPING=1`` on shutdown. A fatal
-error (authentication, disk full, config) ends the process with its exit code.
+seconds, ``WATCHDOG=1`` at half of ``$WATCHDOG_USEC`` and ``STOPPING=1`` on shutdown. With
+``[service] metrics = true`` Prometheus metrics are served on ``metrics_address`` until exit.
+A fatal error (authentication, disk full, config) ends the process with its exit code.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dlsync import constants, logs
 from dlsync.config import Config, RemoteConfig
 from dlsync.errors import EXIT_OK, DlsyncError, UsageError
 from dlsync.local.watch import NotifyWatchSource, WatchSource
+from dlsync.metrics import Metrics
 from dlsync.remote.connect import Connection, connect
 from dlsync.service.clock import Clock, SystemClock
 from dlsync.service.notify import Notifier
@@ -55,6 +57,8 @@ class Daemon:
         self.counters = ServiceCounters()
         self.pairs: list[PairService] = []
         self.ready = anyio.Event()
+        self.metrics_url: str | None = None
+        """Where ``/metrics`` is served, once it is (``[service] metrics = true``)."""
         self._stop = anyio.Event()
 
     def stop(self) -> None:
@@ -77,6 +81,7 @@ class Daemon:
                 locks.enter_context(PairLock(lock_path(self.state, name), name))
             async with AsyncExitStack() as remotes:
                 connections = await self._connect(remotes)
+                await self._serve_metrics(remotes, connections)
                 try:
                     await self._serve(store, connections)
                 except BaseExceptionGroup as group:
@@ -97,6 +102,19 @@ class Daemon:
                     connect(pair.remote, gate_data=self.gate_data))
                 self.counters.rate_gauges[pair.remote.name] = _rate_of(found[key])
         return found
+
+    async def _serve_metrics(self, stack: AsyncExitStack,
+                             connections: dict[str, Connection]) -> None:
+        """Serve ``/metrics`` until the service ends, when ``[service] metrics`` is on."""
+        if not self.config.service.metrics:
+            return
+        metrics = Metrics()
+        metrics.bind(self.counters)
+        for key, connection in connections.items():
+            metrics.attach(connection.client.pacer, remote=key.partition("\0")[0])
+        server = await metrics.serve(self.config.service.metrics_address)
+        stack.push_async_callback(server.close)
+        self.metrics_url = server.url
 
     async def _serve(self, store: StateStore, connections: dict[str, Connection]) -> None:
         for pair in self.config.pairs.values():

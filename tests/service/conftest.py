@@ -24,18 +24,27 @@ PROJECT = "service"
 DATASET = "live"
 
 
-def write_config(tmp_path: Path, gate: RunningGate, source: Path, **pair: Any) -> Path:
-    """A config with one pair ``main`` on the gate; ``pair`` overrides its keys."""
+def write_config(tmp_path: Path, gate: RunningGate, source: Path,
+                 service: dict[str, Any] | None = None, **pair: Any) -> Path:
+    """A config with one pair ``main`` on the gate; ``pair`` overrides its keys, ``service``
+    sets keys of ``[service]``."""
     values = {"settle": 0.2, "delete_grace": 1.0, "reconcile_interval": 600.0, **pair}
     lines = [f'[state]\npath = "{tmp_path / "state.db"}"\n',
+             "[service]", *(f"{key} = {_toml(value)}" for key, value in (service or {}).items()),
              f'[remotes.x]\nurl = "{gate.url}"\n',
              f'[pairs.main]\nsource = "{source}"\nremote = "x"\nproject = "{PROJECT}"\n'
              f'dataset = "{DATASET}"\ncreate = true\nannotations = "sidecar"']
     for key, value in values.items():
-        lines.append(f"{key} = {str(value).lower() if isinstance(value, bool) else value}")
+        lines.append(f"{key} = {_toml(value)}")
     path = tmp_path / "dlsync.toml"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def _toml(value: object) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    return f'"{value}"' if isinstance(value, str) and not value.startswith('"') else str(value)
 
 
 @dataclass
