@@ -1,0 +1,212 @@
+"""How soon ``dlsync run`` puts a change on the platform, and how fast it drains a burst.
+
+Against a ``dlsync gate serve --port 0 --memory`` subprocess and a ``dlsync run`` subprocess
+(default settings: settle 1 s), in the same run:
+
+- latency: 200 single-file changes, one at a time with short random gaps; for each, the delay
+  from the end of the file's last write to the moment a listing of the dataset by that path
+  finds the item (polled every 20 ms). Reported as p50, p95 and max.
+- burst: 5,000 files written at once into a new folder while the service runs; the sustained
+  rate is files / (last item listable - first write). The same 5,000 files then go through
+  ``dlsync mirror`` into a fresh dataset of the same gate: its files / wall time is the
+  baseline (start-up included).
+
+    .venv/bin/python bench/service_latency.py [--quick] [--changes 200] [--burst 5000]
+        [--settle 1.0] [--no-docs]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import common
+
+from dlsync.errors import NotFoundError
+from dlsync.remote import dql
+from dlsync.remote.client import DataloopClient
+from dlsync.remote.credentials import Credentials
+from dlsync.remote.settings import RemoteSettings
+
+PROJECT = "bench-service"
+DATASET = "live"
+POLL_S = 0.02
+SIZE = 1024
+
+
+def write_config(work: Path, gate: common.Gate, source: Path, settle: float) -> Path:
+    """A config serving ``source`` into PROJECT/DATASET on ``gate``."""
+    config = work / "dlsync.toml"
+    config.write_text(
+        f'[state]\npath = "{work / "state.db"}"\n\n'
+        f'[remotes.gate]\nurl = "{gate.url}"\n\n'
+        f'[pairs.live]\nsource = "{source}"\nremote = "gate"\nproject = "{PROJECT}"\n'
+        f'dataset = "{DATASET}"\ncreate = true\nannotations = "none"\nsettle = {settle}\n')
+    return config
+
+
+@contextmanager
+def running_service(config: Path, env: dict[str, str], log: Path) -> Iterator[None]:
+    """``dlsync run`` for the block, returned once it logged that it is ready."""
+    with log.open("ab") as err:
+        process = subprocess.Popen(common.dlsync_command("--log-json", "run", "--config",
+                                                         str(config)),
+                                   stdout=subprocess.DEVNULL, stderr=err, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while "service ready" not in log.read_text():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"dlsync run did not start: {log.read_text()[-2000:]}")
+            time.sleep(0.05)
+        yield
+    finally:
+        process.terminate()
+        code = process.wait(timeout=60)
+        if code != 0:
+            raise RuntimeError(f"dlsync run exited {code}: {log.read_text()[-2000:]}")
+
+
+async def dataset_id(client: DataloopClient) -> str:
+    """The dataset's id, once the service has created it."""
+    while True:
+        try:
+            project = await client.get_project(PROJECT)
+            return (await client.get_dataset(project["id"], DATASET))["id"]
+        except NotFoundError:
+            await asyncio.sleep(POLL_S)
+
+
+async def listed(client: DataloopClient, dataset: str, filename: str) -> float:
+    """Poll the listing by ``filename`` until the item is there; when it was first seen."""
+    while True:
+        try:
+            await client.get_item_by_path(dataset, filename)
+            return time.perf_counter()
+        except NotFoundError:
+            await asyncio.sleep(POLL_S)
+
+
+async def latencies(client: DataloopClient, dataset: str, folder: Path,
+                    changes: int) -> list[float]:
+    """Seconds from each file's last write to its item being listable, one change at a time."""
+    found: list[float] = []
+    rng = random.Random(7)
+    for n in range(changes):
+        path = folder / f"change{n:04}.bin"
+        with path.open("wb") as out:
+            out.write(os.urandom(SIZE))
+        written = time.perf_counter()
+        seen = await listed(client, dataset, f"/{folder.name}/{path.name}")
+        found.append(seen - written)
+        await asyncio.sleep(rng.uniform(0.05, 0.3))
+    return found
+
+
+async def burst(client: DataloopClient, dataset: str, folder: Path, count: int) -> float:
+    """Seconds from the first write of ``count`` new files to the last one being listable."""
+    started = time.perf_counter()
+    folder.mkdir()
+    for n in range(count):
+        (folder / f"b{n:05}.bin").write_bytes(os.urandom(SIZE))
+    while True:
+        items = [i async for i in client.iter_items(dataset, [dql.under_folder(f"/{folder.name}")])]
+        if len(items) >= count:
+            return time.perf_counter() - started
+        await asyncio.sleep(0.25)
+
+
+async def measure_service(gate: common.Gate, source: Path, changes: int,
+                          count: int) -> tuple[list[float], float]:
+    """The latency samples and the burst's seconds, through the API."""
+    settings = RemoteSettings(url=gate.url, rate=10_000, burst=1_000)
+    async with DataloopClient(settings, Credentials(token=gate.token, source="bench")) as client:
+        dataset = await dataset_id(client)
+        samples = await latencies(client, dataset, source / "changes", changes)
+        seconds = await burst(client, dataset, source / "burst", count)
+    return samples, seconds
+
+
+def mirror_burst(gate: common.Gate, work: Path, folder: Path, env: dict[str, str]) -> float:
+    """Seconds ``dlsync mirror`` takes for the burst's files into a fresh dataset."""
+    command = common.dlsync_command("mirror", str(folder), "--remote", gate.url,
+                                    "--annotations", "none", "--project", PROJECT,
+                                    "--dataset", "mirrored", "--create", "--no-progress",
+                                    "--json", "--state", str(work / "mirror.db"))
+    run, _summary = common.run_mirror(command, env)
+    return run.wall_s
+
+
+def percentile(samples: list[float], share: float) -> float:
+    """The ``share`` quantile (nearest rank)."""
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="10 changes, a 200-file burst")
+    parser.add_argument("--changes", type=int, default=200)
+    parser.add_argument("--burst", type=int, default=5000)
+    parser.add_argument("--settle", type=float, default=1.0)
+    parser.add_argument("--no-docs", action="store_true")
+    args = parser.parse_args()
+    changes, count = (10, 200) if args.quick else (args.changes, args.burst)
+    with tempfile.TemporaryDirectory(prefix="dlsync-bench-") as tmp, \
+            common.running_gate(None) as gate:
+        work = Path(tmp)
+        source = work / "source"
+        (source / "changes").mkdir(parents=True)
+        env = common.mirror_env(gate, work)
+        config = write_config(work, gate, source, args.settle)
+        with running_service(config, env, work / "service.log"):
+            samples, seconds = asyncio.run(measure_service(gate, source, changes, count))
+        mirror_s = mirror_burst(gate, work, source / "burst", env)
+    result = summarise(samples, seconds, mirror_s, count, args.settle)
+    report(result, args, write=not (args.quick or args.no_docs))
+
+
+def summarise(samples: list[float], seconds: float, mirror_s: float, count: int,
+              settle: float) -> dict[str, Any]:
+    """The figures of one run."""
+    return {"changes": len(samples), "p50": statistics.median(samples),
+            "p95": percentile(samples, 0.95), "max": max(samples), "burst": count,
+            "service_rate": count / seconds, "mirror_rate": count / mirror_s,
+            "settle": settle}
+
+
+def report(r: dict[str, Any], args: argparse.Namespace, *, write: bool) -> None:
+    """Print the figures; unless quick, write them as the Service section of the docs."""
+    rows = common.table(
+        ["measure", "dlsync run", "dlsync mirror"],
+        [[f"change to listable, p50 ({r['changes']} single changes)", f"{r['p50']:.2f} s", "-"],
+         ["change to listable, p95", f"{r['p95']:.2f} s", "-"],
+         ["change to listable, max", f"{r['max']:.2f} s", "-"],
+         [f"burst of {r['burst']:,} new files", f"{r['service_rate']:.0f} files/s",
+          f"{r['mirror_rate']:.0f} files/s"]])
+    flags = "" if args.quick else f" --changes {args.changes} --burst {args.burst}"
+    notes = [f"settle = {r['settle']:g} s (the default): a file is sent once it has been quiet "
+             "that long, so it is the floor of every latency; the rest is the watcher's "
+             "grouping (50 ms), the settle check tick (100 ms), planning, the upload and the "
+             f"{POLL_S * 1000:.0f} ms listing poll.",
+             "The burst rate counts from the first write to the last item listable, settle "
+             "included; the mirror rate is files over the command's wall time, start-up "
+             "included, into a fresh dataset of the same gate.",
+             "verified: every change and every burst file was found by a listing."]
+    common.report("Service", f".venv/bin/python bench/service_latency.py{flags}", rows, notes,
+                  write=write)
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
