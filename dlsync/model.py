@@ -41,6 +41,14 @@ def path_key(path: str) -> bytes:
     return path.encode("utf-8", "surrogateescape").replace(b"/", b"\x00")
 
 
+def printable(text: str) -> str:
+    """``text`` on one line: control characters and undecodable bytes shown as escapes."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in text)
+
+
 def remote_filename(remote_dir: str, path: RelPath) -> str:
     """The remote ``filename`` of ``path`` under ``remote_dir`` (``"/"`` or ``"/dir"``)."""
     return f"{remote_dir.rstrip('/')}/{path}"

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from dlsync.model import Action, ActionKind
+from dlsync.model import Action, ActionKind, printable
 
 TRANSFER_KINDS = frozenset({ActionKind.UPLOAD, ActionKind.OVERWRITE, ActionKind.REUPLOAD})
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
@@ -101,8 +101,8 @@ def format_size(size: int) -> str:
 
 def action_line(action: Action) -> str:
     """One rclone-style line for ``action``."""
-    target = f"{action.source} -> {action.path}" if action.kind is ActionKind.MOVE \
-        else action.path
+    target = f"{printable(action.source or '')} -> {printable(action.path)}" \
+        if action.kind is ActionKind.MOVE else printable(action.path)
     detail = action.reason
     if action.kind in TRANSFER_KINDS:
         detail = f"{detail}, {format_size(action.size)}"

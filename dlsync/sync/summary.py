@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, TextIO
 
+from dlsync.model import printable
 from dlsync.sync.plan import format_size
 from dlsync.sync.tally import Tally
 
@@ -48,7 +49,7 @@ def summary_lines(tally: Tally, *, title: str) -> list[str]:
     if tally.failure_count or tally.conflicts:
         lines.append(f"  {tally.failure_count} failed, {tally.conflicts} in conflict "
                      "(retried next run):")
-        lines += [f"  ! {f.path}: {f.reason}" for f in tally.failures]
+        lines += [f"  ! {printable(f.path)}: {printable(f.reason)}" for f in tally.failures]
         hidden = tally.failure_count + tally.conflicts - len(tally.failures)
         if hidden > 0:
             lines.append(f"  ... and {hidden} more (see the log)")

@@ -8,7 +8,16 @@ import json
 import pytest
 
 from dlsync.model import Action, ActionKind, RelPath
-from dlsync.sync.plan import Plan, check_limits, format_size, render_json, render_text
+from dlsync.sync.plan import (
+    Plan,
+    action_line,
+    check_limits,
+    format_size,
+    render_json,
+    render_text,
+)
+from dlsync.sync.summary import summary_lines
+from dlsync.sync.tally import Tally
 
 
 def act(kind: ActionKind, path: str, reason: str, size: int = 0,
@@ -116,3 +125,16 @@ def test_check_limits(n: int, tracked: int, max_delete: int, explicit: bool, all
 def test_format_size(size: int, text: str) -> None:
     """Sizes read in binary units with one decimal."""
     assert format_size(size) == text
+
+
+def test_plan_and_summary_lines_stay_on_one_line_for_control_characters() -> None:
+    """A file name with a newline, a tab or undecodable bytes prints as one escaped line."""
+    name = RelPath("dir/evil\nname\t\udcff.jpg")
+    line = action_line(Action(ActionKind.UPLOAD, name, "new file", size=3))
+    assert "\n" not in line and "\t" not in line
+    assert "evil\\nname\\t\\udcff.jpg" in line
+    tally = Tally()
+    tally.failed(ActionKind.UPLOAD, name, "cannot read\nsecond line")
+    lines = summary_lines(tally, title="t")
+    assert all("\n" not in one for one in lines)
+    assert any("evil\\nname" in one and "cannot read\\nsecond line" in one for one in lines)
