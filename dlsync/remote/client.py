@@ -110,10 +110,16 @@ class DataloopClient:
     async def _create_once(self, find: Callable[[], Awaitable[list[dict[str, Any]]]],
                            post: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
         """``post`` a create; after a failure that may have applied it (5xx, no reply), look
-        for the entity with ``find`` before posting again, so it is never created twice."""
+        for the entity with ``find`` before posting again, so it is never created twice. A 409
+        (someone else created it first, e.g. another pair of the same service) returns theirs."""
         for _ in range(constants.MAX_ATTEMPTS - 1):
             try:
                 return await post()
+            except BadRequestError as exc:
+                found = await find() if exc.status == 409 else []
+                if len(found) == 1:
+                    return found[0]
+                raise
             except (ServerError, TransportError) as exc:
                 found = await find()
                 if len(found) == 1:
