@@ -71,7 +71,8 @@ def mirror(source: Path | None, project: str | None, dataset: str | None, remote
     """Mirror the folder SOURCE into a Dataloop dataset, once.
 
     Exit codes: 0 in sync; 1 some items failed (retried next run); 2 usage or config error;
-    3 authentication error; 4 a safety limit stopped deletes; 5 another run holds the lock.
+    3 authentication error; 4 a safety limit stopped deletes; 5 another run holds the lock;
+    6 the state database is unusable (disk full, corrupt).
     """
     from dlsync.mirror import (
         MirrorRequest,

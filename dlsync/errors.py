@@ -179,6 +179,29 @@ def is_fatal(exc: BaseException) -> bool:
     return isinstance(exc, _FATAL)
 
 
+def primary(exc: BaseException) -> BaseException:
+    """The error that explains ``exc``: inside an exception group, the first fatal dlsync
+    error, else the first dlsync error, else ``exc`` itself.
+
+    When the state writer dies of a full disk, the tasks feeding it fail too (their stream is
+    closed); the disk is the cause worth reporting, not the broken stream.
+    """
+    if not isinstance(exc, BaseExceptionGroup):
+        return exc
+    leaves = list(_leaves(exc))
+    for wanted in (is_fatal, lambda e: isinstance(e, DlsyncError)):
+        for leaf in leaves:
+            if wanted(leaf):
+                return leaf
+    return exc
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for inner in exc.exceptions for leaf in _leaves(inner)]
+    return [exc]
+
+
 # Process exit codes; documented in docs/operations.md.
 EXIT_OK = 0
 EXIT_PARTIAL = 1
@@ -186,6 +209,7 @@ EXIT_USAGE = 2
 EXIT_AUTH = 3
 EXIT_SAFETY = 4
 EXIT_LOCKED = 5
+EXIT_STATE = 6      # the state database cannot be used: disk full, corrupt, newer schema
 
 
 def exit_code_for(exc: BaseException) -> int:
@@ -198,4 +222,6 @@ def exit_code_for(exc: BaseException) -> int:
         return EXIT_LOCKED
     if isinstance(exc, ConfigError | UsageError):
         return EXIT_USAGE
+    if isinstance(exc, StateError):
+        return EXIT_STATE
     return EXIT_PARTIAL

@@ -21,7 +21,7 @@ import anyio.to_thread
 
 from dlsync import logs
 from dlsync.config import PairConfig
-from dlsync.errors import DlsyncError, NotFoundError, UsageError, is_fatal
+from dlsync.errors import DlsyncError, NotFoundError, UsageError, is_fatal, primary
 from dlsync.local.ignore import IgnoreRules
 from dlsync.model import Action, Fingerprint, RemoteItem, is_contained, rel_path
 from dlsync.remote import dql
@@ -157,9 +157,12 @@ class Cycle:
                     await writer.send(self._finish(run_id, None))
         except BaseException as exc:
             # The writer has stopped (committing what it was sent); record the end directly.
+            cause = primary(exc)
             if record:
-                self._record_end(run_id, exc)
-            raise
+                self._record_end(run_id, cause)
+            if cause is exc:
+                raise
+            raise cause from exc
         return result
 
     def _record_end(self, run_id: str, exc: BaseException) -> None:
