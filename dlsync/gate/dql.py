@@ -2,7 +2,8 @@
 
 Supported (the subset dtlpy produces): a ``filter`` whose ``$and`` (all of) and ``$or`` (any of)
 lists are siblings, nested ``$and``/``$or`` groups, conditions ``{"field": value}`` (equality) or
-``{"field": {"$op": value}}`` with ``$eq $ne $gt $lt $gte $lte $in $nin $exists``, dotted fields
+``{"field": {"$op": value}}`` with ``$eq $ne $gt $lt $gte $lte $in $nin $exists`` (as in MongoDB,
+``$ne`` and ``$nin`` also match items that lack the field; the others never do), dotted fields
 (``metadata.user.batch``), ``*`` (within one path segment) and ``**`` (across segments) globs in
 string values of ``$eq``/``$ne``, ``sort``, ``page`` and ``pageSize``. Anything else is refused with
 a message naming the offending part, before any SQL runs.
@@ -125,6 +126,8 @@ class _Compiler:
         if isinstance(scalar, str) and "*" in scalar and op in ("$eq", "$ne"):
             return self.glob(expr, scalar, negate=op == "$ne")
         self.params.append(scalar)
+        if op == "$ne":  # as in MongoDB: a missing field is "not equal" too
+            return f"({expr} IS NULL OR {expr} != ?)"
         return f"{expr} {_COMPARISONS[op]} ?"
 
     def glob(self, expr: str, pattern: str, *, negate: bool) -> str:
@@ -145,7 +148,9 @@ class _Compiler:
             return "0" if op == "$in" else "1"
         self.params.extend(values)
         marks = ",".join("?" * len(values))
-        return f"{expr} {'NOT ' if op == '$nin' else ''}IN ({marks})"
+        if op == "$nin":  # as in MongoDB: a missing field is in none of the values
+            return f"({expr} IS NULL OR {expr} NOT IN ({marks}))"
+        return f"{expr} IN ({marks})"
 
     @staticmethod
     def scalar(value: Any, key: str) -> Scalar:
