@@ -50,6 +50,9 @@ WATCH_STEP_MS = 10              # watcher: quiet time that ends a group of event
 WATCH_TIMEOUT_MS = 500          # watcher: how often it looks at its stop flag
 FALLBACK_SCAN_S = 30.0          # full-scan interval when the filesystem watcher is unavailable
 CYCLE_RETRY_S = 30.0            # wait before a failed reconcile or batch is tried again
+ITEM_RETRY_BASE_S = 2.0          # service: first wait before a failed file is tried again
+ITEM_RETRY_CAP_S = 900.0        # service: longest wait between tries of a failed file
+IDLE_WAKE_S = 1.0               # service: an idle pair looks at due retries this often
 STATUS_EVERY_S = 2.0            # sd_notify STATUS= updates
 HEARTBEAT_S = 5.0               # daemon heartbeat written to state for `dlsync status`
 

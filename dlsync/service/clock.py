@@ -38,3 +38,16 @@ class SystemClock:
     async def sleep(self, seconds: float) -> None:
         """``anyio.sleep``."""
         await anyio.sleep(seconds)
+
+
+async def wait_for_event(clock: Clock, event: anyio.Event, seconds: float) -> bool:
+    """Wait until ``event`` is set or ``seconds`` pass on ``clock``; True when it was set."""
+    async with anyio.create_task_group() as tg:
+        async def sleep() -> None:
+            await clock.sleep(seconds)
+            tg.cancel_scope.cancel()
+
+        tg.start_soon(sleep)
+        await event.wait()
+        tg.cancel_scope.cancel()
+    return event.is_set()

@@ -25,11 +25,12 @@ from dlsync.errors import DlsyncError, is_fatal
 from dlsync.local.layout import LayoutKind
 from dlsync.local.watch import Hint, HintKind, WatchSource, open_watch, pump_hints
 from dlsync.remote.client import DataloopClient
-from dlsync.service.clock import Clock
+from dlsync.service.clock import Clock, wait_for_event
 from dlsync.service.incremental import GoneHold, ServiceCycle
 from dlsync.service.observer import ServiceCounters
 from dlsync.service.queue import CoalescingQueue
-from dlsync.service.scope import scope_roots
+from dlsync.service.retry import RetrySchedule
+from dlsync.service.scope import ScopedReader, scope_roots
 from dlsync.service.settle import Ready, Settler, look
 from dlsync.state.store import StateStore
 from dlsync.sync.engine import pair_spec
@@ -58,7 +59,7 @@ class PairService:
         self.hold = GoneHold.for_pair(pair, clock)
         self.watching = False
         self.dataset_id = ""
-        self._retry: dict[str, float] = {}
+        self.retries = RetrySchedule(clock)
         self._lock = anyio.Lock()
         self._stop_flag = threading.Event()
         self._trigger = anyio.Event()
@@ -180,8 +181,7 @@ class PairService:
             ok = await self._cycle(None)
             self._initial.set()
             wait = self._interval() if ok else min(self._interval(), constants.CYCLE_RETRY_S)
-            with anyio.move_on_after(wait):
-                await self._trigger.wait()
+            await wait_for_event(self.clock, self._trigger, wait)
             self._trigger = anyio.Event()
 
     async def _settle_loop(self) -> None:
@@ -191,7 +191,7 @@ class PairService:
             room = max(0, constants.QUEUE_SIZE - len(self.settler.pending))
             taken = await self.queue.take_nowait(room)
             self.settler.note(path for path, _ in taken)
-            self.settler.note(self._due_retries())
+            self.settler.note(self.retries.take_due())
             ready = await anyio.to_thread.run_sync(self._check)
             due = self.hold.due()
             if ready.files or ready.gone or due:
@@ -200,11 +200,21 @@ class PairService:
                     self.settler.note([*ready.files, *ready.gone])
                     await self.clock.sleep(constants.CYCLE_RETRY_S)
             elif not self.settler.pending and not taken:
-                with anyio.move_on_after(1.0):
-                    self.settler.note(path for path, _ in await self.queue.take(
-                        constants.QUEUE_SIZE))
+                await self._idle()
             else:
                 await self.clock.sleep(tick)
+
+    async def _idle(self) -> None:
+        """Wait for the next hint, or ``IDLE_WAKE_S`` on the clock (retries and grace end)."""
+        async with anyio.create_task_group() as tg:
+            async def take() -> None:
+                taken = await self.queue.take(constants.QUEUE_SIZE)
+                self.settler.note(path for path, _ in taken)
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(take)
+            await self.clock.sleep(constants.IDLE_WAKE_S)
+            tg.cancel_scope.cancel()
 
     def _check(self) -> Ready:
         """Stat the pending paths (in a thread); expand new directories into their files."""
@@ -214,13 +224,6 @@ class PairService:
         for folder in ready.dirs:
             self.settler.note(_files_under(self.pair.source, folder))
         return ready
-
-    def _due_retries(self) -> list[str]:
-        now = self.clock.monotonic()
-        due = [path for path, at in self._retry.items() if at <= now]
-        for path in due:
-            del self._retry[path]
-        return due
 
     async def _cycle(self, scope: tuple[str, ...] | None) -> bool:
         """One cycle (full when ``scope`` is None); False when it failed and should be retried."""
@@ -247,15 +250,36 @@ class PairService:
                 return False
             self.dataset_id = result.dataset_id or self.dataset_id
             self._log_cycle(scope, cycle)
-            return True
+        await self._schedule_retries(cycle)
+        return True
 
     def _log_cycle(self, scope: tuple[str, ...] | None, cycle: ServiceCycle) -> None:
-        now = self.clock.monotonic()
-        for failure in cycle.tally.failures:
-            self._retry[failure.path] = now + constants.CYCLE_RETRY_S
         if cycle.tally.finished or scope is None:
             _log.info("reconciled" if scope is None else "batch synced", pair=self.pair.name,
                       paths=None if scope is None else len(scope), **cycle.tally.counts())
+
+    async def _schedule_retries(self, cycle: ServiceCycle) -> None:
+        """Give each file that failed in ``cycle`` its backoff, in memory and in state."""
+        failed = scope_roots(failure.path for failure in cycle.tally.failures)
+        if not failed:
+            return
+
+        def schedule() -> None:
+            reader = ScopedReader(self.store.path)
+            try:
+                records = [r for r in reader.files_under(self._pair_id, failed)
+                           if r.path in failed]
+            finally:
+                reader.close()
+            self.store.write(self.retries.schedule(self._pair_id, records))
+
+        await anyio.to_thread.run_sync(schedule)
+        for failure in cycle.tally.failures:
+            due = self.retries.due.get(failure.path)
+            if due is not None:
+                _log.warning("file failed; will retry in "
+                             f"{due - self.clock.monotonic():.0f} s", pair=self.pair.name,
+                             path=failure.path, reason=failure.reason)
 
 
 def _nfc(path: str) -> str:
