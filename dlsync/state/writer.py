@@ -135,14 +135,18 @@ class StateWriter:
     async def _loop(self, receive: MemoryObjectReceiveStream[_Item]) -> None:
         while True:
             timeout = self._first_pending + self._flush_s - anyio.current_time()
+            item: _Item | None = None
             with anyio.move_on_after(max(timeout, 0.0)):
                 try:
                     item = await receive.receive()
                 except anyio.EndOfStream:
                     return
+            # Handled outside the flush deadline: a remote-cache replacement takes as long as
+            # the listing, and cutting it short at the deadline would leave its caller waiting.
+            if item is None:
+                await self._commit()
+            else:
                 await self._handle(item)
-                continue
-            await self._commit()
 
     async def _handle(self, item: _Item) -> None:
         if isinstance(item, _Ticket):
