@@ -59,6 +59,16 @@ def scan(root: Path, *, rules: IgnoreRules, layout: AnnotationLayout | None = No
     return walker.walk()
 
 
+def scan_roots(root: Path, roots: tuple[str, ...], *, rules: IgnoreRules,
+               layout: AnnotationLayout | None = None,
+               follow_symlinks: bool = False) -> Iterator[ScanResult]:
+    """What ``scan`` yields at or under each of ``roots`` (paths relative to ``root``, sorted by
+    ``path_key``, none inside another): a root that is a file yields that file, a folder its
+    subtree. Only each root's parent folder is listed, never the whole tree; a root that is
+    gone, or inside an ignored folder, yields nothing."""
+    walker = _ScopedWalker(Path(root), rules, layout or AnnotationLayout.none(), follow_symlinks)
+    return walker.walk_roots(roots)
+
 class _Walker:
     """The state of one walk: its settings and the stack of open directories."""
 
@@ -270,3 +280,54 @@ def _annotation_dir_inside(root: Path, layout: AnnotationLayout) -> str | None:
     except ValueError:
         return None
     return rel.as_posix() if rel.parts else None
+
+
+class _ScopedWalker(_Walker):
+    """The walk, started at given roots instead of the sync root."""
+
+    def walk_roots(self, roots: tuple[str, ...]) -> Iterator[ScanResult]:
+        """Files and problems at or under each root, in ``path_key`` order."""
+        frames: dict[str, tuple[_Frame, dict[str, os.DirEntry[str]]] | None] = {}
+        for rel in roots:
+            parent = rel.rpartition("/")[0]
+            if parent not in frames:
+                frames[parent] = self._listing(parent)
+            found = frames[parent]
+            if found is None or found[1].get(rel) is None:
+                continue
+            frame, entries = found
+            self.stack = [frame]
+            yield from self._visit(frame, rel, entries[rel])
+            yield from self._drain()
+
+    def _drain(self) -> Iterator[ScanResult]:
+        while len(self.stack) > 1:
+            item = next(self.stack[-1].entries, None)
+            if item is None:
+                self.stack.pop()
+            elif not isinstance(item, tuple):
+                yield item
+            else:
+                yield from self._visit(self.stack[-1], *item)
+
+    def _listing(self, parent: str) -> tuple[_Frame, dict[str, os.DirEntry[str]]] | None:
+        """The parent folder's frame and entries by path; None when it is gone or ignored."""
+        if self._inside_ignored(parent):
+            return None
+        real = os.path.join(self.root, parent) if parent else str(self.root)
+        try:
+            st = os.stat(real)
+            frame = self._open(parent, real, (st.st_dev, st.st_ino))
+        except OSError:
+            return None
+        entries = {item[0]: item[1] for item in frame.entries if isinstance(item, tuple)}
+        frame.entries = iter(())
+        return frame, entries
+
+    def _inside_ignored(self, parent: str) -> bool:
+        parts = parent.split("/") if parent else []
+        for depth in range(1, len(parts) + 1):
+            folder = "/".join(parts[:depth])
+            if self.rules.matches(folder, True) or folder == self.skip_dir:
+                return True
+        return False

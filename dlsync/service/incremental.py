@@ -22,8 +22,9 @@ from dlsync.config import PairConfig
 from dlsync.model import ActionKind
 from dlsync.remote.client import DataloopClient
 from dlsync.service.clock import Clock
-from dlsync.service.scope import ScopedPlanner, ScopedReader
+from dlsync.service.scope import ScopedPlanner
 from dlsync.state.ops import MarkFile, RunKind, WriteOp
+from dlsync.state.queries import StateReader
 from dlsync.state.store import StateStore
 from dlsync.state.writer import StateWriter, running_writer
 from dlsync.sync.engine import Cycle, CycleResult, RunOptions
@@ -123,7 +124,7 @@ class ServiceCycle(Cycle):
             planner = ScopedPlanner(self._source(), self.pair_id, self._policy(), emit, record)
             planner.roots = self.scope
         planner.stop = self.stop.is_set
-        with ScopedReader(self.store.path) as reader:
+        with StateReader(self.store.path) as reader:
             deferred = planner.walk(reader)
         if deferred.stopped:
             self.stopped = True

@@ -30,8 +30,9 @@ from dlsync.service.incremental import GoneHold, ServiceCycle
 from dlsync.service.observer import ServiceCounters
 from dlsync.service.queue import CoalescingQueue
 from dlsync.service.retry import RetrySchedule
-from dlsync.service.scope import ScopedReader, scope_roots
+from dlsync.service.scope import scope_roots
 from dlsync.service.settle import Ready, Settler, look
+from dlsync.state.queries import StateReader
 from dlsync.state.store import StateStore
 from dlsync.sync.engine import pair_spec
 
@@ -265,12 +266,9 @@ class PairService:
             return
 
         def schedule() -> None:
-            reader = ScopedReader(self.store.path)
-            try:
+            with StateReader(self.store.path) as reader:
                 records = [r for r in reader.files_under(self._pair_id, failed)
                            if r.path in failed]
-            finally:
-                reader.close()
             self.store.write(self.retries.schedule(self._pair_id, records))
 
         await anyio.to_thread.run_sync(schedule)

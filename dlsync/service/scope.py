@@ -10,14 +10,12 @@ cycle. Drift on the platform is invisible here by design: the periodic reconcile
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from dlsync.local.layout import AnnotationLayout
-from dlsync.local.scan import ScanResult, _Frame, _Walker
+from dlsync.local.scan import scan_roots
 from dlsync.model import FileStatus, Fingerprint, RemoteItem, StateRecord, path_key
-from dlsync.state.queries import _FILE_COLUMNS, StateReader, _file
+from dlsync.state.queries import StateReader
 from dlsync.sync.march import march
 from dlsync.sync.planner import Deferred, Planner
 
@@ -32,74 +30,6 @@ def scope_roots(paths: Iterable[str]) -> tuple[str, ...]:
             continue
         roots.append(path)
     return tuple(roots)
-
-
-class ScopedWalker(_Walker):
-    """The scan's walk, started at given roots instead of the sync root."""
-
-    def walk_roots(self, roots: tuple[str, ...]) -> Iterator[ScanResult]:
-        """Files and problems at or under each root, in ``path_key`` order."""
-        frames: dict[str, tuple[_Frame, dict[str, os.DirEntry[str]]] | None] = {}
-        for rel in roots:
-            parent = rel.rpartition("/")[0]
-            if parent not in frames:
-                frames[parent] = self._listing(parent)
-            found = frames[parent]
-            if found is None or found[1].get(rel) is None:
-                continue
-            frame, entries = found
-            self.stack = [frame]
-            yield from self._visit(frame, rel, entries[rel])
-            yield from self._drain()
-
-    def _drain(self) -> Iterator[ScanResult]:
-        while len(self.stack) > 1:
-            item = next(self.stack[-1].entries, None)
-            if item is None:
-                self.stack.pop()
-            elif not isinstance(item, tuple):
-                yield item
-            else:
-                yield from self._visit(self.stack[-1], *item)
-
-    def _listing(self, parent: str) -> tuple[_Frame, dict[str, os.DirEntry[str]]] | None:
-        """The parent folder's frame and entries by path; None when it is gone or ignored."""
-        if self._inside_ignored(parent):
-            return None
-        real = os.path.join(self.root, parent) if parent else str(self.root)
-        try:
-            st = os.stat(real)
-            frame = self._open(parent, real, (st.st_dev, st.st_ino))
-        except OSError:
-            return None
-        entries = {item[0]: item[1] for item in frame.entries if isinstance(item, tuple)}
-        frame.entries = iter(())
-        return frame, entries
-
-    def _inside_ignored(self, parent: str) -> bool:
-        parts = parent.split("/") if parent else []
-        for depth in range(1, len(parts) + 1):
-            folder = "/".join(parts[:depth])
-            if self.rules.matches(folder, True) or folder == self.skip_dir:
-                return True
-        return False
-
-
-class ScopedReader(StateReader):
-    """State reads limited to the subtrees of a scope."""
-
-    def files_under(self, pair: int, roots: tuple[str, ...]) -> Iterator[StateRecord]:
-        """The records at or under each root, in ``path_key`` order."""
-        sql = (f"SELECT {_FILE_COLUMNS} FROM files f WHERE f.pair = ? AND "
-               "(f.key = ? OR (f.key > ? AND f.key < ?)) ORDER BY f.key")
-        for root in roots:
-            key = path_key(root)
-            yield from map(_file, self._stream(sql, (pair, key, key + b"\x00", key + b"\x01")))
-
-    def tracked(self, pair: int) -> int:
-        """How many files of the pair state tracks (not counting deleted ones)."""
-        counts = self.status_counts(pair)
-        return sum(n for status, n in counts.items() if status is not FileStatus.DELETED)
 
 
 def confirmed_remote(records: Iterable[StateRecord]) -> Iterator[RemoteItem]:
@@ -118,12 +48,10 @@ class ScopedPlanner(Planner):
 
     def walk(self, reader: StateReader) -> Deferred:
         """March the scope's files against its state records and confirmed remote items."""
-        assert isinstance(reader, ScopedReader)
-        walker = ScopedWalker(Path(self.source.root), self.source.rules,
-                              self.source.layout or AnnotationLayout.none(),
-                              self.source.follow_symlinks)
         records = list(reader.files_under(self.pair, self.roots))
-        local = walker.walk_roots(self.roots)
+        local = scan_roots(Path(self.source.root), self.roots, rules=self.source.rules,
+                           layout=self.source.layout,
+                           follow_symlinks=self.source.follow_symlinks)
         self.plan_pairs(march(local, records, confirmed_remote(records)), reader)
         self.deferred.tracked = reader.tracked(self.pair)
         return self.deferred

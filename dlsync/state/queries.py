@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -157,6 +157,20 @@ class StateReader:
         return [_file(row) for row in self._all(
             f"SELECT {_FILE_COLUMNS} FROM files f WHERE f.pair = ? AND f.last_error IS NOT NULL "
             "AND f.status = 'conflict' ORDER BY f.key", (pair,))]
+
+    def files_under(self, pair: int, roots: Iterable[str]) -> Iterator[StateRecord]:
+        """The records at or under each of ``roots`` (a file's path, or a folder's: its whole
+        subtree), root by root in the order given, each in ``path_key`` order."""
+        sql = (f"SELECT {_FILE_COLUMNS} FROM files f WHERE f.pair = ? AND "
+               "(f.key = ? OR (f.key > ? AND f.key < ?)) ORDER BY f.key")
+        for root in roots:
+            key = path_key(root)
+            yield from map(_file, self._stream(sql, (pair, key, key + b"\x00", key + b"\x01")))
+
+    def tracked(self, pair: int) -> int:
+        """How many files of ``pair`` state tracks (not counting deleted ones)."""
+        counts = self.status_counts(pair)
+        return sum(n for status, n in counts.items() if status is not FileStatus.DELETED)
 
     def files_with_content(self, pair: int, sha256: str, size: int) -> list[StateRecord]:
         """Tracked files with this content: the candidates when pairing a move."""
