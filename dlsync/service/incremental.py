@@ -102,13 +102,13 @@ class ServiceCycle(Cycle):
             async with running_writer(self.store) as writer:
                 target = Target(self.pair.source, self.dataset_id, self.pair.remote_dir,
                                 self.pair_id)
-                result.limits = await self._execute(target, writer)
+                result.limits = await self.execute(target, writer)
             return result
         finally:
             self.hold.settle(self.scope)
 
-    def _walk_in_thread(self, send: ObjectSendStream[Job],
-                        writer: StateWriter) -> tuple[Finale, int]:
+    def plan_in_thread(self, send: ObjectSendStream[Job],
+                       writer: StateWriter) -> tuple[Finale, int]:
         """Plan the scope (or everything) and send jobs; files not yet settled are set aside."""
         def emit(job: Job) -> None:
             if self._settled(job):
@@ -119,9 +119,9 @@ class ServiceCycle(Cycle):
             anyio.from_thread.run(writer.send, op)
 
         if self.scope is None:
-            planner = Planner(self._source(), self.pair_id, self._policy(), emit, record)
+            planner = Planner(self.source(), self.pair_id, self.policy(), emit, record)
         else:
-            planner = ScopedPlanner(self._source(), self.pair_id, self._policy(), emit, record)
+            planner = ScopedPlanner(self.source(), self.pair_id, self.policy(), emit, record)
             planner.roots = self.scope
         planner.stop = self.stop.is_set
         with StateReader(self.store.path) as reader:

@@ -217,7 +217,7 @@ class Cycle:
                 tg.start_soon(executor.serve, receive, self.pair.workers)
                 async with send:
                     finale, tracked = await anyio.to_thread.run_sync(
-                        self._walk_in_thread, send, writer)
+                        self.plan_in_thread, send, writer)
                     await self._after_walk(executor, finale, send, writer)
             return await self._deletes(executor, finale, tracked)
         finally:
@@ -231,6 +231,28 @@ class Cycle:
             await send.send(job)
         for op in finale.marks:
             await writer.send(op)
+
+    # -- hooks for cycles built on this one (the service's incremental batches) ---------------
+
+    def source(self) -> Source:
+        """The local side of the pair, as the planner reads it."""
+        return self._source()
+
+    def policy(self) -> Policy:
+        """The decision rules' settings for the pair."""
+        return self._policy()
+
+    async def execute(self, target: Target, writer: StateWriter) -> LimitVerdict | None:
+        """Plan (``plan_in_thread``) and execute against ``target`` without listing the remote
+        first; return the delete verdict."""
+        return await self._execute(target, writer)
+
+    def plan_in_thread(self, send: anyio.abc.ObjectSendStream[Job],
+                       writer: StateWriter) -> tuple[Finale, int]:
+        """Walk and plan in a worker thread: jobs into ``send``, state writes into ``writer``;
+        return what waits for the end of the walk and how many files state tracks. A subclass
+        overrides it to plan differently (a scope of paths, files set aside)."""
+        return self._walk_in_thread(send, writer)
 
     def _walk_in_thread(self, send: anyio.abc.ObjectSendStream[Job],
                         writer: StateWriter) -> tuple[Finale, int]:
