@@ -49,6 +49,9 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
               "is gone (last, only after an error-free run).")
 @click.option("--max-delete", type=click.IntRange(min=0), help="Refuse every delete when the "
               "plan has more.  [default: 100, and at most half of the tracked files]")
+@click.option("--conflict", type=click.Choice(["keep-both", "local", "remote"]),
+              help="An annotation conflict a pull left open: leave it (keep-both, remote) or "
+              "push the local file over it (local).  [default: keep-both]")
 @click.option("--dry-run", is_flag=True, help="Print the plan and change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan or summary as JSON.")
 @click.option("--state", type=_FILE, help="State database.  [default: "
@@ -64,8 +67,8 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
 @click.option("--gate-data", type=_DIR, hidden=True, help="Data folder of the embedded gate.")
 def mirror(source: Path | None, project: str | None, dataset: str | None, remote: str | None,
            remote_dir: str | None, annotations: str | None, create: bool | None,
-           delete: bool | None, max_delete: int | None, dry_run: bool, as_json: bool,
-           state: Path | None, workers: int | None, config_path: Path | None,
+           delete: bool | None, max_delete: int | None, conflict: str | None, dry_run: bool,
+           as_json: bool, state: Path | None, workers: int | None, config_path: Path | None,
            pair_name: str | None, rate: float | None, concurrency: int | None,
            progress: bool | None, gate_data: Path | None) -> int:
     """Mirror the folder SOURCE into a Dataloop dataset, once.
@@ -87,7 +90,8 @@ def mirror(source: Path | None, project: str | None, dataset: str | None, remote
              "dataset": dataset, "remote": remote or (None if pair_name else
                                                       constants.PRODUCTION_REMOTE),
              "remote_dir": remote_dir, "annotations": annotations, "create": create,
-             "delete": delete, "max_delete": max_delete, "workers": workers}
+             "delete": delete, "max_delete": max_delete, "workers": workers,
+             "conflict": conflict}
     pair = build_pair(flags, config=config, pair_name=pair_name, rate=rate,
                       concurrency=concurrency)
     request = MirrorRequest(pair=pair, state=state_path_for(state, config), dry_run=dry_run,

@@ -62,6 +62,10 @@ class ServiceReadings(Protocol):
         """The current request rate of each remote's pacer, by remote name."""
         ...
 
+    def conflicts(self) -> int:
+        """Tracked files in conflict now, over every pair."""
+        ...
+
 
 class _PacerHook:
     """The ``PacerObserver`` of one remote's pacer: counts into ``metrics`` under its name."""
@@ -153,6 +157,7 @@ class Metrics:
         if source is None:
             return
         self.set_queue_depth(source.queue_depth())
+        self.set_conflicts(source.conflicts())
         self.set_oldest_pending_age(source.oldest_pending_age())
         for (kind, outcome), total in source.actions().items():
             seen = self._seen_actions.get((kind, outcome), 0)

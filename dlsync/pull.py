@@ -2,7 +2,8 @@
 
 Like ``dlsync mirror``, the pair comes from flags or from ``--config FILE --pair NAME``, the run
 holds the pair's lock, and the exit code says how it went: 0 in sync, 1 some items failed or are
-in conflict (both versions kept), 2 usage, 3 authentication, 5 locked.
+in conflict (both versions kept), 2 usage, 3 authentication, 5 locked; SIGTERM or SIGINT stop
+it with 128 + the signal number, every item already settled recorded.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import anyio
 
 from dlsync.config import PairConfig
 from dlsync.errors import EXIT_OK, EXIT_PARTIAL, UsageError
+from dlsync.interrupt import until_signalled
 from dlsync.remote.client import DataloopClient
 from dlsync.remote.connect import connect
 from dlsync.state.location import lock_path
@@ -70,5 +72,6 @@ def exit_code(result: PullResult) -> int:
 
 
 def pull_sync(request: PullRequest, out: TextIO | None = None) -> int:
-    """``run_pull`` from synchronous code (the command line)."""
-    return anyio.run(run_pull, request, out or sys.stdout)
+    """``run_pull`` from synchronous code (the command line); SIGTERM/SIGINT end it with
+    128 + the signal number, the items already settled recorded."""
+    return anyio.run(until_signalled, lambda: run_pull(request, out or sys.stdout))

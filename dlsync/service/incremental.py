@@ -107,6 +107,10 @@ class ServiceCycle(Cycle):
         finally:
             self.hold.settle(self.scope)
 
+    def interrupted(self) -> bool:
+        """True when ``stop`` ended the planning early (the run is recorded as interrupted)."""
+        return self.stopped
+
     def plan_in_thread(self, send: ObjectSendStream[Job],
                        writer: StateWriter) -> tuple[Finale, int]:
         """Plan the scope (or everything) and send jobs; files not yet settled are set aside."""

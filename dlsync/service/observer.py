@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from dlsync.sync.pulltally import PullTally
 from dlsync.sync.tally import Tally
 
 
@@ -33,6 +34,10 @@ class ServiceObserver(Protocol):
         """The current request rate (per second) of each remote's pacer, by remote name."""
         ...
 
+    def conflicts(self) -> int:
+        """Tracked files in conflict now, over every pair."""
+        ...
+
 
 @dataclass(slots=True)
 class ServiceCounters:
@@ -42,6 +47,7 @@ class ServiceCounters:
     sent: int = 0
     synced: int = 0
     failed: int = 0
+    conflicts_by_pair: dict[str, int] = field(default_factory=dict)
     depth_gauges: list[Callable[[], int]] = field(default_factory=list)
     age_gauges: list[Callable[[], float]] = field(default_factory=list)
     rate_gauges: dict[str, Callable[[], float]] = field(default_factory=dict)
@@ -52,6 +58,15 @@ class ServiceCounters:
         self.sent += tally.bytes_sent
         self.synced += sum(n for (_, outcome), n in tally.outcomes.items() if outcome == "done")
         self.failed += tally.failure_count
+
+    def add_pull(self, tally: PullTally) -> None:
+        """Fold one finished annotation poll into the totals (outcomes as ``("pull", ...)``)."""
+        self.outcomes.update({("pull", outcome): n for outcome, n in tally.outcomes.items()})
+        self.failed += tally.failures
+
+    def conflicts(self) -> int:
+        """Files in conflict over every pair, as last counted after each pair's reconcile."""
+        return sum(self.conflicts_by_pair.values())
 
     def queue_depth(self) -> int:
         """Paths waiting over every pair."""
@@ -75,4 +90,5 @@ class ServiceCounters:
 
     def status_line(self) -> str:
         """The sd_notify ``STATUS=`` text."""
-        return (f"pending {self.queue_depth()}, synced {self.synced}, failed {self.failed}")
+        return (f"pending {self.queue_depth()}, synced {self.synced}, failed {self.failed}, "
+                f"conflicts {self.conflicts()}")

@@ -1,8 +1,13 @@
 """One sync pair inside the service: watch, queue, settle, incremental batches, reconciles.
 
     watcher ─hints─► CoalescingQueue ─► Settler ─settled paths─► ServiceCycle(scope) ─► platform
-    timer / SIGHUP ───────────────────────────────────────────► ServiceCycle(all)
+    timer / SIGHUP ──► poll_annotations (pull) ──► ServiceCycle(all) ─────────────────► platform
 
+``direction`` picks the sides: ``push`` runs the watcher and the cycles; ``pull-annotations``
+only polls the platform's annotations into the local files on the reconcile interval (no
+watcher, nothing sent); ``both`` polls first, then runs the full cycle, and keeps the watcher.
+A poll records every file it writes (stat and set hash) as synced, and runs under the pair's
+lock, so the watcher's hint for that write finds nothing to send.
 The watcher is installed before the first (full) cycle starts, so no change falls between them.
 Cycles of one pair never overlap. Work in flight is shielded from ``stop()``: it finishes (or is
 cut by ``abort()`` after the shutdown timeout) and every outcome is recorded.
@@ -20,7 +25,7 @@ import anyio
 import anyio.to_thread
 
 from dlsync import constants, logs
-from dlsync.config import PairConfig
+from dlsync.config import Direction, PairConfig
 from dlsync.errors import DlsyncError, is_fatal
 from dlsync.local.layout import LayoutKind
 from dlsync.local.watch import Hint, HintKind, WatchSource, open_watch, pump_hints
@@ -35,6 +40,7 @@ from dlsync.service.settle import Ready, Settler, look
 from dlsync.state.queries import StateReader
 from dlsync.state.store import StateStore
 from dlsync.sync.engine import pair_spec
+from dlsync.sync.puller import PullResult, poll_annotations
 
 _log = logs.get_logger(__name__)
 
@@ -69,6 +75,8 @@ class PairService:
         self._intake: anyio.CancelScope | None = None
         self._work: anyio.CancelScope | None = None
         self._pair_id = 0
+        self.polls = 0
+        """Annotation polls completed (``direction`` ``pull-annotations`` or ``both``)."""
         counters.depth_gauges.append(lambda: self.queue.depth + len(self.settler.pending))
         counters.age_gauges.append(self.settler.oldest_age)
 
@@ -85,9 +93,20 @@ class PairService:
                 await self._start_watcher(tg)
                 task_status.started()
                 tg.start_soon(self._reconcile_loop)
-                tg.start_soon(self._settle_loop)
+                if self.pushes:
+                    tg.start_soon(self._settle_loop)
         finally:
             self.stopped.set()
+
+    @property
+    def pushes(self) -> bool:
+        """True when local changes go up (``direction`` is ``push`` or ``both``)."""
+        return self.pair.direction is not Direction.PULL_ANNOTATIONS
+
+    @property
+    def pulls(self) -> bool:
+        """True when the platform's annotations come down (``pull-annotations`` or ``both``)."""
+        return self.pair.direction is not Direction.PUSH
 
     def stop(self) -> None:
         """Take no more work; what is in flight finishes."""
@@ -115,6 +134,8 @@ class PairService:
         return paths
 
     async def _start_watcher(self, tg: anyio.abc.TaskGroup) -> None:
+        if not self.pushes:
+            return   # nothing local is sent, so no change needs watching
         try:
             watch = await open_watch(self.watch_source, self._watch_paths())
         except Exception as exc:
@@ -173,13 +194,16 @@ class PairService:
     # -- loops --------------------------------------------------------------------------------
 
     def _interval(self) -> float:
-        if self.watching:
+        if self.watching or not self.pushes:
             return self.pair.reconcile_interval
         return min(self.pair.reconcile_interval, constants.FALLBACK_SCAN_S)
 
     async def _reconcile_loop(self) -> None:
         while True:
-            ok = await self._cycle(None)
+            ok = await self._poll() if self.pulls else True
+            if self.pushes and not self._stop_flag.is_set():
+                ok = await self._cycle(None) and ok
+            await self._count_conflicts()
             self._initial.set()
             wait = self._interval() if ok else min(self._interval(), constants.CYCLE_RETRY_S)
             await wait_for_event(self.clock, self._trigger, wait)
@@ -253,6 +277,44 @@ class PairService:
             self._log_cycle(scope, cycle)
         await self._schedule_retries(cycle)
         return True
+
+    async def _poll(self) -> bool:
+        """Pull the platform's annotation changes; False when the poll failed (retried)."""
+        async with self._lock:
+            with anyio.CancelScope(shield=True) as work:
+                self._work = work
+                try:
+                    result = await poll_annotations(self.pair, self.client, self.store,
+                                                    self._pair_id)
+                except DlsyncError as exc:
+                    if is_fatal(exc):
+                        raise
+                    _log.warning("annotation poll failed; will retry in "
+                                 f"{constants.CYCLE_RETRY_S:g} s", pair=self.pair.name,
+                                 error=logs.scrub(str(exc)))
+                    return False
+                finally:
+                    self._work = None
+            if work.cancelled_caught:
+                return False
+        self.dataset_id = result.dataset_id or self.dataset_id
+        self._log_poll(result)
+        self.polls += 1
+        return True
+
+    def _log_poll(self, result: PullResult) -> None:
+        tally = result.tally
+        self.counters.add_pull(tally)
+        _log.info("annotations polled", pair=self.pair.name, full=result.full,
+                  **{key.replace("-", "_"): n for key, n in tally.outcomes.items()})
+
+    async def _count_conflicts(self) -> None:
+        """Publish how many of the pair's files are in conflict (metrics, status line)."""
+        def count() -> int:
+            with StateReader(self.store.path) as reader:
+                return len(reader.in_conflict(self._pair_id))
+
+        self.counters.conflicts_by_pair[self.pair.name] = await anyio.to_thread.run_sync(count)
 
     def _log_cycle(self, scope: tuple[str, ...] | None, cycle: ServiceCycle) -> None:
         if cycle.tally.finished or scope is None:

@@ -13,6 +13,9 @@ R remote item, F the local fingerprint, "same" means equal SHA-256 and size):
          c   R differs or has no fingerprint                OVERWRITE   -
      4   L, S synced, no R                                  REUPLOAD    -
      5   L, S in conflict, or content and R both changed:
+         o   open annotation conflict (content and R as      CONFLICT    -
+             synced, annotation file moved), unless
+             ``push_over_conflicts``
          a   R now equals F                                 ADOPT       -
          b   otherwise                                      CONFLICT    -
      6   L, S synced, content changed                       OVERWRITE   -
@@ -31,6 +34,11 @@ R remote item, F the local fingerprint, "same" means equal SHA-256 and size):
 or names another SHA-256 than S. Whenever L has an annotation file (or S or R remembers a set),
 rows 3, 4, 5a, 6 and 7 also set ``annotations_changed`` so the executor diffs the annotation
 set after the content is in place.
+
+Row 5o is the conflict a pull leaves open (``conflict = keep-both``): the local annotation file
+and the platform's set both changed, the platform's version waits beside the local file. The
+push side leaves it to the user and the next pull (it is reported again, nothing is sent);
+with ``conflict = local`` (``push_over_conflicts``) row 5a pushes the local file as a diff.
 
 Moves are decided afterwards over the whole cycle's uploads and deletes (``pair_moves``); a
 folder rename becomes one bulk move per (old folder, new folder) (``group_folder_moves``).
@@ -63,6 +71,7 @@ class Policy:
     """The user choices the rules depend on."""
 
     delete: bool = False
+    push_over_conflicts: bool = False    # conflict = local: an open pull conflict goes up
 
 
 class StateChange(enum.StrEnum):
@@ -118,7 +127,7 @@ def decide(pair: Pair, local_fp: Fingerprint | None, policy: Policy) -> Verdict:
     fingerprint = local_fp or _recorded(pair.local, state)
     if state is None or state.status in _UNTRUSTED or state.item_id is None:
         return _untracked(pair.local, state, pair.remote, fingerprint)
-    return _tracked(pair.local, state, pair.remote, fingerprint)
+    return _tracked(pair.local, state, pair.remote, fingerprint, policy)
 
 
 def _problem(pair: Pair) -> Verdict:
@@ -152,7 +161,7 @@ def _untracked(local: LocalEntry, state: StateRecord | None, remote: RemoteItem 
 
 
 def _tracked(local: LocalEntry, state: StateRecord, remote: RemoteItem | None,
-             fingerprint: Fingerprint) -> Verdict:
+             fingerprint: Fingerprint, policy: Policy) -> Verdict:
     """Rows 4-10: a synced (or conflicting) record, compared with both sides."""
     content_changed = fingerprint.sha256 != state.sha256
     annotated = _has_annotations(local, state, remote)
@@ -160,6 +169,10 @@ def _tracked(local: LocalEntry, state: StateRecord, remote: RemoteItem | None,
         return _act(ActionKind.REUPLOAD, local, fingerprint,
                     "synced before, missing on the platform", None, annotated)
     remote_changed = _changed_remotely(state, remote)
+    if not policy.push_over_conflicts and _open_annotation_conflict(
+            local, state, content_changed or remote_changed):
+        return _act(ActionKind.CONFLICT, local, fingerprint, state.last_error or
+                    _OPEN_CONFLICT, remote, False)
     if state.status is FileStatus.CONFLICT or (content_changed and remote_changed):
         if remote.fingerprint == fingerprint:
             return _act(ActionKind.ADOPT, local, fingerprint,
@@ -174,6 +187,17 @@ def _tracked(local: LocalEntry, state: StateRecord, remote: RemoteItem | None,
         return _act(ActionKind.OVERWRITE, local, fingerprint,
                     "changed on the platform; the local copy is restored", remote, annotated)
     return _unchanged(local, state, remote, fingerprint)
+
+
+_OPEN_CONFLICT = ("annotations changed here and on the platform since the last sync; "
+                  "nothing sent: resolve the conflict, then run dlsync pull")
+
+
+def _open_annotation_conflict(local: LocalEntry, state: StateRecord,
+                              content_or_remote_changed: bool) -> bool:
+    """Row 5o: a conflict over annotations alone, the kind a pull leaves open."""
+    return (state.status is FileStatus.CONFLICT and not content_or_remote_changed
+            and _annotations_changed(local, state))
 
 
 def _unchanged(local: LocalEntry, state: StateRecord, remote: RemoteItem,

@@ -20,7 +20,7 @@ import anyio.from_thread
 import anyio.to_thread
 
 from dlsync import logs
-from dlsync.config import PairConfig
+from dlsync.config import ConflictPolicy, PairConfig
 from dlsync.errors import DlsyncError, NotFoundError, UsageError, is_fatal, primary
 from dlsync.local.ignore import IgnoreRules
 from dlsync.model import Action, Fingerprint, RemoteItem, is_contained, rel_path
@@ -173,7 +173,9 @@ class Cycle:
 
     def _finish(self, run_id: str, exc: BaseException | None) -> FinishRun:
         """The record of how the run ended."""
-        if exc is None:
+        if exc is None and self.interrupted():
+            outcome = RunOutcome.INTERRUPTED
+        elif exc is None:
             outcome = RunOutcome.PARTIAL if self.tally.has_errors or \
                 self.tally.deletes_refused else RunOutcome.OK
         elif isinstance(exc, DlsyncError):
@@ -185,7 +187,8 @@ class Cycle:
                          self.tally.bytes_sent, error)
 
     def _policy(self) -> Policy:
-        return Policy(delete=self.pair.delete)
+        return Policy(delete=self.pair.delete,
+                      push_over_conflicts=self.pair.conflict is ConflictPolicy.LOCAL)
 
     # -- dry run -----------------------------------------------------------------------------
 
@@ -233,6 +236,11 @@ class Cycle:
             await writer.send(op)
 
     # -- hooks for cycles built on this one (the service's incremental batches) ---------------
+
+    def interrupted(self) -> bool:
+        """True when the cycle was told to stop before it planned every path; its run is then
+        recorded as interrupted. A cycle that can be stopped (the service's) overrides it."""
+        return False
 
     def source(self) -> Source:
         """The local side of the pair, as the planner reads it."""

@@ -149,6 +149,9 @@ class Readings:
     def pacer_rates(self) -> dict[str, float]:
         return {"prod": 25.0}
 
+    def conflicts(self) -> int:
+        return 2
+
 
 def test_bound_readings_are_read_at_each_scrape() -> None:
     """Totals read from a bound service become counters that follow them, never counted twice."""
@@ -159,6 +162,7 @@ def test_bound_readings_are_read_at_each_scrape() -> None:
     assert first[("dlsync_actions_total", (("kind", "upload"), ("outcome", "done")))] == 4
     assert first[("dlsync_queue_depth", ())] == 3
     assert first[("dlsync_request_rate", (("remote", "prod"),))] == 25.0
+    assert first[("dlsync_conflicts", ())] == 2
     readings.totals[("upload", "done")] = 6
     readings.sent = 250
     readings.depth = 0

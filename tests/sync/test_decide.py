@@ -20,6 +20,7 @@ FP_A = Fingerprint(SHA_A, 10)
 FP_B = Fingerprint(SHA_B, 10)
 KEEP = Policy(delete=False)
 DELETE = Policy(delete=True)
+PUSH_OVER = Policy(push_over_conflicts=True)
 ANN = "/root/a.jpg.json"
 
 # (name, pair, local fingerprint, policy, action kind or None, reason fragment, state change,
@@ -58,6 +59,26 @@ ROWS = [
     ("conflict persists", Pair(RelPath("a"), local("a"), state("a", status=FileStatus.CONFLICT),
                                remote("a", SHA_B)), None, KEEP,
      ActionKind.CONFLICT, "nothing written", StateChange.NONE, False),
+    ("open annotation conflict left alone",
+     Pair(RelPath("a"), local("a", annotation=ANN, annotation_size=9),
+          state("a", status=FileStatus.CONFLICT, annotations_hash="h", annotation_size=8,
+                last_error="platform's version is in a.jpg.conflict-1.json"), remote("a")),
+     None, KEEP, ActionKind.CONFLICT, "a.jpg.conflict-1.json", StateChange.NONE, False),
+    ("open annotation conflict, no reason kept",
+     Pair(RelPath("a"), local("a", annotation=ANN, annotation_size=9),
+          state("a", status=FileStatus.CONFLICT, annotations_hash="h", annotation_size=8),
+          remote("a")),
+     None, KEEP, ActionKind.CONFLICT, "then run dlsync pull", StateChange.NONE, False),
+    ("open annotation conflict, local wins",
+     Pair(RelPath("a"), local("a", annotation=ANN, annotation_size=9),
+          state("a", status=FileStatus.CONFLICT, annotations_hash="h", annotation_size=8),
+          remote("a")),
+     None, PUSH_OVER, ActionKind.ADOPT, "same content", StateChange.NONE, True),
+    ("conflict, annotation file as synced",
+     Pair(RelPath("a"), local("a", annotation=ANN, annotation_size=8),
+          state("a", status=FileStatus.CONFLICT, annotations_hash="h", annotation_size=8),
+          remote("a")),
+     None, KEEP, ActionKind.ADOPT, "same content", StateChange.NONE, True),
     ("annotations changed", Pair(RelPath("a"), local("a", annotation=ANN, annotation_size=9),
                                  state("a", annotations_hash="h", annotation_size=8),
                                  remote("a")), None, KEEP,
