@@ -28,7 +28,7 @@ import anyio
 from dlsync import logs
 from dlsync.config import ConflictPolicy, PairConfig
 from dlsync.constants import FINGERPRINT_KEY, PULL_OVERLAP_S, URL_FIELDS
-from dlsync.errors import AnnotationFileError, DlsyncError, is_fatal
+from dlsync.errors import AnnotationFileError, DlsyncError, is_fatal, primary
 from dlsync.local.annotations import AnnotationSet, dump_annotation_file, parse_annotations
 from dlsync.local.layout import LayoutKind
 from dlsync.model import FileStatus, StateRecord
@@ -159,21 +159,36 @@ class Puller:
             since = None if self.options.full else self._watermark(reader)
             result.full = since is None
             result.watermark = await latest_stamp(self.client, dataset_id)
-            async with running_writer(self.store) as writer:
-                self._writer = writer
-                run_id = new_run_id()
-                await self._send_unless_dry(StartRun(self.pair_id, run_id, self.options.kind,
-                                                     time.time()))
-                try:
-                    await self._all_batches(dataset_id, since, reader)
-                except BaseException as exc:
-                    await self._finish(run_id, exc)
-                    raise
-                if not self.tally.failures and result.watermark is not None:
-                    await self._send_unless_dry(SetMeta(watermark_key(self.pair_id), {
-                        "stamp": result.watermark, "target": self._target()}))
-                await self._finish(run_id, None)
+            run_id = new_run_id()
+            try:
+                await self._record_run(run_id, dataset_id, since, result)
+            except BaseException as exc:
+                # The writer has stopped (committing what it was sent); record the end directly.
+                self._record_end(run_id, primary(exc))
+                raise
         return result
+
+    async def _record_run(self, run_id: str, dataset_id: str, since: str | None,
+                          result: PullResult) -> None:
+        """Settle every batch between the run's start and finish records."""
+        assert self._reader is not None
+        async with running_writer(self.store) as writer:
+            self._writer = writer
+            await self._send_unless_dry(StartRun(self.pair_id, run_id, self.options.kind,
+                                                 time.time()))
+            await self._all_batches(dataset_id, since, self._reader)
+            if not self.tally.failures and result.watermark is not None:
+                await self._send_unless_dry(SetMeta(watermark_key(self.pair_id), {
+                    "stamp": result.watermark, "target": self._target()}))
+            await self._send_unless_dry(self._finish(run_id, None))
+
+    def _record_end(self, run_id: str, exc: BaseException) -> None:
+        if self.options.dry_run:
+            return
+        try:
+            self.store.write([self._finish(run_id, exc)])
+        except DlsyncError as failure:  # e.g. the disk is still full: keep the first error
+            _log.error("could not record the end of the pull", error=str(failure))
 
     def _target(self) -> list[str]:
         pair = self.pair
@@ -200,19 +215,17 @@ class Puller:
                 for entry in batch:
                     tg.start_soon(self._guarded, entry, limiter)
 
-    async def _finish(self, run_id: str, exc: BaseException | None) -> None:
+    def _finish(self, run_id: str, exc: BaseException | None) -> FinishRun:
+        """The record of how the pull ended."""
         if exc is None:
             outcome = RunOutcome.PARTIAL if self.tally.failures or self.tally.conflicts \
                 else RunOutcome.OK
         else:
             outcome = RunOutcome.FAILED if isinstance(exc, DlsyncError) \
                 else RunOutcome.INTERRUPTED
-        with anyio.CancelScope(shield=True):
-            await self._send_unless_dry(FinishRun(
-                run_id, time.time(), outcome, dict(self.tally.outcomes),
-                self.tally.bytes_received, logs.scrub(str(exc)) if exc is not None else None))
-            if self._writer is not None:
-                await self._writer.flush()
+        return FinishRun(run_id, time.time(), outcome, dict(self.tally.outcomes),
+                         self.tally.bytes_received,
+                         logs.scrub(str(exc)) if exc is not None else None)
 
     async def _send_unless_dry(self, op: Any) -> None:
         if not self.options.dry_run and self._writer is not None:
