@@ -13,6 +13,7 @@ import platform
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -88,6 +89,12 @@ def running_gate(data: Path | None) -> Iterator[Gate]:
         yield gate
     finally:
         gate.stop()
+
+
+def scratch() -> tempfile.TemporaryDirectory[str]:
+    """A temporary folder for one benchmark; a file still held open at the end is left behind
+    rather than losing the figures."""
+    return tempfile.TemporaryDirectory(prefix="dlsync-bench-", ignore_cleanup_errors=True)
 
 
 # -- trees ------------------------------------------------------------------------------------

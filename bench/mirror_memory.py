@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import tempfile
 from pathlib import Path
 
 import common
@@ -47,7 +46,7 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [300, 1000] if args.quick else [int(s) for s in args.sizes.split(",")]
     runs: dict[int, common.Run] = {}
-    with tempfile.TemporaryDirectory(prefix="dlsync-bench-") as tmp_name:
+    with common.scratch() as tmp_name:
         tmp = Path(tmp_name)
         with common.running_gate(tmp / "gate") as gate:
             for count in sizes:

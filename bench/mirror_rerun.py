@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -69,7 +68,7 @@ def main() -> None:
     args = parser.parse_args()
     count = 2000 if args.quick else args.files
     folders = max(1, count * FOLDERS_PER_100K // 100_000)
-    with tempfile.TemporaryDirectory(prefix="dlsync-bench-") as tmp_name:
+    with common.scratch() as tmp_name:
         tmp = Path(tmp_name)
         started = time.perf_counter()
         tree = common.write_tree(tmp / "tree", count=count, folders=folders, size=SIZE)

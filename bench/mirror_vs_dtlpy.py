@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import json
 import os
-import tempfile
 import time
 import uuid
 import warnings
@@ -121,7 +120,7 @@ def main() -> None:
     parser.add_argument("--no-docs", action="store_true", help="do not write docs/benchmarks.md")
     args = parser.parse_args()
     count = 200 if args.quick else args.files
-    with tempfile.TemporaryDirectory(prefix="dlsync-bench-") as tmp_name:
+    with common.scratch() as tmp_name:
         tmp = Path(tmp_name)
         tree = common.write_tree(tmp / "tree", count=count, folders=FOLDERS, size=SIZE,
                                  boxes=BOXES)
