@@ -7,13 +7,18 @@ Exit codes (docs/operations.md): 0 in sync, 1 some items failed, 2 usage or conf
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from dlsync import __version__, constants, logs
 from dlsync.errors import EXIT_USAGE, DlsyncError, exit_code_for
 from dlsync.gate.commands import gate
+
+if TYPE_CHECKING:
+    from dlsync.config import PairConfig
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -34,15 +39,54 @@ _DIR = click.Path(file_okay=False, path_type=Path)
 _FILE = click.Path(dir_okay=False, path_type=Path)
 
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+_PAIR_OPTIONS = (
+    click.argument("source", required=False, type=_DIR),
+    click.option("--project", help="Dataloop project name."),
+    click.option("--dataset", help="Dataset name in the project."),
+    click.option("--remote", help='API base URL, a remote named in the config, or "local" for '
+                 "the embedded gate.  [default: https://gate.dataloop.ai/api/v1]"),
+    click.option("--remote-dir", help="Dataset folder the source maps to.  [default: /]"),
+    click.option("--annotations", help='Where annotation JSON files are: a folder, "sidecar" '
+                 '(a/b.jpg.json beside a/b.jpg) or "none".  [default: sidecar]'),
+    click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
+    click.option("--state", type=_FILE, help="State database.  [default: "
+                 "$XDG_STATE_HOME/dlsync/state.db]"),
+    click.option("--workers", type=click.IntRange(min=1), help="Items handled concurrently.  "
+                 "[default: 16]"),
+    click.option("--config", "config_path", type=_FILE, help="Config file with named sync "
+                 "pairs."),
+    click.option("--pair", "pair_name", help="Name of the sync pair in the config."),
+    click.option("--gate-data", type=_DIR, hidden=True, help="Data folder of the embedded gate."),
+)
+_PAIR_KEYS = ("source", "project", "dataset", "remote", "remote_dir", "annotations", "workers")
+
+
+def pair_options(command: _F) -> _F:
+    """Add the options every one-shot command on a sync pair shares."""
+    for option in reversed(_PAIR_OPTIONS):
+        command = option(command)
+    return command
+
+
+def resolve_pair(options: dict[str, Any], **flags: Any) -> tuple[PairConfig, Path]:
+    """The sync pair and state database the shared options (plus ``flags``) name."""
+    from dlsync.mirror import build_pair, load_optional_config, state_path_for
+
+    config = load_optional_config(options["config_path"])
+    given = {key: options[key] for key in _PAIR_KEYS}
+    given["source"] = str(given["source"]) if given["source"] else None
+    if not given["remote"] and not options["pair_name"]:
+        given["remote"] = constants.PRODUCTION_REMOTE
+    rate, concurrency = flags.pop("rate", None), flags.pop("concurrency", None)
+    pair = build_pair({**given, **flags}, config=config, pair_name=options["pair_name"],
+                      rate=rate, concurrency=concurrency)
+    return pair, state_path_for(options["state"], config)
+
+
 @cli.command()
-@click.argument("source", required=False, type=_DIR)
-@click.option("--project", help="Dataloop project name.")
-@click.option("--dataset", help="Dataset name in the project.")
-@click.option("--remote", help='API base URL, a remote named in the config, or "local" for the '
-              "embedded gate.  [default: https://gate.dataloop.ai/api/v1]")
-@click.option("--remote-dir", help="Dataset folder the source maps to.  [default: /]")
-@click.option("--annotations", help='Where annotation JSON files are: a folder, "sidecar" '
-              '(a/b.jpg.json beside a/b.jpg) or "none".  [default: sidecar]')
+@pair_options
 @click.option("--create/--no-create", default=None, help="Create the project and dataset "
               "when missing.")
 @click.option("--delete/--no-delete", default=None, help="Delete remote items whose local file "
@@ -53,62 +97,32 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
               help="An annotation conflict a pull left open: leave it (keep-both, remote) or "
               "push the local file over it (local).  [default: keep-both]")
 @click.option("--dry-run", is_flag=True, help="Print the plan and change nothing.")
-@click.option("--json", "as_json", is_flag=True, help="Print the plan or summary as JSON.")
-@click.option("--state", type=_FILE, help="State database.  [default: "
-              "$XDG_STATE_HOME/dlsync/state.db]")
-@click.option("--workers", type=click.IntRange(min=1), help="Concurrent transfers.  "
-              "[default: 16]")
-@click.option("--config", "config_path", type=_FILE, help="Config file with named sync pairs.")
-@click.option("--pair", "pair_name", help="Name of the sync pair in the config to mirror.")
 @click.option("--rate", type=click.FloatRange(min=0.1), help="Maximum requests per second.")
 @click.option("--concurrency", type=click.IntRange(min=1), help="Maximum requests in flight.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a "
               "terminal).")
-@click.option("--gate-data", type=_DIR, hidden=True, help="Data folder of the embedded gate.")
-def mirror(source: Path | None, project: str | None, dataset: str | None, remote: str | None,
-           remote_dir: str | None, annotations: str | None, create: bool | None,
-           delete: bool | None, max_delete: int | None, conflict: str | None, dry_run: bool,
-           as_json: bool, state: Path | None, workers: int | None, config_path: Path | None,
-           pair_name: str | None, rate: float | None, concurrency: int | None,
-           progress: bool | None, gate_data: Path | None) -> int:
+def mirror(create: bool | None, delete: bool | None, max_delete: int | None,
+           conflict: str | None, dry_run: bool, rate: float | None, concurrency: int | None,
+           progress: bool | None, **options: Any) -> int:
     """Mirror the folder SOURCE into a Dataloop dataset, once.
 
     Exit codes: 0 in sync; 1 some items failed (retried next run); 2 usage or config error;
     3 authentication error; 4 a safety limit stopped deletes; 5 another run holds the lock;
     6 the state database is unusable (disk full, corrupt).
     """
-    from dlsync.mirror import (
-        MirrorRequest,
-        build_pair,
-        load_optional_config,
-        mirror_sync,
-        state_path_for,
-    )
+    from dlsync.mirror import MirrorRequest, mirror_sync
 
-    config = load_optional_config(config_path)
-    flags = {"source": str(source) if source else None, "project": project,
-             "dataset": dataset, "remote": remote or (None if pair_name else
-                                                      constants.PRODUCTION_REMOTE),
-             "remote_dir": remote_dir, "annotations": annotations, "create": create,
-             "delete": delete, "max_delete": max_delete, "workers": workers,
-             "conflict": conflict}
-    pair = build_pair(flags, config=config, pair_name=pair_name, rate=rate,
-                      concurrency=concurrency)
-    request = MirrorRequest(pair=pair, state=state_path_for(state, config), dry_run=dry_run,
-                            as_json=as_json, max_delete_explicit=max_delete is not None,
-                            gate_data=gate_data, progress=progress)
+    pair, state = resolve_pair(options, create=create, delete=delete, max_delete=max_delete,
+                               conflict=conflict, rate=rate, concurrency=concurrency)
+    request = MirrorRequest(pair=pair, state=state, dry_run=dry_run,
+                            as_json=options["as_json"],
+                            max_delete_explicit=max_delete is not None,
+                            gate_data=options["gate_data"], progress=progress)
     return mirror_sync(request)
 
 
 @cli.command()
-@click.argument("source", required=False, type=_DIR)
-@click.option("--project", help="Dataloop project name.")
-@click.option("--dataset", help="Dataset name in the project.")
-@click.option("--remote", help='API base URL, a remote named in the config, or "local" for the '
-              "embedded gate.  [default: https://gate.dataloop.ai/api/v1]")
-@click.option("--remote-dir", help="Dataset folder the source maps to.  [default: /]")
-@click.option("--annotations", help='Where annotation JSON files are: a folder, "sidecar" '
-              'or "none".  [default: sidecar]')
+@pair_options
 @click.option("--items", is_flag=True, help="Also download items missing locally (a dataset "
               "checkout); resumable.")
 @click.option("--full", is_flag=True, help="Look at every item, not only those changed since "
@@ -117,38 +131,20 @@ def mirror(source: Path | None, project: str | None, dataset: str | None, remote
               help="When both sides changed an item's annotations: keep both (the platform's "
               "version beside the file), or let one side win.  [default: keep-both]")
 @click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-@click.option("--state", type=_FILE, help="State database.  [default: "
-              "$XDG_STATE_HOME/dlsync/state.db]")
-@click.option("--workers", type=click.IntRange(min=1), help="Items handled concurrently.  "
-              "[default: 16]")
-@click.option("--config", "config_path", type=_FILE, help="Config file with named sync pairs.")
-@click.option("--pair", "pair_name", help="Name of the sync pair in the config to pull.")
-@click.option("--gate-data", type=_DIR, hidden=True, help="Data folder of the embedded gate.")
-def pull(source: Path | None, project: str | None, dataset: str | None, remote: str | None,
-         remote_dir: str | None, annotations: str | None, items: bool, full: bool,
-         conflict: str | None, dry_run: bool, as_json: bool, state: Path | None,
-         workers: int | None, config_path: Path | None, pair_name: str | None,
-         gate_data: Path | None) -> int:
+def pull(items: bool, full: bool, conflict: str | None, dry_run: bool,
+         **options: Any) -> int:
     """Bring the platform's annotations of a dataset into the folder SOURCE, once.
 
     Exit codes: 0 in sync; 1 some items failed or are in conflict (both versions kept);
     2 usage or config error; 3 authentication error; 5 another run holds the lock.
     """
-    from dlsync.mirror import build_pair, load_optional_config, state_path_for
     from dlsync.pull import PullRequest, pull_sync
     from dlsync.sync.puller import PullOptions
 
-    config = load_optional_config(config_path)
-    flags = {"source": str(source) if source else None, "project": project,
-             "dataset": dataset, "remote": remote or (None if pair_name else
-                                                      constants.PRODUCTION_REMOTE),
-             "remote_dir": remote_dir, "annotations": annotations, "workers": workers,
-             "conflict": conflict}
-    pair = build_pair(flags, config=config, pair_name=pair_name)
-    request = PullRequest(pair=pair, state=state_path_for(state, config),
+    pair, state = resolve_pair(options, conflict=conflict)
+    request = PullRequest(pair=pair, state=state,
                           options=PullOptions(items=items, full=full, dry_run=dry_run),
-                          as_json=as_json, gate_data=gate_data)
+                          as_json=options["as_json"], gate_data=options["gate_data"])
     return pull_sync(request)
 
 
