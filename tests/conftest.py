@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +16,20 @@ GateFactory = Callable[[GateOptions], Awaitable[RunningGate]]
 def pytest_configure(config: pytest.Config) -> None:
     """Log as the command line does (redacted, plain tracebacks), warnings and up only."""
     logs.configure(json=False, level="warning")
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Path:
+    """An empty sync root."""
+    root = tmp_path / "data"
+    root.mkdir()
+    return root
+
+
+@pytest.fixture
+def state_path(tmp_path: Path) -> Path:
+    """Where the test's state database lives (not created yet)."""
+    return tmp_path / "state" / "state.db"
 
 
 @pytest.fixture

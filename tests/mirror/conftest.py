@@ -7,37 +7,27 @@ reads what the platform holds afterwards through ``DataloopClient``, the way a u
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import aiohttp
-import anyio.to_thread
 import pytest
 
-from dlsync import cli, logs
 from dlsync.constants import FINGERPRINT_KEY
 from dlsync.gate.server import RunningGate
 from dlsync.remote.client import DataloopClient
 from dlsync.remote.credentials import Credentials
 from dlsync.remote.settings import RemoteSettings
 from dlsync.remote.types import AnnotationJson, ItemJson
+from tests.commands import Outcome, run_cli
 
 PROJECT = "scenarios"
 DATASET = "mirror"
 _WRITE_METHODS = ("POST ", "PUT ", "PATCH ", "DELETE ")
 _READ_ROUTES = ("/query", "/token")   # POST routes that only read (DQL queries, token refresh)
 
-
-
-class Outcome(NamedTuple):
-    """What one ``dlsync mirror`` run gave back."""
-
-    code: int
-    out: str
-    err: str
 
 
 MirrorRun = Callable[..., Awaitable[Outcome]]
@@ -106,18 +96,6 @@ def labels(annotations: list[AnnotationJson]) -> list[str]:
 
 
 @pytest.fixture
-def source(tmp_path: Path) -> Path:
-    root = tmp_path / "data"
-    root.mkdir()
-    return root
-
-
-@pytest.fixture
-def state_path(tmp_path: Path) -> Path:
-    return tmp_path / "state" / "state.db"
-
-
-@pytest.fixture
 async def remote(gate: RunningGate) -> AsyncIterator[Remote]:
     token = gate.mint_token()
     settings = RemoteSettings(url=gate.url)
@@ -132,19 +110,8 @@ def mirror(gate: RunningGate, source: Path, state_path: Path, monkeypatch: pytes
     monkeypatch.setenv("DLSYNC_TOKEN", gate.mint_token())
 
     async def run(*flags: str, root: Path | None = None) -> Outcome:
-        argv = ["--log-level", "warning", "--log-json", "mirror", str(root or source),
-                "--remote", gate.url, "--project", PROJECT, "--dataset", DATASET,
-                "--state", str(state_path), "--no-progress", *flags]
-        capsys.readouterr()
-        try:
-            await anyio.to_thread.run_sync(cli.main, argv)
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        else:  # pragma: no cover - cli.main always exits
-            raise AssertionError("dlsync.cli.main returned without exiting")
-        finally:
-            logs.configure(json=True, level="warning", stream=sys.__stderr__)
-        captured = capsys.readouterr()
-        return Outcome(code, captured.out, captured.err)
+        return await run_cli(["mirror", str(root or source), "--remote", gate.url,
+                              "--project", PROJECT, "--dataset", DATASET,
+                              "--state", str(state_path), "--no-progress", *flags], capsys)
 
     return run

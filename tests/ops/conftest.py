@@ -29,20 +29,6 @@ def log_to_real_stderr() -> Iterator[None]:
     logs.configure(json=True, level="warning", stream=sys.__stderr__)
 
 
-@pytest.fixture
-def source(tmp_path: Path) -> Path:
-    """An empty sync root."""
-    root = tmp_path / "data"
-    root.mkdir()
-    return root
-
-
-@pytest.fixture
-def state_path(tmp_path: Path) -> Path:
-    """Where the test's state database lives (not created yet)."""
-    return tmp_path / "state" / "state.db"
-
-
 async def _create_project(gate: RunningGate, token: str) -> None:
     headers = {"Authorization": f"Bearer {token}"}
     async with aiohttp.ClientSession(headers=headers) as session, \
