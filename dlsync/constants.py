@@ -13,8 +13,12 @@ READ_TIMEOUT_S = 120.0
 MAX_CONNECTIONS = 64
 
 # Pacer
-DEFAULT_RATE = 50.0            # requests per second
-DEFAULT_BURST = 50
+# The request-rate ceiling: Dataloop publishes no limit, so dlsync starts high and lets the
+# server say otherwise; every 429 halves the paced rate (AIMD) and Retry-After is obeyed.
+# The concurrency cap below is what bounds a run until then. Set a remote's `rate` lower to
+# share a tight quota.
+DEFAULT_RATE = 1000.0          # requests per second
+DEFAULT_BURST = 100
 DEFAULT_CONCURRENCY = 32
 MAX_ATTEMPTS = 8
 MAX_TOTAL_WAIT_S = 300.0
