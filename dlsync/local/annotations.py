@@ -93,9 +93,11 @@ def parse_annotations(data: bytes, name: str) -> AnnotationSet:
     if not data.strip():
         raise AnnotationFileError(name, "empty file; expected {\"annotations\": [...]}")
     root = _decode_json(data, name)
-    _check_depth(root, name)
+    if data.count(b"[") + data.count(b"{") > constants.ANNOTATION_MAX_DEPTH:
+        _check_depth(root, name)  # fewer brackets than the limit cannot nest past it
     items, metadata = _split_root(root, name)
-    annotations = tuple(_canonical(raw, i, name) for i, raw in enumerate(items))
+    # the decoder already wrote integral floats as ints (``_finite_float``)
+    annotations = tuple(_canonical(raw, i, name, normalised=True) for i, raw in enumerate(items))
     user = metadata.get("user") if isinstance(metadata, dict) else None
     user_metadata = user if isinstance(user, dict) else {}
     return AnnotationSet(annotations, user_metadata, _set_hash(annotations, user_metadata))
@@ -153,10 +155,13 @@ def _reject_constant(token: str) -> Any:
     raise _BadNumber(token)
 
 
-def _finite_float(token: str) -> float:
+def _finite_float(token: str) -> float | int:
+    """A JSON number with a fraction or exponent; integral ones become ints (``1.0`` is 1)."""
     value = float(token)
     if not math.isfinite(value):
         raise _BadNumber(token)
+    if value.is_integer() and abs(value) < 2**53:
+        return int(value)
     return value
 
 
@@ -187,7 +192,8 @@ def _split_root(root: Any, name: str) -> tuple[list[Any], Any]:
     return items, metadata or {}
 
 
-def _canonical(raw: Any, index: int, name: str) -> CanonicalAnnotation:
+def _canonical(raw: Any, index: int, name: str, *,
+               normalised: bool = False) -> CanonicalAnnotation:
     where = f"annotation #{index}"
     if not isinstance(raw, Mapping):
         raise AnnotationFileError(name, f"{where} is a {_kind(raw)}; expected an object")
@@ -198,7 +204,7 @@ def _canonical(raw: Any, index: int, name: str) -> CanonicalAnnotation:
         if key == "metadata" and isinstance(value, Mapping):
             value = _canonical_metadata(value)
         if value is not None:
-            body[key] = _normalise(value)
+            body[key] = value if normalised else _normalise(value)
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
     digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
     return CanonicalAnnotation(body, canonical, digest)
