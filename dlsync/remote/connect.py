@@ -59,7 +59,7 @@ async def _local(remote: RemoteConfig, gate_data: Path | None) -> AsyncIterator[
 
     data = gate_data or default_data_dir()
     async with running_gate(GateOptions(data_dir=data)) as gate:
-        _log.info("embedded gate started", url=gate.url, data=str(data))
+        _log.debug("embedded gate started", url=gate.url, data=str(data))
         credentials = Credentials(token=gate.mint_token(email="local@dlsync.local"),
                                   source="embedded gate")
         settings = settings_for(remote, gate.url)
