@@ -61,7 +61,8 @@ async def test_pacer_at_server_rate_succeeds_with_few_429s(gate: Any, tmp_path: 
     print(f"\nclient 49/s vs gate 50/s: {rate:.1f} uploads/s ({rate / SERVER_RATE:.0%} of the "
           f"limit), 429 share {share_429(stats):.2%}, pacer {client.pacer.stats()}")
     assert share_429(stats) <= 0.05
-    assert rate >= 0.6 * SERVER_RATE  # generous: the figure itself is recorded in the docs
+    # the achieved rate is a speed figure: printed here and kept in docs/benchmarks.md, never
+    # asserted (a loaded machine must not fail the suite)
 
 
 @pytest.mark.slow
