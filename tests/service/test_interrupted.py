@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -27,8 +29,12 @@ async def gate() -> AsyncIterator[RunningGate]:
 async def test_full_cycle_stopped_midway_is_recorded_interrupted(
         tmp_path: Path, gate: RunningGate, source: Path, platform: Platform) -> None:
     """SIGTERM (``stop``) during the start-up reconcile: its run row says interrupted."""
+    an_hour_ago = time.time() - 3600
     for n in range(FILES):
-        (source / f"f{n:04}.bin").write_bytes(n.to_bytes(4, "big") * 100)
+        path = source / f"f{n:04}.bin"
+        path.write_bytes(n.to_bytes(4, "big") * 100)
+        # settled long ago: the start-up reconcile takes them all, whatever the machine's speed
+        os.utime(path, (an_hour_ago, an_hour_ago))
     config = write_config(tmp_path, gate, source, workers=2)
     async with running(config):
         await platform.wait_for(lambda found: len(found) >= 10, timeout=60)
