@@ -16,12 +16,12 @@ pytestmark = DTLPY_MARKS
 @pytest.fixture
 def items(dataset: Any, sample_tree: SampleTree) -> dict[str, Any]:
     """The sample tree uploaded under ``/work`` of a fresh dataset, keyed by remote path."""
-    return {item.filename: item for item in upload_tree(dataset, sample_tree, "/work")}
+    return {item.filename: item for item in upload_tree(dataset, sample_tree, "/edits")}
 
 
 def test_user_metadata_update_is_stored(dataset: Any, items: dict[str, Any]) -> None:
     """item.update() after setting metadata['user'] persists it; system metadata is untouched."""
-    item = items["/work/img_000.png"]
+    item = items["/edits/img_000.png"]
     size = item.metadata["system"]["size"]
     item.metadata["user"] = {"split": "train", "score": 0.5, "tags": ["a", "b"]}
     returned = item.update()
@@ -29,12 +29,12 @@ def test_user_metadata_update_is_stored(dataset: Any, items: dict[str, Any]) -> 
     assert returned.metadata["user"] == {"split": "train", "score": 0.5, "tags": ["a", "b"]}
     assert fetched.metadata["user"] == {"split": "train", "score": 0.5, "tags": ["a", "b"]}
     assert fetched.metadata["system"]["size"] == size
-    assert fetched.filename == "/work/img_000.png"
+    assert fetched.filename == "/edits/img_000.png"
 
 
 def test_user_metadata_key_can_be_removed(dataset: Any, items: dict[str, Any]) -> None:
     """Dropping one user key and updating removes only that key."""
-    item = items["/work/img_003.png"]
+    item = items["/edits/img_003.png"]
     item.metadata["user"] = {"keep": 1, "drop": 2}
     item = item.update()
     del item.metadata["user"]["drop"]
@@ -44,7 +44,7 @@ def test_user_metadata_key_can_be_removed(dataset: Any, items: dict[str, Any]) -
 
 def test_move_keeps_id_and_annotations(dataset: Any, items: dict[str, Any]) -> None:
     """item.move(new path) renames the item in place: same id, new filename, same boxes."""
-    item = items["/work/sub/img_001.png"]
+    item = items["/edits/sub/img_001.png"]
     boxes = boxes_of(item)
     moved = item.move("/elsewhere/renamed.png")
     fetched = dataset.items.get(filepath="/elsewhere/renamed.png")
@@ -53,28 +53,28 @@ def test_move_keeps_id_and_annotations(dataset: Any, items: dict[str, Any]) -> N
                                                             "renamed.png")
     assert fetched.dir == "/elsewhere"
     assert boxes_of(fetched) == boxes and boxes
-    assert "/work/sub/img_001.png" not in filenames(all_items(dataset))
+    assert "/edits/sub/img_001.png" not in filenames(all_items(dataset))
     assert "/elsewhere" in dataset.directory_tree.dir_names
 
 
 def test_delete_one_item(dl: ModuleType, dataset: Any, items: dict[str, Any]) -> None:
     """item.delete() removes that item only; getting it afterwards is NotFound."""
-    victim = items["/work/img_006.png"]
+    victim = items["/edits/img_006.png"]
     assert victim.delete() is True
     with pytest.raises(dl.exceptions.NotFound):
         dataset.items.get(item_id=victim.id)
-    assert filenames(all_items(dataset)) == set(items) - {"/work/img_006.png"}
+    assert filenames(all_items(dataset)) == set(items) - {"/edits/img_006.png"}
 
 
 def test_delete_by_query_removes_exactly_the_matches(
         dl: ModuleType, dataset: Any, items: dict[str, Any]) -> None:
     """items.delete(filters=dir) deletes the items of that folder and leaves every other one."""
-    filters = dl.Filters(field="dir", values="/work/sub/deep")
-    doomed = {path for path in items if path.startswith("/work/sub/deep/")}
+    filters = dl.Filters(field="dir", values="/edits/sub/deep")
+    doomed = {path for path in items if path.startswith("/edits/sub/deep/")}
     assert len(doomed) == 8
     dataset.items.delete(filters=filters)
     assert filenames(all_items(dataset)) == set(items) - doomed
-    assert all_items(dataset, dl.Filters(field="dir", values="/work/sub/deep")) == []
+    assert all_items(dataset, dl.Filters(field="dir", values="/edits/sub/deep")) == []
 
 
 def test_make_dir_creates_an_empty_folder(dataset: Any) -> None:
@@ -100,8 +100,8 @@ def test_move_items_by_filter_into_a_folder(
 def test_bulk_update_sets_user_metadata_on_matches_only(
         dl: ModuleType, dataset: Any, items: dict[str, Any]) -> None:
     """items.update(filters, update_values) changes the matching items' user metadata only."""
-    filters = dl.Filters(field="dir", values="/work/sub")
+    filters = dl.Filters(field="dir", values="/edits/sub")
     dataset.items.update(filters=filters, update_values={"reviewed": True})
     for item in all_items(dataset):
         reviewed = item.metadata.get("user", {}).get("reviewed")
-        assert reviewed is (True if item.dir == "/work/sub" else None), item.filename
+        assert reviewed is (True if item.dir == "/edits/sub" else None), item.filename
