@@ -15,7 +15,7 @@ pytestmark = DTLPY_MARKS
 
 @pytest.fixture
 def items(dataset: Any, sample_tree: SampleTree) -> dict[str, Any]:
-    """The sample tree uploaded under ``/work`` of a fresh dataset, keyed by remote path."""
+    """The sample tree uploaded under ``/edits`` of a fresh dataset, keyed by remote path."""
     return {item.filename: item for item in upload_tree(dataset, sample_tree, "/edits")}
 
 
