@@ -11,7 +11,7 @@ from dlsync.sync.pulltally import PullTally
 from dlsync.sync.tally import Tally
 
 
-class ServiceObserver(Protocol):
+class ServiceView(Protocol):
     """Read-only view of a running service, for ``dlsync.metrics``."""
 
     def queue_depth(self) -> int:
@@ -41,7 +41,7 @@ class ServiceObserver(Protocol):
 
 @dataclass(slots=True)
 class ServiceCounters:
-    """The service's ``ServiceObserver``: totals fed by every cycle, gauges read on demand."""
+    """The service's ``ServiceView``: totals fed by every cycle, gauges read on demand."""
 
     outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)
     sent: int = 0
