@@ -9,6 +9,7 @@ import pytest
 
 from dlsync import logs
 from dlsync.gate.server import GateOptions, RunningGate, start_gate
+from tests.layouts import Layout
 
 GateFactory = Callable[[GateOptions], Awaitable[RunningGate]]
 
@@ -24,6 +25,12 @@ def source(tmp_path: Path) -> Path:
     root = tmp_path / "data"
     root.mkdir()
     return root
+
+
+@pytest.fixture(params=["dir", "sidecar"])
+def layout(request: pytest.FixtureRequest, source: Path, tmp_path: Path) -> Layout:
+    """Each test using it runs once per annotation layout."""
+    return Layout(request.param, source, tmp_path)
 
 
 @pytest.fixture

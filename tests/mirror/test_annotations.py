@@ -2,54 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from dlsync.errors import BadRequestError
 from dlsync.sync import transfer
+from tests.layouts import Layout, write_item
 from tests.mirror.conftest import MirrorRun, Remote, fingerprint_of, labels
-
-
-class Layout:
-    """Where a test writes the annotation file of ``img/x.jpg``, and the flag that says so."""
-
-    def __init__(self, kind: str, source: Path, tmp_path: Path) -> None:
-        self.kind = kind
-        self.source = source
-        self.directory = tmp_path / "annotations"
-
-    @property
-    def flags(self) -> tuple[str, ...]:
-        return ("--annotations", str(self.directory)) if self.kind == "dir" else ()
-
-    def annotation_file(self, rel: str) -> Path:
-        if self.kind == "dir":
-            return self.directory / (rel.rsplit(".", 1)[0] + ".json")
-        return self.source / (rel + ".json")
-
-    def write(self, rel: str, wanted: list[str]) -> None:
-        path = self.annotation_file(rel)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        body = [{"type": "class", "label": label, "coordinates": []} for label in wanted]
-        path.write_text(json.dumps({"annotations": body}))
-
-
-@pytest.fixture(params=["dir", "sidecar"])
-def layout(request: pytest.FixtureRequest, source: Path, tmp_path: Path) -> Layout:
-    return Layout(request.param, source, tmp_path)
-
-
-def _item(source: Path, rel: str = "img/x.jpg", data: bytes = b"pixels") -> None:
-    (source / rel).parent.mkdir(parents=True, exist_ok=True)
-    (source / rel).write_bytes(data)
 
 
 async def test_annotation_set_follows_the_local_file(
         mirror: MirrorRun, remote: Remote, source: Path, layout: Layout) -> None:
     """Add, modify and remove annotations: the remote set equals the file; kept ones keep ids."""
-    _item(source)
+    write_item(source)
     layout.write("img/x.jpg", ["cat", "dog"])
     code, out, err = await mirror("--create", *layout.flags)
     assert code == 0, out + err
@@ -73,7 +39,7 @@ async def test_annotation_set_follows_the_local_file(
 async def test_platform_annotation_survives_every_run(
         mirror: MirrorRun, remote: Remote, source: Path, layout: Layout) -> None:
     """An annotation an annotator added through the API is never deleted by dlsync."""
-    _item(source)
+    write_item(source)
     layout.write("img/x.jpg", ["cat"])
     assert (await mirror("--create", *layout.flags))[0] == 0
     item_id = (await remote.items())["/img/x.jpg"]["id"]
@@ -90,7 +56,7 @@ async def test_platform_annotation_survives_every_run(
 async def test_edited_annotation_is_kept_and_reported_as_conflict(
         mirror: MirrorRun, remote: Remote, source: Path, layout: Layout) -> None:
     """A dlsync annotation edited on the platform is not deleted when it leaves the file: exit 1."""
-    _item(source)
+    write_item(source)
     layout.write("img/x.jpg", ["cat", "dog"])
     assert (await mirror("--create", *layout.flags))[0] == 0
     item_id = (await remote.items())["/img/x.jpg"]["id"]
@@ -107,7 +73,7 @@ async def test_edited_annotation_is_kept_and_reported_as_conflict(
 async def test_malformed_annotation_file_fails_only_its_annotations(
         mirror: MirrorRun, remote: Remote, source: Path, layout: Layout) -> None:
     """The item uploads, the summary names the file and line/column, exit 1; fixed, it posts."""
-    _item(source)
+    write_item(source)
     broken = layout.annotation_file("img/x.jpg")
     broken.parent.mkdir(parents=True, exist_ok=True)
     broken.write_text('{"annotations": [\n  {"type": "class", "label": "cat",}\n]}')
@@ -130,7 +96,7 @@ async def test_unlistable_annotation_folder_leaves_annotations_alone(
     can list.
     """
     layout = Layout("dir", source, tmp_path)
-    _item(source, "img/x.jpg")
+    write_item(source, "img/x.jpg")
     layout.write("img/x.jpg", ["cat", "dog"])
     assert (await mirror("--create", *layout.flags))[0] == 0
     item_id = (await remote.items())["/img/x.jpg"]["id"]
@@ -149,7 +115,7 @@ async def test_failed_annotation_post_unmarks_the_item_and_is_retried(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """When posting fails after the upload, the remote set hash is cleared and a later run
     (even without state) posts the annotations exactly once."""
-    _item(source)
+    write_item(source)
     Layout("sidecar", source, source).write("img/x.jpg", ["cat", "dog"])
 
     async def refuse(*_args: object, **_kwargs: object) -> None:

@@ -2,58 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from dlsync.model import FileStatus
 from dlsync.state.queries import StateReader
+from tests.layouts import Layout, write_item
 from tests.mirror.conftest import MirrorRun, Remote, writes
 from tests.pull.conftest import PullRun, annotation_doc
 
 
-class Layout:
-    """Where the annotation file of ``img/x.jpg`` lives, and the flag that says so."""
-
-    def __init__(self, kind: str, source: Path, tmp_path: Path) -> None:
-        self.kind = kind
-        self.source = source
-        self.directory = tmp_path / "annotations"
-
-    @property
-    def flags(self) -> tuple[str, ...]:
-        return ("--annotations", str(self.directory)) if self.kind == "dir" else ()
-
-    def annotation_file(self, rel: str) -> Path:
-        if self.kind == "dir":
-            return self.directory / (rel.rsplit(".", 1)[0] + ".json")
-        return self.source / (rel + ".json")
-
-    def write(self, rel: str, wanted: list[str]) -> None:
-        path = self.annotation_file(rel)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        body = [{"type": "class", "label": label, "coordinates": []} for label in wanted]
-        path.write_text(json.dumps({"annotations": body}))
-
-    def labels(self, rel: str) -> list[str]:
-        return sorted(a["label"] for a in annotation_doc(self.annotation_file(rel))
-                      ["annotations"])
-
-
-@pytest.fixture(params=["dir", "sidecar"])
-def layout(request: pytest.FixtureRequest, source: Path, tmp_path: Path) -> Layout:
-    return Layout(request.param, source, tmp_path)
-
-
-def _item(source: Path, rel: str = "img/x.jpg", data: bytes = b"pixels") -> None:
-    (source / rel).parent.mkdir(parents=True, exist_ok=True)
-    (source / rel).write_bytes(data)
-
-
 async def _mirrored(mirror: MirrorRun, remote: Remote, source: Path, layout: Layout,
                     wanted: list[str]) -> str:
-    _item(source)
+    write_item(source)
     layout.write("img/x.jpg", wanted)
     code, out, err = await mirror("--create", *layout.flags)
     assert code == 0, out + err
