@@ -148,6 +148,13 @@ class GateStats:
         self.by_route: dict[str, dict[str, int]] = {}
         self.dropped_before = 0
         self.dropped_after = 0
+        self.destroyed: dict[str, int] = {}
+
+    def destroyed_some(self, kind: str, count: int) -> None:
+        """Count ``count`` entities destroyed: ``items`` or ``annotations`` deleted, item
+        content ``overwritten``. Tests hold this against a plan's destructive lines."""
+        if count:
+            self.destroyed[kind] = self.destroyed.get(kind, 0) + count
 
     def answered(self, route_key: str, status: int) -> None:
         """Count one answered request."""
@@ -171,4 +178,5 @@ class GateStats:
             "total": self.total, "by_status": dict(self.by_status),
             "by_route": {k: dict(v) for k, v in self.by_route.items()},
             "dropped_before": self.dropped_before, "dropped_after": self.dropped_after,
+            "destroyed": dict(self.destroyed),
         }

@@ -47,4 +47,5 @@ async def delete(request: web.Request) -> web.Response:
     store = gate_of(request).store
     found = store.annotation(request.match_info["id"])
     store.delete_annotations(found["datasetId"], [found["id"]])
+    gate_of(request).stats.destroyed_some("annotations", 1)
     return ok({"message": "deleted"})

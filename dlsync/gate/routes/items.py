@@ -35,6 +35,7 @@ async def patch(request: web.Request) -> web.Response:
 async def delete(request: web.Request) -> web.Response:
     """Delete an item (a folder with its contents) and its annotations."""
     gate_of(request).store.delete_item(request.match_info["id"])
+    gate_of(request).stats.destroyed_some("items", 1)
     return ok({"message": "deleted"})
 
 

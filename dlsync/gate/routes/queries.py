@@ -17,7 +17,9 @@ routes = web.RouteTableDef()
 def _items(request: web.Request, dataset_id: str, body: dict[str, Any]) -> dict[str, Any]:
     store = gate_of(request).store
     if body.get("delete") is True:
-        return {"deleted": store.delete_items_matching(dataset_id, body)}
+        deleted = store.delete_items_matching(dataset_id, body)
+        gate_of(request).stats.destroyed_some("items", deleted)
+        return {"deleted": deleted}
     if "update" in body:
         return {"updated": store.update_items_matching(dataset_id, body, user_of(request).email)}
     page = store.query_items(dataset_id, body)
@@ -28,7 +30,9 @@ def _items(request: web.Request, dataset_id: str, body: dict[str, Any]) -> dict[
 def _annotations(request: web.Request, dataset_id: str, body: dict[str, Any]) -> dict[str, Any]:
     store = gate_of(request).store
     if body.get("delete") is True:
-        return {"deleted": store.delete_annotations_matching(dataset_id, body)}
+        deleted = store.delete_annotations_matching(dataset_id, body)
+        gate_of(request).stats.destroyed_some("annotations", deleted)
+        return {"deleted": deleted}
     if "update" in body:
         raise bad_request("update by query is supported for items only")
     page = store.query_annotations(dataset_id, body)

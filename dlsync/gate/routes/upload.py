@@ -132,4 +132,6 @@ async def upload(request: web.Request) -> web.Response:
             dataset_id, path, parts.blob, metadata=_metadata(parts.fields.get("metadata")),
             description=parts.fields.get("description"), user=user_of(request).email,
             overwrite=mode == "overwrite")
+        if op == "overwrite":
+            gate_of(request).stats.destroyed_some("overwritten", 1)
     return web.json_response(render.item(base_url(request), item), headers={OP_HEADER: op})
