@@ -93,6 +93,15 @@ def resolve_pair(options: dict[str, Any], **flags: Any) -> tuple[PairConfig, Pat
               "is gone (last, only after an error-free run).")
 @click.option("--max-delete", type=click.IntRange(min=0), help="Refuse every delete when the "
               "plan has more.  [default: 100, and at most half of the tracked files]")
+@click.option("--max-delete-annotations", type=click.IntRange(min=0), help="Refuse every "
+              "annotation delete when the plan has more.  [default: 1000, and past 100 at most "
+              "half of the annotations dlsync owns]")
+@click.option("--delete-excluded", is_flag=True, default=None, help="With --delete, also "
+              "delete remote items of paths the ignore rules exclude.")
+@click.option("--allow-empty-root", is_flag=True, default=None, help="Go on when the source or "
+              "annotation folder is empty or missing although state tracks files there.")
+@click.option("--backup-dir", help="Move deleted items into this dataset folder (dated "
+              "subfolder, ids and annotations kept) instead of deleting them.")
 @click.option("--conflict", type=click.Choice(["keep-both", "local", "remote"]),
               help="An annotation conflict a pull left open: leave it (keep-both, remote) or "
               "push the local file over it (local).  [default: keep-both]")
@@ -112,11 +121,12 @@ def mirror(create: bool | None, delete: bool | None, max_delete: int | None,
     """
     from dlsync.mirror import MirrorRequest, mirror_sync
 
+    safety = {key: options.pop(key) for key in ("max_delete_annotations", "delete_excluded",
+                                                "allow_empty_root", "backup_dir")}
     pair, state = resolve_pair(options, create=create, delete=delete, max_delete=max_delete,
-                               conflict=conflict, rate=rate, concurrency=concurrency)
+                               conflict=conflict, rate=rate, concurrency=concurrency, **safety)
     request = MirrorRequest(pair=pair, state=state, dry_run=dry_run,
                             as_json=options["as_json"],
-                            max_delete_explicit=max_delete is not None,
                             gate_data=options["gate_data"], progress=progress)
     return mirror_sync(request)
 

@@ -96,7 +96,13 @@ class PairConfig:
     create: bool = False
     delete: bool = False
     max_delete: int = constants.DEFAULT_MAX_DELETE
-    max_delete_explicit: bool = False   # max_delete came from a file or flag, not the default
+    max_delete_annotations: int = constants.DEFAULT_MAX_DELETE_ANNOTATIONS
+    explicit: frozenset[str] = frozenset()
+    """Limit keys set on the command line or in the pair's own table (never via [defaults]):
+    only those lift the half-of-tracked rules."""
+    allow_empty_root: bool = False
+    delete_excluded: bool = False
+    backup_dir: str | None = None
     workers: int = constants.DEFAULT_WORKERS
     ignore: tuple[str, ...] = ()
     follow_symlinks: bool = False
@@ -105,6 +111,16 @@ class PairConfig:
     reconcile_interval: float = constants.RECONCILE_S
     direction: Direction = Direction.PUSH
     conflict: ConflictPolicy = ConflictPolicy.KEEP_BOTH
+
+    @property
+    def max_delete_explicit(self) -> bool:
+        """True when ``max_delete`` was set for this pair itself (flag or its own table)."""
+        return "max_delete" in self.explicit
+
+    @property
+    def max_delete_annotations_explicit(self) -> bool:
+        """True when ``max_delete_annotations`` was set for this pair itself."""
+        return "max_delete_annotations" in self.explicit
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,6 +306,10 @@ PAIR_KEYS: dict[str, Convert] = {
     "create": _boolean,
     "delete": _boolean,
     "max_delete": _integer(0),
+    "max_delete_annotations": _integer(0),
+    "allow_empty_root": _boolean,
+    "delete_excluded": _boolean,
+    "backup_dir": _remote_dir,
     "workers": _integer(1),
     "ignore": _strings,
     "follow_symlinks": _boolean,
@@ -369,11 +389,15 @@ def _resolve_remote(name: str, remotes: Mapping[str, RemoteConfig], where: _Wher
                       "[remotes], an https:// URL, or \"local\"")
 
 
+LIMIT_KEYS = ("max_delete", "max_delete_annotations")
+"""Keys whose explicit setting lifts a half-of-tracked rule (docs/operations.md)."""
+
+
 def _build_pair(name: str, typed: Mapping[str, Any], remotes: Mapping[str, RemoteConfig],
-                where: _Where, *, max_delete_explicit: bool | None = None) -> PairConfig:
+                where: _Where, *, explicit: frozenset[str] | None = None) -> PairConfig:
     """A PairConfig from already converted values; checks required keys and the remote.
 
-    ``max_delete`` counts as explicit when ``typed`` holds it, unless the caller says otherwise.
+    A limit counts as explicit when ``typed`` holds it, unless the caller says which are.
     """
     for key in REQUIRED_PAIR_KEYS:
         if key not in typed:
@@ -381,8 +405,10 @@ def _build_pair(name: str, typed: Mapping[str, Any], remotes: Mapping[str, Remot
     values = dict(typed)
     if isinstance(values.get("remote"), str):
         values["remote"] = _resolve_remote(values["remote"], remotes, where.child("remote"))
-    explicit = "max_delete" in typed if max_delete_explicit is None else max_delete_explicit
-    return PairConfig(name=name, max_delete_explicit=explicit, **values)
+    if explicit is None:
+        explicit = frozenset(key for key in LIMIT_KEYS if key in typed)
+    values.pop("explicit", None)
+    return PairConfig(name=name, explicit=explicit, **values)
 
 
 def _pairs(data: Mapping[str, object], remotes: Mapping[str, RemoteConfig],
@@ -392,7 +418,11 @@ def _pairs(data: Mapping[str, object], remotes: Mapping[str, RemoteConfig],
     pairs: dict[str, PairConfig] = {}
     for name, raw in _table(data.get("pairs", {}), here).items():
         typed = _fields(_table(raw, here.child(name)), PAIR_KEYS, here.child(name))
-        pairs[name] = _build_pair(name, {**defaults, **typed}, remotes, here.child(name))
+        # a limit from [defaults] applies but is not explicit: only the pair's own table (or a
+        # flag) lifts a half-of-tracked rule, so copying an example config never does
+        own = frozenset(key for key in LIMIT_KEYS if key in typed)
+        pairs[name] = _build_pair(name, {**defaults, **typed}, remotes, here.child(name),
+                                  explicit=own)
     return pairs
 
 
@@ -470,8 +500,9 @@ def merge_overrides(pair: PairConfig, *, remotes: Mapping[str, RemoteConfig] | N
     """
     typed = _fields(overrides, PAIR_KEYS, _cli_where())
     current = {key: getattr(pair, key) for key in PAIR_KEYS}
+    given = frozenset(key for key in LIMIT_KEYS if key in typed)
     return _build_pair(pair.name, {**current, **typed}, {**(remotes or {})}, _cli_where(),
-                       max_delete_explicit=pair.max_delete_explicit or "max_delete" in typed)
+                       explicit=pair.explicit | given)
 
 
 def pair_from_flags(*, name: str | None = None,

@@ -31,6 +31,10 @@ MIN_RATE = 0.5
 # Sync
 DEFAULT_WORKERS = 16
 DEFAULT_MAX_DELETE = 100
+DEFAULT_MAX_DELETE_ANNOTATIONS = 1000
+# up to this many planned annotation deletes, the half-of-owned rule is not applied
+HALF_RULE_MIN_ANNOTATIONS = 100
+BACKUP_DATE_FORMAT = "%Y-%m-%d"   # backup_dir's dated subfolder a run's deleted items move into
 HASH_CHUNK = 1 << 20
 UPLOAD_CHUNK = 1 << 18
 STATE_BATCH = 500

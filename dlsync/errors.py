@@ -59,6 +59,14 @@ class SafetyLimitError(DlsyncError):
     """A plan exceeded a safety limit; the guarded actions were not run."""
 
 
+class EmptyRootError(SafetyLimitError):
+    """A root that state tracks files in is missing, empty or unreadable (unmounted?)."""
+
+
+class UngatedError(SafetyLimitError):
+    """A destructive job reached the executor without passing the destruction gate."""
+
+
 class StateError(DlsyncError):
     """The state database cannot be read or written."""
 

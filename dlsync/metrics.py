@@ -17,6 +17,7 @@ dlsync_retries_total                 counter  requests sent again after a retrya
 dlsync_request_rate{remote}          gauge    requests per second the pacer allows right now
 dlsync_oldest_pending_age_seconds    gauge    how long the oldest unsynced change has waited
 dlsync_conflicts                     gauge    tracked files in conflict, waiting for a person
+dlsync_paused_pairs                  gauge    pairs paused: a root with tracked files is empty
 """
 
 from __future__ import annotations
@@ -66,6 +67,10 @@ class ServiceReadings(Protocol):
         """Tracked files in conflict now, over every pair."""
         ...
 
+    def paused(self) -> int:
+        """Pairs paused because a root they track files in is missing or empty."""
+        ...
+
 
 class _PacerHook:
     """The ``PacerObserver`` of one remote's pacer: counts into ``metrics`` under its name."""
@@ -106,6 +111,8 @@ class Metrics:
         self._oldest = Gauge("dlsync_oldest_pending_age_seconds", "Seconds the oldest "
                              "unsynced change has waited (0 when none).", registry=r)
         self._conflicts = Gauge("dlsync_conflicts", "Tracked files in conflict.", registry=r)
+        self._paused = Gauge("dlsync_paused_pairs", "Sync pairs paused because a root they "
+                             "track files in is missing or empty.", registry=r)
         self._readings: ServiceReadings | None = None
         self._seen_actions: dict[tuple[str, str], int] = {}
         self._seen_bytes = 0
@@ -158,6 +165,7 @@ class Metrics:
             return
         self.set_queue_depth(source.queue_depth())
         self.set_conflicts(source.conflicts())
+        self._paused.set(source.paused())
         self.set_oldest_pending_age(source.oldest_pending_age())
         for (kind, outcome), total in source.actions().items():
             seen = self._seen_actions.get((kind, outcome), 0)

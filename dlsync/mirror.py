@@ -22,7 +22,7 @@ from dlsync.remote.connect import connect
 from dlsync.state.location import default_state_path, lock_path
 from dlsync.state.lock import PairLock
 from dlsync.state.store import StateStore
-from dlsync.sync.engine import Cycle, CycleResult, RunOptions, pair_spec
+from dlsync.sync.engine import Cycle, CycleResult, RunOptions, check_pair_roots, pair_spec
 from dlsync.sync.plan import render_json, render_text
 from dlsync.sync.summary import render_summary
 from dlsync.sync.tally import Tally
@@ -38,7 +38,6 @@ class MirrorRequest:
     state: Path
     dry_run: bool = False
     as_json: bool = False
-    max_delete_explicit: bool = False
     gate_data: Path | None = None
     progress: bool | None = None
 
@@ -79,14 +78,14 @@ def load_optional_config(path: Path | None) -> Config | None:
 async def run_mirror(request: MirrorRequest, out: TextIO) -> int:
     """Run the mirror and print its plan or summary; return the exit code."""
     pair = request.pair
-    if not pair.source.is_dir():
+    if not pair.source.is_dir() and not request.state.exists():
         raise UsageError(f"source folder {pair.source} does not exist or is not a folder")
     with StateStore.open(request.state) as store, \
             PairLock(lock_path(request.state, pair.name), pair.name):
+        pair_id = store.register_pair(pair_spec(pair, pair.remote.url))
+        check_pair_roots(pair, store, pair_id)
         async with connect(pair.remote, gate_data=request.gate_data) as connection:
-            pair_id = store.register_pair(pair_spec(pair, pair.remote.url))
-            options = RunOptions(dry_run=request.dry_run,
-                                 max_delete_explicit=request.max_delete_explicit)
+            options = RunOptions(dry_run=request.dry_run)
             tally = Tally()
             display = ProgressDisplay(tally, enabled=False if request.dry_run
                                       else request.progress)

@@ -153,6 +153,7 @@ class ActionKind(enum.StrEnum):
     ADOPT = "adopt"                  # remote item already matches by fingerprint: record only
     REUPLOAD = "reupload"            # tracked as synced but missing remotely
     DELETE = "delete"                # local file gone, deletes enabled
+    DELETE_ANNOTATIONS = "delete-annotations"  # net removal of dlsync's annotations on an item
     CONFLICT = "conflict"            # both sides changed; reported, nothing written
     ERROR = "error"                  # the path cannot be synced (reported with the reason)
 
@@ -169,6 +170,7 @@ _MARKERS = {
     ActionKind.UPDATE_METADATA: "*",
     ActionKind.MOVE: ">",
     ActionKind.DELETE: "-",
+    ActionKind.DELETE_ANNOTATIONS: "-",
     ActionKind.ADOPT: "=",
     ActionKind.CONFLICT: "!",
     ActionKind.ERROR: "!",
@@ -186,3 +188,10 @@ class Action:
     item_id: str | None = None
     source: RelPath | None = None        # for MOVE: the old path
     sha256: str | None = None            # content fingerprint when already known
+    added: int = 0                       # annotations this action posts, when known
+    removed: int = 0                     # annotations it deletes (replaced, or net removals)
+
+
+DESTRUCTIVE_KINDS = frozenset({ActionKind.DELETE, ActionKind.DELETE_ANNOTATIONS,
+                               ActionKind.OVERWRITE})
+"""Kinds the executor runs only when the destruction gate admitted the job."""

@@ -23,9 +23,10 @@ from dlsync.remote.client import DataloopClient
 from dlsync.remote.connect import connect
 from dlsync.state.location import lock_path
 from dlsync.state.lock import PairLock
+from dlsync.state.queries import StateReader
 from dlsync.state.store import StateStore
 from dlsync.sync.download import Fetch
-from dlsync.sync.engine import pair_spec
+from dlsync.sync.engine import check_pair_roots, pair_spec
 from dlsync.sync.puller import Puller, PullOptions, PullResult
 from dlsync.sync.pulltally import render_pull_summary
 
@@ -48,14 +49,15 @@ class PullRequest:
 async def run_pull(request: PullRequest, out: TextIO) -> int:
     """Run the pull, print its summary, return the exit code."""
     pair = request.pair
-    if request.options.items:
-        pair.source.mkdir(parents=True, exist_ok=True)
-    if not pair.source.is_dir():
+    if not pair.source.is_dir() and not request.options.items and not request.state.exists():
         raise UsageError(f"source folder {pair.source} does not exist or is not a folder")
     with StateStore.open(request.state) as store, \
             PairLock(lock_path(request.state, pair.name), pair.name):
+        pair_id = store.register_pair(pair_spec(pair, pair.remote.url))
+        if request.options.items and not _tracks_files(store, pair_id):
+            pair.source.mkdir(parents=True, exist_ok=True)  # a checkout into a new folder
+        check_pair_roots(pair, store, pair_id)
         async with connect(pair.remote, gate_data=request.gate_data) as connection:
-            pair_id = store.register_pair(pair_spec(pair, pair.remote.url))
             client = connection.client
             fetch = request.fetch(client) if request.fetch else None
             result = await Puller(pair, client, store, pair_id, request.options,
@@ -64,6 +66,11 @@ async def run_pull(request: PullRequest, out: TextIO) -> int:
         "pair": pair.name, "remote": connection.url, "dataset_id": result.dataset_id,
         "full": result.full, "dry_run": request.options.dry_run}, as_json=request.as_json)
     return exit_code(result)
+
+
+def _tracks_files(store: StateStore, pair_id: int) -> bool:
+    with StateReader(store.path) as reader:
+        return reader.tracked_kinds(pair_id).files > 0
 
 
 def exit_code(result: PullResult) -> int:

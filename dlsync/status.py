@@ -23,7 +23,7 @@ from typing import Any, TextIO
 from dlsync import constants, logs
 from dlsync.config import Config
 from dlsync.model import FileStatus
-from dlsync.state.ops import RunKind
+from dlsync.state.ops import PAUSED_KEY, RunKind
 from dlsync.state.queries import DaemonInfo, FileError, RunRecord, StateReader
 from dlsync.state.store import PairSpec
 from dlsync.sync.plan import format_size
@@ -93,6 +93,7 @@ class PairStatus:
     last_mirror: RunRecord | None
     last_reconcile: RunRecord | None
     throughput: Throughput
+    paused: dict[str, Any] | None = None   # {"reason", "since"} while the service holds it
 
     @property
     def tracked(self) -> int:
@@ -157,7 +158,12 @@ def _pair_status(reader: StateReader, spec: PairSpec, pair_id: int | None) -> Pa
         spec, True, reader.status_counts(pair_id),
         tuple(reader.last_errors(pair_id, constants.STATUS_ERRORS)),
         reader.last_run(pair_id, RunKind.MIRROR), reader.last_run(pair_id, RunKind.RECONCILE),
-        throughput(reader.recent_runs(pair_id, constants.STATUS_RUNS)))
+        throughput(reader.recent_runs(pair_id, constants.STATUS_RUNS)),
+        _paused(reader.meta(PAUSED_KEY + spec.name)))
+
+
+def _paused(value: Any) -> dict[str, Any] | None:
+    return value if isinstance(value, dict) and "reason" in value else None
 
 
 def _spec_of(config: Config, name: str) -> PairSpec:
@@ -225,6 +231,9 @@ def _pair_json(pair: PairStatus) -> dict[str, Any]:
         "last_errors": [_error_json(error) for error in pair.errors],
         "last_mirror": _run_json(pair.last_mirror),
         "last_reconcile": _run_json(pair.last_reconcile),
+        "paused": None if pair.paused is None else {
+            "reason": logs.scrub(str(pair.paused["reason"])),
+            "since": iso(float(pair.paused.get("since") or 0))},
         "throughput": {"runs": pair.throughput.runs,
                        "bytes_per_s": round(pair.throughput.bytes_per_s, 1),
                        "actions_per_s": round(pair.throughput.actions_per_s, 3)},
@@ -291,6 +300,9 @@ def _details(pair: PairStatus) -> list[str]:
              f"{spec.project}/{spec.dataset}:{spec.remote_dir}"]
     if not pair.in_state:
         return [*lines, "  never synced"]
+    if pair.paused is not None:
+        lines.append(f"  PAUSED since {_when(float(pair.paused.get('since') or 0))}: "
+                     f"{logs.scrub(str(pair.paused['reason']))}")
     lines += [_run_line("last mirror", pair.last_mirror),
               _run_line("last reconcile", pair.last_reconcile)]
     speed = pair.throughput

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 
 import anyio
 import anyio.from_thread
+import anyio.to_thread
 from anyio.abc import ObjectSendStream
 
 from dlsync import constants
@@ -98,6 +99,7 @@ class ServiceCycle(Cycle):
         try:
             if self.scope is None:
                 return await super().run()
+            await anyio.to_thread.run_sync(self.check_roots)
             result = CycleResult(self.tally, dataset_id=self.dataset_id)
             async with running_writer(self.store) as writer:
                 target = Target(self.pair.source, self.dataset_id, self.pair.remote_dir,
@@ -117,7 +119,7 @@ class ServiceCycle(Cycle):
         def emit(job: Job) -> None:
             if self._settled(job):
                 self.tally.plan(job.action.kind, job.action.size)
-                anyio.from_thread.run(send.send, job)
+                anyio.from_thread.run(send.send, self.admit(job))
 
         def record(op: WriteOp) -> None:
             anyio.from_thread.run(writer.send, op)
@@ -130,6 +132,7 @@ class ServiceCycle(Cycle):
         planner.stop = self.stop.is_set
         with StateReader(self.store.path) as reader:
             deferred = planner.walk(reader)
+        self.finish_walk(planner)
         if deferred.stopped:
             self.stopped = True
             return Finale((), (), (), ()), deferred.tracked

@@ -38,6 +38,10 @@ class ServiceView(Protocol):
         """Tracked files in conflict now, over every pair."""
         ...
 
+    def paused(self) -> int:
+        """Pairs paused because a root they track files in is missing or empty."""
+        ...
+
 
 @dataclass(slots=True)
 class ServiceCounters:
@@ -48,6 +52,7 @@ class ServiceCounters:
     synced: int = 0
     failed: int = 0
     conflicts_by_pair: dict[str, int] = field(default_factory=dict)
+    paused_pairs: dict[str, str] = field(default_factory=dict)   # pair name -> why
     depth_gauges: list[Callable[[], int]] = field(default_factory=list)
     age_gauges: list[Callable[[], float]] = field(default_factory=list)
     rate_gauges: dict[str, Callable[[], float]] = field(default_factory=dict)
@@ -88,7 +93,14 @@ class ServiceCounters:
         """Current paced rate per remote."""
         return {name: gauge() for name, gauge in self.rate_gauges.items()}
 
+    def paused(self) -> int:
+        """Pairs the service holds paused (a root looks unmounted)."""
+        return len(self.paused_pairs)
+
     def status_line(self) -> str:
         """The sd_notify ``STATUS=`` text."""
-        return (f"pending {self.queue_depth()}, synced {self.synced}, failed {self.failed}, "
+        line = (f"pending {self.queue_depth()}, synced {self.synced}, failed {self.failed}, "
                 f"conflicts {self.conflicts()}")
+        if self.paused_pairs:
+            line += f", paused {', '.join(sorted(self.paused_pairs))} (root missing or empty)"
+        return line

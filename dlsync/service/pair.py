@@ -26,7 +26,7 @@ import anyio.to_thread
 
 from dlsync import constants, logs
 from dlsync.config import Direction, PairConfig
-from dlsync.errors import DlsyncError, is_fatal
+from dlsync.errors import DlsyncError, EmptyRootError, is_fatal
 from dlsync.local.layout import LayoutKind
 from dlsync.local.watch import Hint, HintKind, WatchSource, open_watch, pump_hints
 from dlsync.remote.client import DataloopClient
@@ -37,6 +37,7 @@ from dlsync.service.queue import CoalescingQueue
 from dlsync.service.retry import RetrySchedule
 from dlsync.service.scope import scope_roots
 from dlsync.service.settle import Ready, Settler, look
+from dlsync.state.ops import pair_paused
 from dlsync.state.queries import StateReader
 from dlsync.state.store import StateStore
 from dlsync.sync.engine import pair_spec
@@ -260,6 +261,9 @@ class PairService:
                                      stop=self._stop_flag)
                 try:
                     result = await cycle.run()
+                except EmptyRootError as exc:
+                    await self._pause(str(exc))
+                    return False
                 except DlsyncError as exc:
                     if is_fatal(exc):
                         raise
@@ -274,9 +278,31 @@ class PairService:
             if work.cancelled_caught:
                 return False
             self.dataset_id = result.dataset_id or self.dataset_id
+            await self._resume()
             self._log_cycle(scope, cycle)
         await self._schedule_retries(cycle)
         return True
+
+    async def _pause(self, reason: str) -> None:
+        """Hold the pair: a root it tracks files in looks unmounted. Nothing is changed; every
+        cycle looks again, and the first that finds the root back resumes the pair."""
+        if self.counters.paused_pairs.get(self.pair.name) != reason:
+            _log.error("pair paused: nothing is synced until the folder is back; checked again "
+                       f"in {constants.CYCLE_RETRY_S:g} s", pair=self.pair.name, reason=reason)
+            await anyio.to_thread.run_sync(self.store.write, [
+                pair_paused(self.pair.name, reason, self.clock.wall())])
+        self.counters.paused_pairs[self.pair.name] = reason
+
+    async def _resume(self) -> None:
+        if self.counters.paused_pairs.pop(self.pair.name, None) is not None:
+            _log.info("pair resumed: its folders are back", pair=self.pair.name)
+            await anyio.to_thread.run_sync(self.store.write, [
+                pair_paused(self.pair.name, None, self.clock.wall())])
+
+    @property
+    def paused(self) -> bool:
+        """True while a root of the pair looks unmounted."""
+        return self.pair.name in self.counters.paused_pairs
 
     async def _poll(self) -> bool:
         """Pull the platform's annotation changes; False when the poll failed (retried)."""
@@ -286,6 +312,9 @@ class PairService:
                 try:
                     result = await poll_annotations(self.pair, self.client, self.store,
                                                     self._pair_id)
+                except EmptyRootError as exc:
+                    await self._pause(str(exc))
+                    return False
                 except DlsyncError as exc:
                     if is_fatal(exc):
                         raise

@@ -114,6 +114,16 @@ class SetMeta:
     value: Any
 
 
+PAUSED_KEY = "paused:"
+"""Meta key prefix of a pair the service paused: ``paused:<pair> = {"reason", "since"}``."""
+
+
+def pair_paused(pair: str, reason: str | None, now: float) -> SetMeta:
+    """Record that the service paused ``pair`` (``reason``), or resumed it (``None``)."""
+    value = None if reason is None else {"reason": reason, "since": now}
+    return SetMeta(PAUSED_KEY + pair, value)
+
+
 DAEMON_KEY = "daemon"
 """Meta key of the running service: ``{"pid": N, "heartbeat": unix time}``."""
 

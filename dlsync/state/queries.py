@@ -72,6 +72,14 @@ class RunRecord:
     error: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class TrackedKinds:
+    """What state tracks of a pair: files, and files with an annotation set."""
+
+    files: int = 0
+    annotation_files: int = 0
+
+
 def _file(row: sqlite3.Row | tuple[Any, ...]) -> StateRecord:
     pairs = json.loads(row[12]) if row[12] else []
     return StateRecord(
@@ -171,6 +179,17 @@ class StateReader:
         """How many files of ``pair`` state tracks (not counting deleted ones)."""
         counts = self.status_counts(pair)
         return sum(n for status, n in counts.items() if status is not FileStatus.DELETED)
+
+    def tracked_kinds(self, pair: int) -> TrackedKinds:
+        """How many files, and how many annotation files, state tracks for ``pair``."""
+        row = self._all(
+            "SELECT count(*), count(annotations_hash) FROM files WHERE pair = ? AND "
+            "status != 'deleted'", (pair,))[0]
+        return TrackedKinds(files=int(row[0]), annotation_files=int(row[1]))
+
+    def owned_annotations(self, pair: int) -> int:
+        """How many annotations dlsync created on the pair's items (and has not deleted)."""
+        return int(self._all("SELECT count(*) FROM annotations WHERE pair = ?", (pair,))[0][0])
 
     def files_with_content(self, pair: int, sha256: str, size: int) -> list[StateRecord]:
         """Tracked files with this content: the candidates when pairing a move."""

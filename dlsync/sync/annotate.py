@@ -27,15 +27,79 @@ from dlsync.remote import stamps
 from dlsync.remote.client import DataloopClient
 from dlsync.remote.types import AnnotationJson
 
+Owned = tuple[tuple[str, str], ...]
+"""``(canonical hash, annotation id)`` pairs of annotations dlsync created on an item."""
+
+
+@dataclass(frozen=True, slots=True)
+class AnnotationDiff:
+    """How an item's annotations go from what dlsync owns there to what the file wants.
+
+    Removed annotations matched by added ones are *replacements* (an edited box is one removal
+    plus one addition): deleted in the same step as the posts, so an item never holds both the
+    old and the new copy. Removals beyond the additions are *net removals*: deletions that pass
+    the destruction gate, run last and are limited.
+    """
+
+    keep: Owned
+    post: tuple[CanonicalAnnotation, ...]
+    replace: Owned
+    remove: Owned
+
+    @property
+    def removed(self) -> int:
+        """Every annotation of dlsync's that leaves the item (replaced or removed)."""
+        return len(self.replace) + len(self.remove)
+
 
 @dataclass(frozen=True, slots=True)
 class AnnotationOutcome:
     """What one item's annotation sync did, and what dlsync now owns on the item."""
 
-    owned: tuple[tuple[str, str], ...]   # (canonical hash, annotation id) created by dlsync
+    owned: Owned                         # (canonical hash, annotation id) created by dlsync
     posted: int
     deleted: int
     conflicts: tuple[str, ...]           # ids of dlsync annotations edited on the platform
+    removals: Owned = ()                 # net removals left for the destruction gate (owned)
+
+
+@dataclass(frozen=True, slots=True)
+class AnnotationWork:
+    """The annotation side of a job, as the planner read it (the file is parsed once)."""
+
+    wanted: AnnotationSet | None
+    error: AnnotationFileError | None = None
+    owned: Owned | None = None           # from state; None: unknown, list the item first
+    file_gone: bool = False              # the annotation file of a synced set is gone
+    remove_gone: bool = False            # ... and deletes are on: the set is a net removal
+    diff: AnnotationDiff | None = None   # when ``owned`` is known
+
+    @property
+    def net_removals(self) -> int:
+        return len(self.diff.remove) if self.diff else 0
+
+    @property
+    def keeps_gone_set(self) -> bool:
+        """True when the file is gone and deletes are off: the platform's set stays."""
+        return self.file_gone and not self.remove_gone
+
+
+def diff_annotations(wanted: AnnotationSet | None, owned: Sequence[tuple[str, str]]
+                     ) -> AnnotationDiff:
+    """Pure: what to post, what to replace and what to remove (repeats counted)."""
+    want = Counter(a.hash for a in wanted.annotations) if wanted else Counter[str]()
+    keep: list[tuple[str, str]] = []
+    drop: list[tuple[str, str]] = []
+    have = Counter[str]()
+    for hash_, annotation_id in sorted(owned):
+        if have[hash_] < want[hash_]:
+            have[hash_] += 1
+            keep.append((hash_, annotation_id))
+        else:
+            drop.append((hash_, annotation_id))
+    post = tuple(_missing(wanted, have))
+    replaced = min(len(post), len(drop))
+    return AnnotationDiff(tuple(keep), post, tuple(drop[:replaced]), tuple(drop[replaced:]))
 
 
 def wire_annotation(annotation: CanonicalAnnotation) -> AnnotationJson:
@@ -65,7 +129,8 @@ def _owned_from_listing(listing: Sequence[AnnotationJson]) -> list[tuple[str, st
 async def sync_annotations(client: DataloopClient, dataset_id: str, item_id: str,
                            wanted: AnnotationSet | None,
                            owned: Sequence[tuple[str, str]] | None) -> AnnotationOutcome:
-    """Post what ``wanted`` adds and delete what it dropped, from dlsync's own annotations.
+    """Post what ``wanted`` adds and delete the annotations it replaces; net removals are left
+    in place and returned (``removals``) for the destruction gate.
 
     ``owned`` is what state remembers dlsync created on the item; ``None`` means unknown, and the
     item's annotations are listed to find out.
@@ -74,26 +139,16 @@ async def sync_annotations(client: DataloopClient, dataset_id: str, item_id: str
     if owned is None:
         listing = [a async for a in client.iter_annotations(dataset_id, item_id)]
         owned = _owned_from_listing(listing)
-    want = Counter(a.hash for a in wanted.annotations) if wanted else Counter[str]()
-    keep: list[tuple[str, str]] = []
-    drop: list[tuple[str, str]] = []
-    have = Counter[str]()
-    for hash_, annotation_id in owned:
-        if have[hash_] < want[hash_]:
-            have[hash_] += 1
-            keep.append((hash_, annotation_id))
-        else:
-            drop.append((hash_, annotation_id))
-    deleted, conflicts, kept_on_conflict = await _delete_owned(client, dataset_id, item_id,
-                                                               drop, listing)
-    to_post = _missing(wanted, have)
+    diff = diff_annotations(wanted, owned)
+    deleted, conflicts, kept_on_conflict = await delete_owned(client, dataset_id, item_id,
+                                                              diff.replace, listing)
     created: list[tuple[str, str]] = []
-    if to_post:
+    if diff.post:
         posted = await client.post_annotations_exactly_once(
-            dataset_id, item_id, [wire_annotation(a) for a in to_post])
+            dataset_id, item_id, [wire_annotation(a) for a in diff.post])
         created = _owned_from_listing(posted)
-    return AnnotationOutcome(tuple(keep + kept_on_conflict + created), len(to_post), deleted,
-                             conflicts)
+    owned_now = diff.keep + tuple(kept_on_conflict) + diff.remove + tuple(created)
+    return AnnotationOutcome(owned_now, len(diff.post), deleted, conflicts, diff.remove)
 
 
 def _missing(wanted: AnnotationSet | None, have: Counter[str]) -> list[CanonicalAnnotation]:
@@ -109,11 +164,12 @@ def _missing(wanted: AnnotationSet | None, have: Counter[str]) -> list[Canonical
     return out
 
 
-async def _delete_owned(client: DataloopClient, dataset_id: str, item_id: str,
-                        drop: Sequence[tuple[str, str]],
-                        listing: list[AnnotationJson] | None,
-                        ) -> tuple[int, tuple[str, ...], list[tuple[str, str]]]:
-    """Delete dlsync's dropped annotations unless edited on the platform since."""
+async def delete_owned(client: DataloopClient, dataset_id: str, item_id: str,
+                       drop: Sequence[tuple[str, str]],
+                       listing: list[AnnotationJson] | None,
+                       ) -> tuple[int, tuple[str, ...], list[tuple[str, str]]]:
+    """Delete dlsync's dropped annotations unless edited on the platform since; return how
+    many went, the ids kept as conflicts, and their (hash, id) pairs."""
     if not drop:
         return 0, (), []
     if listing is None:

@@ -72,6 +72,7 @@ class Policy:
 
     delete: bool = False
     push_over_conflicts: bool = False    # conflict = local: an open pull conflict goes up
+    delete_excluded: bool = False        # remote items of ignored paths are deleted too
 
 
 class StateChange(enum.StrEnum):

@@ -21,9 +21,10 @@ import anyio.to_thread
 
 from dlsync import logs
 from dlsync.config import ConflictPolicy, PairConfig
+from dlsync.constants import BACKUP_DATE_FORMAT
 from dlsync.errors import DlsyncError, NotFoundError, UsageError, is_fatal, primary
 from dlsync.local.ignore import IgnoreRules
-from dlsync.model import Action, Fingerprint, RemoteItem, is_contained, rel_path
+from dlsync.model import Action, ActionKind, Fingerprint, RemoteItem, is_contained, rel_path
 from dlsync.remote import dql
 from dlsync.remote.client import DataloopClient
 from dlsync.remote.types import ItemJson
@@ -32,11 +33,13 @@ from dlsync.state.queries import StateReader
 from dlsync.state.store import PairSpec, StateStore
 from dlsync.state.writer import StateWriter, running_writer
 from dlsync.sync.decide import Policy, group_folder_moves
+from dlsync.sync.destroy import DestructionGate, Limits
 from dlsync.sync.handoff import Handoff
-from dlsync.sync.plan import LimitVerdict, Plan, check_limits
+from dlsync.sync.plan import LimitVerdict, Plan
 from dlsync.sync.planner import Finale, Planner, Source, finish
+from dlsync.sync.roots import check_roots
 from dlsync.sync.tally import Tally
-from dlsync.sync.transfer import Executor, Job, Target, read_fingerprint
+from dlsync.sync.transfer import Executor, Job, Target, preview_removal, read_fingerprint
 
 _log = logs.get_logger(__name__)
 
@@ -48,7 +51,6 @@ class RunOptions:
     """How to run a cycle (not what to sync: that is the ``PairConfig``)."""
 
     dry_run: bool = False
-    max_delete_explicit: bool = False
     kind: RunKind = RunKind.MIRROR
 
 
@@ -107,13 +109,29 @@ def remote_item(item: ItemJson, remote_dir: str) -> RemoteItem | None:
                       user_metadata=dict(user) if isinstance(user, dict) else {})
 
 
-async def list_remote(client: DataloopClient, dataset_id: str,
-                      remote_dir: str) -> AsyncIterator[RemoteItem]:
-    """Every file item under ``remote_dir``, as listing entries (keyset-paged)."""
+async def list_remote(client: DataloopClient, dataset_id: str, remote_dir: str,
+                      backup_dir: str | None = None) -> AsyncIterator[RemoteItem]:
+    """Every file item under ``remote_dir``, as listing entries (keyset-paged); items under
+    ``backup_dir`` (where deletes are moved to) are never part of the listing."""
+    hidden = backup_dir.rstrip("/") + "/" if backup_dir else None
     async for item in client.iter_items(dataset_id, [dql.under_folder(remote_dir)]):
+        if hidden is not None and (item.get("filename") or "").startswith(hidden):
+            continue
         entry = remote_item(item, remote_dir)
         if entry is not None and entry.path:
             yield entry
+
+
+def backup_folder(backup_dir: str, now: float | None = None) -> str:
+    """The dated folder of ``backup_dir`` that this run's deleted items move into."""
+    stamp = time.strftime(BACKUP_DATE_FORMAT, time.gmtime(time.time() if now is None else now))
+    return f"{backup_dir.rstrip('/')}/{stamp}"
+
+
+def check_pair_roots(pair: PairConfig, store: StateStore, pair_id: int) -> None:
+    """``roots.check_roots`` for ``pair`` with what state tracks of it."""
+    with StateReader(store.path) as reader:
+        check_roots(pair, reader.tracked_kinds(pair_id))
 
 
 class Cycle:
@@ -129,6 +147,8 @@ class Cycle:
         self.options = options
         self.tally = tally or Tally()
         self._progress = progress
+        self.gate: DestructionGate | None = None
+        self.tracked_seen = 0
 
     def _source(self) -> Source:
         rules = IgnoreRules.for_root(self.pair.source, self.pair.ignore)
@@ -136,6 +156,7 @@ class Cycle:
 
     async def run(self) -> CycleResult:
         """List, plan, execute and record one cycle."""
+        await anyio.to_thread.run_sync(self.check_roots)
         dataset_id = await resolve_dataset(self.client, self.pair)
         result = CycleResult(self.tally, dataset_id=dataset_id)
         run_id = new_run_id()
@@ -146,7 +167,8 @@ class Cycle:
                     await writer.send(StartRun(self.pair_id, run_id, self.options.kind,
                                                time.time()))
                 result.remote_items = await writer.replace_remote_items(
-                    self.pair_id, list_remote(self.client, dataset_id, self.pair.remote_dir))
+                    self.pair_id, list_remote(self.client, dataset_id, self.pair.remote_dir,
+                                              self.pair.backup_dir))
                 await writer.flush()
                 target = Target(self.pair.source, dataset_id, self.pair.remote_dir,
                                 self.pair_id)
@@ -188,24 +210,62 @@ class Cycle:
 
     def _policy(self) -> Policy:
         return Policy(delete=self.pair.delete,
-                      push_over_conflicts=self.pair.conflict is ConflictPolicy.LOCAL)
+                      push_over_conflicts=self.pair.conflict is ConflictPolicy.LOCAL,
+                      delete_excluded=self.pair.delete_excluded)
+
+    def admit(self, job: Job) -> Job:
+        """``job`` as the workers may run it: an overwrite passes the destruction gate."""
+        if job.action.kind is ActionKind.OVERWRITE:
+            assert self.gate is not None
+            return self.gate.admit_overwrite(job)
+        return job
+
+    def check_roots(self) -> None:
+        """Stop (exit 4) before any change when a root state tracks files in looks unmounted."""
+        check_pair_roots(self.pair, self.store, self.pair_id)
+
+    def _new_gate(self, tracked: int) -> DestructionGate:
+        with StateReader(self.store.path) as reader:
+            owned = reader.owned_annotations(self.pair_id)
+        return DestructionGate(Limits.of(self.pair), tracked_files=tracked,
+                               owned_annotations=owned)
+
+    def finish_walk(self, planner: Planner) -> None:
+        """Count what the walk decided to keep rather than delete."""
+        self.tally.annotations_kept += planner.kept_annotations
+        self.tally.excluded_kept += planner.excluded_kept
 
     # -- dry run -----------------------------------------------------------------------------
 
     async def _dry_run(self) -> tuple[Plan, LimitVerdict]:
         plan = Plan()
+        jobs: list[Job] = []
 
         def walk() -> tuple[Finale, int]:
-            planner = Planner(self._source(), self.pair_id, self._policy(),
-                              lambda job: plan.add(job.action), lambda op: None)
+            planner = Planner(self._source(), self.pair_id, self._policy(), jobs.append,
+                              lambda op: None)
             with StateReader(self.store.path) as reader:
                 deferred = planner.walk(reader)
+            self.finish_walk(planner)
+            plan.kept_annotations = planner.kept_annotations
+            plan.excluded_kept = planner.excluded_kept
             return finish(deferred, self.pair_id), deferred.tracked
 
         finale, tracked = await anyio.to_thread.run_sync(walk)
-        for job in (*finale.moves, *finale.uploads, *finale.deletes):
+        self.gate = self._new_gate(tracked)
+        for job in (*jobs, *finale.moves, *finale.uploads):
+            if job.action.kind is ActionKind.OVERWRITE:
+                self.gate.admit_overwrite(job)
             plan.add(job.action)
-        return plan, self._delete_gate(finale.deletes, tracked)
+            preview = preview_removal(job)
+            if preview is not None:
+                self.gate.defer(preview)
+        for job in finale.deletes:
+            self.gate.defer(job)
+        for job in self.gate.deferred:
+            plan.add(job.action)
+        release = self.gate.release(dry_run=True, had_errors=False)
+        return plan, LimitVerdict(release.allowed, release.reason)
 
     # -- real run ----------------------------------------------------------------------------
 
@@ -215,6 +275,7 @@ class Cycle:
             executor = Executor(self.client, target, writer, self.tally,
                                 lambda item_id: reader.annotation_ids(self.pair_id, item_id),
                                 self._progress)
+            executor.gate = self.gate = self._new_gate(reader.tracked(self.pair_id))
             send, receive = anyio.create_memory_object_stream[Job](self.pair.workers * 4)
             async with anyio.create_task_group() as tg:
                 tg.start_soon(executor.serve, receive, self.pair.workers)
@@ -268,12 +329,14 @@ class Cycle:
 
         def emit(job: Job) -> None:
             self.tally.plan(job.action.kind, job.action.size)
-            handoff.job(job)
+            handoff.job(self.admit(job))
 
         planner = Planner(self._source(), self.pair_id, self._policy(), emit, handoff.write)
         with StateReader(self.store.path) as reader:
             deferred = planner.walk(reader)
         handoff.close()
+        self.finish_walk(planner)
+        self.tracked_seen = deferred.tracked
         return finish(deferred, self.pair_id), deferred.tracked
 
     async def _moves(self, executor: Executor, moves: tuple[Job, ...],
@@ -308,36 +371,27 @@ class Cycle:
             self.tally.plan(move.kind, move.size)
             await send.send(by_path[move.path])
 
-    def _delete_gate(self, deletes: tuple[Job, ...], tracked: int) -> LimitVerdict:
-        """The one gate for remote deletes: dry-run, the safety limits, errors in the run.
-
-        It logs one sentence when it holds deletes back; a refused verdict is exit code 4.
-        """
-        plan = Plan()
-        for job in deletes:
-            plan.add(job.action)
-        explicit = self.options.max_delete_explicit or self.pair.max_delete_explicit
-        limits = check_limits(plan, tracked, self.pair.max_delete, explicit)
-        if not limits.allowed:
-            self.tally.deletes_refused = limits.reason
-            _log.error(f"deletes refused: {limits.reason}", count=plan.deletes)
-        elif self.options.dry_run and plan.deletes:
-            _log.info(f"dry run: {plan.deletes} deletes planned, none sent", count=plan.deletes)
-        elif self.tally.has_errors and plan.deletes:
-            self.tally.deletes_refused = (f"{plan.deletes} deletes skipped: this run had errors; "
-                                          "they run after an error-free run")
-            _log.warning(self.tally.deletes_refused, count=plan.deletes)
-            return LimitVerdict(True, self.tally.deletes_refused)
-        return limits
-
     async def _deletes(self, executor: Executor, finale: Finale,
                        tracked: int) -> LimitVerdict | None:
-        if not finale.deletes:
-            return None
-        limits = self._delete_gate(finale.deletes, tracked)
-        if not limits.allowed or self.tally.deletes_refused:
-            return limits
+        """Last: the deletes the destruction gate releases (item deletes, then annotations)."""
+        gate = self.gate
+        assert gate is not None
+        gate.tracked_files = tracked
         for job in finale.deletes:
+            gate.defer(job)
+        if not gate.deferred:
+            return None
+        release = gate.release(dry_run=False, had_errors=self.tally.has_errors)
+        if release.reason:
+            self.tally.deletes_refused = release.reason
+        if self.pair.backup_dir is not None and release.items:
+            await executor.back_up(release.items, backup_folder(self.pair.backup_dir))
+            self.tally.backup_dir = backup_folder(self.pair.backup_dir)
+        else:
+            for job in release.items:
+                self.tally.plan(job.action.kind)
+                await executor.execute(job)
+        for job in release.annotations:
             self.tally.plan(job.action.kind)
             await executor.execute(job)
-        return limits
+        return LimitVerdict(release.allowed, release.reason)

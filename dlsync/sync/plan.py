@@ -8,6 +8,8 @@ JSON object) per action to a stream, so a plan of a million actions is never for
     * a/c.jpg  (content changed, 1.0 MiB)
     > old/d.jpg -> new/d.jpg  (moved from old/d.jpg)
     - a/e.jpg  (deleted locally)
+    * a/h.jpg  (annotations +2 -1)
+    - a/h.jpg  (1 annotation removed from the annotation file)
     = a/f.jpg  (remote item already has this content)
     ! a/g.jpg  (changed here and on the platform since the last sync; nothing written)
 """
@@ -34,11 +36,17 @@ class Plan:
         self._deletes: list[Action] = []
         self._counts: Counter[ActionKind] = Counter()
         self.transfer_bytes = 0
+        self.annotation_deletes = 0
+        self.kept_annotations = 0     # items whose gone annotation file's set stays
+        self.excluded_kept = 0        # remote items of excluded paths, not deleted
 
     def add(self, action: Action) -> None:
         """Append ``action``; a delete is queued behind every other action."""
-        (self._deletes if action.kind is ActionKind.DELETE else self._actions).append(action)
+        last = action.kind in (ActionKind.DELETE, ActionKind.DELETE_ANNOTATIONS)
+        (self._deletes if last else self._actions).append(action)
         self._counts[action.kind] += 1
+        if action.kind is ActionKind.DELETE_ANNOTATIONS:
+            self.annotation_deletes += action.removed
         if action.kind in TRANSFER_KINDS:
             self.transfer_bytes += action.size
 
@@ -74,21 +82,6 @@ class LimitVerdict:
     reason: str = ""
 
 
-def check_limits(plan: Plan, tracked_count: int, max_delete: int,
-                 max_delete_explicit: bool) -> LimitVerdict:
-    """Refuse every delete when there are more than ``max_delete`` of them, or (unless the
-    limit was set explicitly) when they would remove more than half of the tracked files."""
-    deletes = plan.deletes
-    if deletes > max_delete:
-        return LimitVerdict(False, f"{deletes} deletes exceed max_delete={max_delete}; "
-                            "nothing was deleted (raise max_delete to allow them)")
-    if not max_delete_explicit and deletes * 2 > tracked_count and deletes > 0:
-        return LimitVerdict(False, f"{deletes} deletes would remove more than half of the "
-                            f"{tracked_count} tracked files; nothing was deleted (set "
-                            "max_delete explicitly to allow them)")
-    return LimitVerdict(True)
-
-
 def format_size(size: int) -> str:
     """Bytes in binary units with one decimal: ``512 B``, ``12.3 KiB``."""
     value = float(size)
@@ -104,8 +97,12 @@ def action_line(action: Action) -> str:
     target = f"{printable(action.source or '')} -> {printable(action.path)}" \
         if action.kind is ActionKind.MOVE else printable(action.path)
     detail = action.reason
-    if action.kind in TRANSFER_KINDS:
+    if action.kind is ActionKind.ANNOTATE and (action.added or action.removed):
+        detail = f"annotations +{action.added} -{action.removed}"
+    elif action.kind in TRANSFER_KINDS:
         detail = f"{detail}, {format_size(action.size)}"
+        if action.added or action.removed:
+            detail += f", annotations +{action.added} -{action.removed}"
     return f"{action.kind.marker} {target}  ({detail})"
 
 
@@ -120,7 +117,15 @@ def render_text(plan: Plan, out: TextIO, limits: LimitVerdict | None = None) -> 
 def summary_lines(plan: Plan, limits: LimitVerdict | None = None) -> list[str]:
     """The summary block: totals, then one line per kind that occurs."""
     lines = [f"{len(plan)} actions, {format_size(plan.transfer_bytes)} to transfer"]
-    lines += [f"  {kind:<16}{count:>10}" for kind, count in plan.counts().items()]
+    lines += [f"  {kind:<20}{count:>10}" for kind, count in plan.counts().items()]
+    if plan.annotation_deletes:
+        lines.append(f"  {'annotations deleted':<20}{plan.annotation_deletes:>10}")
+    if plan.kept_annotations:
+        lines.append(f"{plan.kept_annotations} items keep their platform annotations: their "
+                     "annotation file is gone and deletes are off (--delete removes them)")
+    if plan.excluded_kept:
+        lines.append(f"{plan.excluded_kept} remote items of excluded paths are kept "
+                     "(--delete-excluded removes them)")
     if limits is not None and not limits.allowed:
         lines.append(f"deletes refused: {limits.reason}")
     return lines
@@ -134,12 +139,17 @@ def action_json(action: Action) -> dict[str, Any]:
                        ("sha256", action.sha256)):
         if value is not None:
             document[key] = value
+    if action.added or action.removed:
+        document["annotations"] = {"added": action.added, "removed": action.removed}
     return document
 
 
 def summary_json(plan: Plan, limits: LimitVerdict | None = None) -> dict[str, Any]:
     summary: dict[str, Any] = {"actions": len(plan), "transfer_bytes": plan.transfer_bytes,
-                               "counts": plan.counts()}
+                               "counts": plan.counts(),
+                               "annotation_deletes": plan.annotation_deletes,
+                               "annotations_kept": plan.kept_annotations,
+                               "excluded_kept": plan.excluded_kept}
     if limits is not None:
         summary["deletes_allowed"] = limits.allowed
         if not limits.allowed:

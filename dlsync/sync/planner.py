@@ -35,11 +35,18 @@ from dlsync.model import (
 )
 from dlsync.state.ops import DeleteFile, MarkFile, UpsertFile, WriteOp
 from dlsync.state.queries import StateReader
+from dlsync.sync.annotate import AnnotationWork, diff_annotations
 from dlsync.sync.decide import Policy, StateChange, Verdict, decide, needs_hash, pair_moves
 from dlsync.sync.march import UNJOINABLE, Pair, march
 from dlsync.sync.transfer import Job
 
 _log = logs.get_logger(__name__)
+
+_ANNOTATED = frozenset({ActionKind.UPLOAD, ActionKind.REUPLOAD, ActionKind.OVERWRITE,
+                        ActionKind.ADOPT, ActionKind.ANNOTATE})
+"""Kinds whose executor step brings the item's annotations in line with its file."""
+_DIFFED = frozenset({ActionKind.ANNOTATE, ActionKind.OVERWRITE, ActionKind.ADOPT})
+"""Kinds whose plan line shows the annotation diff."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +83,8 @@ class Planner:
         self._record = record
         self.deferred = Deferred()
         self.problems = 0
+        self.kept_annotations = 0      # items whose gone annotation file's set stays (no delete)
+        self.excluded_kept = 0         # remote items of excluded paths that are not deleted
         self.stop: Callable[[], bool] = lambda: False
         """Asked before each path; once it answers True the walk ends, ``deferred.stopped`` set.
         What was deferred is then incomplete: the caller must not act on it."""
@@ -145,13 +154,21 @@ class Planner:
             return None
 
     def _apply(self, pair: Pair, verdict: Verdict, reader: StateReader) -> None:
-        self._state_change(pair, verdict)
         action = verdict.action
+        if action is not None and action.kind is ActionKind.DELETE and self._excluded(pair):
+            self.excluded_kept += 1
+            verdict = Verdict(None, "excluded by the ignore rules; kept on the platform",
+                              StateChange.MARK_DELETED if pair.state else StateChange.NONE)
+            action = None
+        self._state_change(pair, verdict)
         if action is None:
             return
+        work = self._annotation_work(pair, action, reader)
+        if work is not None and work.diff is not None and action.kind in _DIFFED:
+            action = replace(action, added=len(work.diff.post), removed=work.diff.removed)
         job = Job(action, local=pair.local, state=pair.state, remote=pair.remote,
-                  annotations_changed=verdict.annotations_changed)
-        if action.kind is ActionKind.ANNOTATE and self._same_annotations(pair):
+                  annotations_changed=verdict.annotations_changed, annotations=work)
+        if action.kind is ActionKind.ANNOTATE and self._needs_no_annotation_step(pair, work):
             return
         if action.kind is ActionKind.UPLOAD and self._seen_before(action, reader):
             self.deferred.new_files.append(job)
@@ -164,17 +181,59 @@ class Planner:
         else:
             self._emit(job)
 
-    def _same_annotations(self, pair: Pair) -> bool:
+    def _excluded(self, pair: Pair) -> bool:
+        """True when the ignore rules exclude ``pair``'s path and excluded paths are kept."""
+        return not self.policy.delete_excluded and \
+            self.source.rules.matches(pair.path, is_dir=False)
+
+    def _annotation_work(self, pair: Pair, action: Action,
+                         reader: StateReader) -> AnnotationWork | None:
+        """Read the item's annotation file once and diff it with what dlsync owns there."""
+        local, state, remote = pair.local, pair.state, pair.remote
+        if local is None or action.kind not in _ANNOTATED:
+            return None
+        had = (state is not None and state.annotations_hash is not None) or \
+            (remote is not None and remote.annotations_hash is not None)
+        if local.annotation_path is None and not had:
+            return None
+        wanted, error = None, None
+        if local.annotation_path is not None:
+            try:
+                wanted = load_annotation_file(local.annotation_path)
+            except AnnotationFileError as exc:
+                error = exc  # the executor reports it, naming the file
+        owned = self._owned(pair, action, reader)
+        diff = diff_annotations(wanted, owned) if owned is not None and error is None else None
+        return AnnotationWork(wanted, error, owned, local.annotation_path is None and had,
+                              self.policy.delete, diff)
+
+    def _owned(self, pair: Pair, action: Action,
+               reader: StateReader) -> tuple[tuple[str, str], ...] | None:
+        """What state says dlsync created on the item; ``None`` when only a listing can tell."""
+        if action.item_id is None:
+            return () if pair.remote is None else None
+        owned = reader.annotation_ids(self.pair, action.item_id)
+        state, remote = pair.state, pair.remote
+        history = (state is not None and (state.annotations_hash is not None
+                                          or state.status is FileStatus.FAILED)) or \
+            (remote is not None and remote.annotations_hash is not None)
+        return owned if owned or not history else None
+
+    def _needs_no_annotation_step(self, pair: Pair, work: AnnotationWork | None) -> bool:
+        """True (and state refreshed where needed) when an ANNOTATE job would change nothing:
+        only the annotation file's stat moved, or its file is gone and deletes are off."""
+        if work is not None and work.keeps_gone_set:
+            self.kept_annotations += 1
+            return True
+        return self._same_annotations(pair, work)
+
+    def _same_annotations(self, pair: Pair, work: AnnotationWork | None) -> bool:
         """True (and state refreshed) when only the annotation file's stat moved, not its set."""
         local, state = pair.local, pair.state
         if local is None or state is None or local.annotation_path is None or \
-                state.annotations_hash is None:
+                state.annotations_hash is None or work is None or work.wanted is None:
             return False
-        try:
-            wanted = load_annotation_file(local.annotation_path)
-        except AnnotationFileError:
-            return False  # the executor reports it, naming the file
-        if wanted.set_hash != state.annotations_hash:
+        if work.wanted.set_hash != state.annotations_hash:
             return False
         self._record(UpsertFile(self.pair, replace(
             state, size=local.size, mtime_ns=local.mtime_ns, inode=local.inode,

@@ -49,7 +49,7 @@ from dlsync.state.queries import StateReader
 from dlsync.state.store import StateStore
 from dlsync.state.writer import StateWriter, running_writer
 from dlsync.sync.download import Fetch, download_item
-from dlsync.sync.engine import resolve_dataset
+from dlsync.sync.engine import check_pair_roots, resolve_dataset
 from dlsync.sync.pullfiles import (
     FileStat,
     conflict_copy_of,
@@ -151,7 +151,11 @@ class Puller:
         return self.pair.source
 
     async def run(self) -> PullResult:
-        """Pull once: list what changed, settle every item, record the new watermark."""
+        """Pull once: list what changed, settle every item, record the new watermark.
+
+        A root with tracked files that looks unmounted stops the pull before anything is
+        written (``EmptyRootError``, exit 4): files never go into an empty mount point."""
+        await anyio.to_thread.run_sync(check_pair_roots, self.pair, self.store, self.pair_id)
         dataset_id = await resolve_dataset(self.client, self.pair)
         result = PullResult(self.tally, dataset_id)
         with StateReader(self.store.path) as reader:

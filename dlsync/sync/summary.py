@@ -13,6 +13,7 @@ _VERBS = {
     "upload": "uploaded", "reupload": "restored", "overwrite": "overwritten", "move": "moved",
     "annotate": "annotated", "update-metadata": "metadata updated", "adopt": "adopted",
     "delete": "deleted", "conflict": "in conflict", "error": "unreadable",
+    "delete-annotations": "with annotations deleted",
 }
 
 
@@ -53,6 +54,15 @@ def summary_lines(tally: Tally, *, title: str) -> list[str]:
         hidden = tally.failure_count + tally.conflicts - len(tally.failures)
         if hidden > 0:
             lines.append(f"  ... and {hidden} more (see the log)")
+    if tally.annotations_kept:
+        lines.append(f"  {tally.annotations_kept} items kept their platform annotations: their "
+                     "annotation file is gone and deletes are off (--delete removes them)")
+    if tally.excluded_kept:
+        lines.append(f"  {tally.excluded_kept} remote items of excluded paths kept "
+                     "(--delete-excluded removes them)")
+    if tally.backup_dir:
+        lines.append(f"  deleted items were moved to {tally.backup_dir} (ids and annotations "
+                     "kept; move them back to undo)")
     if tally.deletes_refused:
         lines.append(f"  deletes: {tally.deletes_refused}")
     return lines

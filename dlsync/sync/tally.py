@@ -49,6 +49,9 @@ class Tally:
     failure_count: int = 0
     conflicts: int = 0
     deletes_refused: str | None = None
+    annotations_kept: int = 0        # items whose gone annotation file's set stayed
+    excluded_kept: int = 0           # remote items of excluded paths, not deleted
+    backup_dir: str | None = None    # where this run's deleted items were moved
 
     def plan(self, kind: ActionKind, size: int = 0) -> None:
         """Count an action as planned."""
@@ -111,5 +114,8 @@ class Tally:
             "failure_count": self.failure_count,
             "conflicts": self.conflicts,
             "deletes_refused": self.deletes_refused,
+            "annotations_kept": self.annotations_kept,
+            "excluded_kept": self.excluded_kept,
+            "backup_dir": self.backup_dir,
             "duration_s": round(self.elapsed(), 3),
         }

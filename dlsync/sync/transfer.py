@@ -12,10 +12,11 @@ only its item, which is retried next run.
 from __future__ import annotations
 
 import os
+import posixpath
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from anyio.abc import ObjectReceiveStream
@@ -28,10 +29,12 @@ from dlsync.errors import (
     FileChangedError,
     FileVanishedError,
     NotFoundError,
+    UngatedError,
     is_fatal,
 )
 from dlsync.local.annotations import AnnotationSet, load_annotation_file
 from dlsync.model import (
+    DESTRUCTIVE_KINDS,
     Action,
     ActionKind,
     FileStatus,
@@ -44,8 +47,17 @@ from dlsync.remote.client import DataloopClient
 from dlsync.remote.types import ItemJson, UploadOp
 from dlsync.state.ops import AddAnnotations, DeleteFile, MarkFile, RemoveAnnotations, UpsertFile
 from dlsync.state.writer import StateWriter
-from dlsync.sync.annotate import AnnotationOutcome, sync_annotations
+from dlsync.sync.annotate import (
+    AnnotationOutcome,
+    AnnotationWork,
+    Owned,
+    delete_owned,
+    sync_annotations,
+)
 from dlsync.sync.tally import Tally
+
+if TYPE_CHECKING:
+    from dlsync.sync.destroy import DestructionGate
 
 _log = logs.get_logger(__name__)
 
@@ -61,6 +73,9 @@ class Job:
     state: StateRecord | None = None
     remote: RemoteItem | None = None
     annotations_changed: bool = False
+    annotations: AnnotationWork | None = None   # read and diffed by the planner
+    removal: Owned = ()                         # DELETE_ANNOTATIONS: what to delete
+    ticket: object | None = None                # set by the destruction gate that admitted it
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +112,8 @@ class Executor:
         self.tally = tally
         self._owned = owned
         self._on_progress = on_progress or (lambda job: None)
+        self.gate: DestructionGate | None = None
+        """Admits destructive jobs; without one, the executor refuses every such job."""
 
     async def serve(self, jobs: ObjectReceiveStream[Job], workers: int) -> None:
         """Take jobs from ``jobs`` with ``workers`` concurrent tasks until the stream ends."""
@@ -134,7 +151,14 @@ class Executor:
         """Tell the progress display that ``job`` ended."""
         self._on_progress(job)
 
+    def _check_admitted(self, job: Job) -> None:
+        if job.action.kind in DESTRUCTIVE_KINDS and (self.gate is None
+                                                      or not self.gate.admitted(job)):
+            raise UngatedError(f"{job.action.kind.value} of {job.action.path} did not come "
+                               "through the destruction gate; refused")
+
     async def _dispatch(self, job: Job) -> None:
+        self._check_admitted(job)
         kind = job.action.kind
         if kind in (ActionKind.UPLOAD, ActionKind.REUPLOAD):
             await self._upload(job, "skip")
@@ -146,6 +170,8 @@ class Executor:
             await self._move(job)
         elif kind is ActionKind.DELETE:
             await self._delete(job)
+        elif kind is ActionKind.DELETE_ANNOTATIONS:
+            await self._remove_annotations(job)
         elif kind is ActionKind.CONFLICT:
             self.tally.conflict(kind, job.action.path, job.action.reason)
             await self._record_failure(job, job.action.reason, FileStatus.CONFLICT)
@@ -172,36 +198,65 @@ class Executor:
     async def _upload(self, job: Job, mode: str) -> None:
         action, local = job.action, job.local
         assert local is not None and action.sha256 is not None
-        wanted, annotation_error = await self._load_annotations(local)
-        set_hash = wanted.set_hash if wanted else None
+        wanted, annotation_error = await self._load_annotations(job)
         filename = remote_filename(self.target.remote_dir, local.path)
-        metadata = self._item_metadata(wanted, action.sha256, local.size, set_hash)
+        # a new item gets its metadata with the upload; an overwrite sends none (it would
+        # replace every key the item has) and patches the fingerprint in after, as a merge
+        metadata = {"user": self._desired_user(job, wanted)} if mode == "skip" else None
         self._check_unchanged(local)
         result = await self.client.upload(self.target.dataset_id, self._path(local), filename,
                                           mode="skip" if mode == "skip" else "overwrite",
                                           metadata=metadata)
         self._check_unchanged(local)
         sent = result.size
+        current: dict[str, Any] | None = None if mode == "skip" else {}
         if result.op is UploadOp.EXISTING and \
                 read_fingerprint(result.item).get("sha256") != action.sha256:
+            assert self.gate is not None
+            job = self.gate.admit_overwrite(replace(job, action=replace(
+                action, kind=ActionKind.OVERWRITE, item_id=result.item["id"])), planned=False)
             result = await self.client.upload(self.target.dataset_id, self._path(local),
-                                              filename, mode="overwrite", metadata=metadata)
+                                              filename, mode="overwrite", metadata=None)
             self._check_unchanged(local)
             sent += result.size
+            current = {}
         item_id = result.item["id"]
         owned = () if result.op is UploadOp.CREATED else self._known_owned(job, item_id)
         self.tally.bytes_sent += sent
         await self._finish_item(job, item_id, wanted, annotation_error, owned,
-                                current_user=None, sent=sent)
+                                current_user=current, sent=sent)
 
-    def _item_metadata(self, wanted: AnnotationSet | None, sha256: str, size: int,
-                       set_hash: str | None) -> dict[str, Any]:
-        user = dict(wanted.user_metadata) if wanted else {}
-        user[FINGERPRINT_KEY] = fingerprint_metadata(sha256, size, set_hash)
-        return {"user": user}
+    @staticmethod
+    def _desired_user(job: Job, wanted: AnnotationSet | None,
+                      pending_removals: bool = False) -> dict[str, Any]:
+        """The item's user metadata as the local side wants it, with dlsync's fingerprint.
 
-    async def _load_annotations(self, local: LocalEntry
+        No key is ever removed. An annotation file that is gone keeps the platform's metadata
+        and last synced set hash until the gate removes its set (never, while deletes are off).
+        While net removals wait for the gate, the set hash is left out, so a run without state
+        does not take the set as synced.
+        """
+        action, local = job.action, job.local
+        assert local is not None and action.sha256 is not None
+        work = job.annotations
+        if work is not None and work.file_gone:
+            user = dict(job.remote.user_metadata) if job.remote else {}
+            set_hash = job.state.annotations_hash if job.state else None
+        else:
+            # keys the file no longer has stay: dlsync never removes a user-metadata key (an
+            # overwrite replaces the item's metadata, so the platform's keys go along under it)
+            user = dict(job.remote.user_metadata) if job.remote else {}
+            user.update(wanted.user_metadata if wanted else {})
+            set_hash = wanted.set_hash if wanted and not pending_removals else None
+        user[FINGERPRINT_KEY] = fingerprint_metadata(action.sha256, local.size, set_hash)
+        return user
+
+    async def _load_annotations(self, job: Job
                                 ) -> tuple[AnnotationSet | None, AnnotationFileError | None]:
+        if job.annotations is not None:
+            return job.annotations.wanted, job.annotations.error
+        local = job.local
+        assert local is not None
         if local.annotation_path is None:
             return None, None
         try:
@@ -215,6 +270,9 @@ class Executor:
 
     def _known_owned(self, job: Job, item_id: str) -> tuple[tuple[str, str], ...] | None:
         """What state says dlsync created on the item; ``None`` when it cannot know."""
+        work = job.annotations
+        if work is not None and work.owned is not None and job.action.item_id == item_id:
+            return work.owned
         owned = self._owned(item_id)
         if owned:
             return owned
@@ -228,7 +286,7 @@ class Executor:
     async def _adopt(self, job: Job) -> None:
         local = job.local
         assert local is not None and job.action.item_id is not None
-        wanted, annotation_error = await self._load_annotations(local)
+        wanted, annotation_error = await self._load_annotations(job)
         item_id = job.action.item_id
         owned = self._known_owned(job, item_id)
         current = self._stale_metadata(job, wanted)
@@ -246,6 +304,8 @@ class Executor:
         if remote is None:
             return {}
         set_hash = wanted.set_hash if wanted else None
+        if job.annotations is not None and job.annotations.file_gone:
+            set_hash = job.state.annotations_hash if job.state else None
         fingerprint = remote.fingerprint
         if remote.annotations_hash == set_hash and fingerprint is not None and \
                 fingerprint.sha256 == job.action.sha256:
@@ -272,9 +332,10 @@ class Executor:
                 return
             self.tally.annotations_posted += outcome.posted
             self.tally.annotations_deleted += outcome.deleted
-        set_hash = wanted.set_hash if wanted else None
+        set_hash = await self._settle_removals(job, item_id, wanted, outcome)
         if annotation_error is None:
-            desired = self._item_metadata(wanted, action.sha256, local.size, set_hash)["user"]
+            desired = self._desired_user(job, wanted, pending_removals=bool(
+                outcome and outcome.removals and not _keeps(job)))
             if current_user is not None and current_user != desired:
                 await self.client.patch_item(item_id, {"metadata": {"user": desired}})
         await self._record_item(job, item_id, outcome, owned,
@@ -290,6 +351,57 @@ class Executor:
                                 "edited on the platform; kept there, not deleted")
         else:
             self.tally.done(action.kind)
+
+    async def _settle_removals(self, job: Job, item_id: str, wanted: AnnotationSet | None,
+                               outcome: AnnotationOutcome | None) -> str | None:
+        """Hand net removals to the destruction gate (or keep a gone file's set); return the
+        set hash to record now: the file's, or None while removals wait for the gate."""
+        set_hash = wanted.set_hash if wanted else None
+        if outcome is None or not outcome.removals:
+            return set_hash
+        if _keeps(job):
+            self.tally.annotations_kept += 1
+            return job.state.annotations_hash if job.state else None
+        assert self.gate is not None
+        work = job.annotations or AnnotationWork(wanted)
+        file_gone = job.local is not None and job.local.annotation_path is None
+        removal = Action(ActionKind.DELETE_ANNOTATIONS, job.action.path,
+                         _removal_reason(len(outcome.removals), file_gone),
+                         item_id=item_id, sha256=job.action.sha256,
+                         removed=len(outcome.removals))
+        self.gate.defer(Job(removal, local=job.local, state=job.state, remote=job.remote,
+                            annotations=replace(work, file_gone=file_gone),
+                            removal=outcome.removals))
+        # until the gate removes it, a gone file's set stays what state last synced; a file
+        # with net removals pending records no set hash, so the next run diffs it again
+        return (job.state.annotations_hash if job.state else None) if file_gone else None
+
+    async def _remove_annotations(self, job: Job) -> None:
+        """A net removal the gate released: delete dlsync's annotations (unless edited on the
+        platform since), then record the item with the file's set hash."""
+        action, local = job.action, job.local
+        assert action.item_id is not None and local is not None and action.sha256 is not None
+        item_id = action.item_id
+        deleted, conflicts, kept = await delete_owned(
+            self.client, self.target.dataset_id, item_id, job.removal, None)
+        self.tally.annotations_deleted += deleted
+        wanted = job.annotations.wanted if job.annotations else None
+        set_hash = wanted.set_hash if wanted else None
+        patch = {FINGERPRINT_KEY: fingerprint_metadata(action.sha256, local.size, set_hash)}
+        await self.client.patch_item(item_id, {"metadata": {"user": patch}})
+        owned = (job.annotations.owned if job.annotations else None) or job.removal
+        gone = {annotation_id for _, annotation_id in job.removal} - {i for _, i in kept}
+        outcome = AnnotationOutcome(tuple(p for p in owned if p[1] not in gone), 0, deleted,
+                                    conflicts)
+        await self._record_item(job, item_id, outcome, owned, set_hash, None)
+        _log.info("deleted annotations", path=action.path, item=item_id, count=deleted,
+                  reason=action.reason)
+        if conflicts:
+            self.tally.conflict(ActionKind.DELETE_ANNOTATIONS, action.path,
+                                f"{len(conflicts)} annotation(s) dlsync posted were edited on "
+                                "the platform; kept there, not deleted")
+        else:
+            self.tally.done(ActionKind.DELETE_ANNOTATIONS)
 
     async def _annotations_failed(self, job: Job, item_id: str, error: str) -> None:
         """The content is in place but the annotations are not: say so on both sides.
@@ -376,6 +488,35 @@ class Executor:
         _log.info("deleted remote item", path=action.path, item=action.item_id,
                   reason=action.reason)
 
+    async def back_up(self, jobs: Sequence[Job], folder: str) -> None:
+        """Item deletes the gate released, made recoverable: each item moves into ``folder``
+        under its original path (one bulk move per source folder), keeping its id and
+        annotations; state forgets the path."""
+        by_dir: dict[str, list[Job]] = {}
+        for job in jobs:
+            self._check_admitted(job)
+            parent = posixpath.dirname(remote_filename(self.target.remote_dir, job.action.path))
+            by_dir.setdefault(parent, []).append(job)
+        for parent, group in sorted(by_dir.items()):
+            target = folder.rstrip("/") + (parent if parent != "/" else "")
+            ids = [job.action.item_id for job in group if job.action.item_id is not None]
+            try:
+                await self.client.move_items(self.target.dataset_id, ids, target)
+            except DlsyncError as exc:
+                if is_fatal(exc):
+                    raise
+                for job in group:
+                    self.tally.failed(ActionKind.DELETE, job.action.path, logs.scrub(str(exc)))
+                _log.warning("could not move deleted items to the backup folder; kept in place",
+                             folder=target, count=len(group), error=logs.scrub(str(exc)))
+                continue
+            for job in group:
+                await self.writer.send(DeleteFile(self.target.pair, job.action.path))
+                self.tally.done(ActionKind.DELETE)
+                self.progressed(job)
+            _log.info("moved deleted items to the backup folder", folder=target,
+                      count=len(group))
+
     async def _record_failure(self, job: Job, error: str, status: FileStatus) -> None:
         action, local, state = job.action, job.local, job.state
         attempts = (state.attempts if state else 0) + 1
@@ -393,3 +534,30 @@ class Executor:
             annotation_size=local.annotation_size,
             annotation_mtime_ns=local.annotation_mtime_ns)
         await self.writer.send(UpsertFile(self.target.pair, record))
+
+
+def preview_removal(job: Job) -> Job | None:
+    """The net-removal job a planned ``job`` will hand the gate, when the planner could tell
+    (what dlsync owns on the item is in state); for the dry run and its limits."""
+    work = job.annotations
+    if work is None or work.diff is None or not work.diff.remove or work.keeps_gone_set:
+        return None
+    count = len(work.diff.remove)
+    file_gone = work.file_gone
+    action = Action(ActionKind.DELETE_ANNOTATIONS, job.action.path,
+                    _removal_reason(count, file_gone), item_id=job.action.item_id,
+                    sha256=job.action.sha256, removed=count)
+    return Job(action, local=job.local, state=job.state, remote=job.remote, annotations=work,
+               removal=work.diff.remove)
+
+
+def _keeps(job: Job) -> bool:
+    """True when ``job``'s annotation file is gone and deletes are off: the set stays."""
+    return job.annotations is not None and job.annotations.keeps_gone_set
+
+
+def _removal_reason(count: int, file_gone: bool) -> str:
+    noun = "annotation" if count == 1 else "annotations"
+    if file_gone:
+        return f"annotation file gone: {count} {noun} dlsync posted"
+    return f"{count} {noun} removed from the annotation file"

@@ -152,6 +152,9 @@ class Readings:
     def conflicts(self) -> int:
         return 2
 
+    def paused(self) -> int:
+        return 1
+
 
 def test_bound_readings_are_read_at_each_scrape() -> None:
     """Totals read from a bound service become counters that follow them, never counted twice."""
@@ -163,6 +166,7 @@ def test_bound_readings_are_read_at_each_scrape() -> None:
     assert first[("dlsync_queue_depth", ())] == 3
     assert first[("dlsync_request_rate", (("remote", "prod"),))] == 25.0
     assert first[("dlsync_conflicts", ())] == 2
+    assert first[("dlsync_paused_pairs", ())] == 1
     readings.totals[("upload", "done")] = 6
     readings.sent = 250
     readings.depth = 0

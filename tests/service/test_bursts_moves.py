@@ -46,16 +46,21 @@ async def test_folder_rename_becomes_moves(tmp_path: Path, gate: RunningGate, so
 
 async def test_delete_and_restore_within_grace_keeps_item(
         tmp_path: Path, gate: RunningGate, source: Path, platform: Platform) -> None:
-    """A file deleted and restored within delete_grace is never deleted remotely."""
+    """A file deleted and restored within delete_grace is never deleted remotely.
+
+    A third file stays throughout: a source emptied of every tracked file would pause the pair
+    (it looks unmounted), which ``test_pause.py`` covers.
+    """
     (source / "keep.txt").write_bytes(b"precious")
     (source / "other.txt").write_bytes(b"gone for good")
+    (source / "stays.txt").write_bytes(b"anchor")
     config = write_config(tmp_path, gate, source, delete=True, delete_grace=2.0)
     async with running(config):
-        before = await platform.wait_for(lambda found: len(found) == 2)
+        before = await platform.wait_for(lambda found: len(found) == 3)
         (source / "keep.txt").rename(tmp_path / "aside.txt")
         (source / "other.txt").unlink()
         await anyio.sleep(0.5)   # the user's pause before restoring, well inside the grace
         (tmp_path / "aside.txt").rename(source / "keep.txt")
         after = await platform.wait_for(lambda found: "/other.txt" not in found)
     assert after["/keep.txt"]["id"] == before["/keep.txt"]["id"]
-    assert set(after) == {"/keep.txt"}
+    assert set(after) == {"/keep.txt", "/stays.txt"}

@@ -9,9 +9,9 @@ import pytest
 
 from dlsync.model import Action, ActionKind, RelPath
 from dlsync.sync.plan import (
+    LimitVerdict,
     Plan,
     action_line,
-    check_limits,
     format_size,
     render_json,
     render_text,
@@ -69,8 +69,7 @@ def test_json_rendering_matches_the_plan() -> None:
     """The JSON form holds the same actions in the same order, and the summary."""
     plan = sample_plan()
     out = io.StringIO()
-    render_json(plan, out, check_limits(plan, tracked_count=1, max_delete=100,
-                                        max_delete_explicit=False))
+    render_json(plan, out, LimitVerdict(False, "items: 1 deletes would remove more than half"))
     document = json.loads(out.getvalue())
     assert [(a["kind"], a["path"]) for a in document["actions"]] == [
         (a.kind.value, a.path) for a in plan]
@@ -84,38 +83,11 @@ def test_empty_plan_renders() -> None:
     out = io.StringIO()
     render_json(Plan(), out)
     assert json.loads(out.getvalue()) == {"actions": [], "summary": {
-        "actions": 0, "transfer_bytes": 0, "counts": {}}}
+        "actions": 0, "transfer_bytes": 0, "counts": {}, "annotation_deletes": 0,
+        "annotations_kept": 0, "excluded_kept": 0}}
     text = io.StringIO()
     render_text(Plan(), text)
     assert text.getvalue() == "0 actions, 0 B to transfer\n"
-
-
-def deletes(n: int) -> Plan:
-    plan = Plan()
-    for i in range(n):
-        plan.add(act(ActionKind.DELETE, f"f{i}", "deleted locally"))
-    return plan
-
-
-@pytest.mark.parametrize(("n", "tracked", "max_delete", "explicit", "allowed", "why"), [
-    (0, 0, 100, False, True, ""),
-    (10, 100, 100, False, True, ""),
-    (100, 1000, 100, False, True, ""),
-    (101, 1000, 100, False, False, "exceed max_delete=100"),
-    (101, 1000, 500, True, True, ""),
-    (51, 100, 100, False, False, "more than half of the 100 tracked"),
-    (50, 100, 100, False, True, ""),
-    (51, 100, 100, True, True, ""),
-    (60, 100, 50, True, False, "exceed max_delete=50"),
-])
-def test_check_limits(n: int, tracked: int, max_delete: int, explicit: bool, allowed: bool,
-                      why: str) -> None:
-    """Deletes beyond max_delete, or beyond half the tracked files by default, are refused."""
-    verdict = check_limits(deletes(n), tracked, max_delete, explicit)
-    assert verdict.allowed is allowed
-    assert why in verdict.reason
-    if not allowed:
-        assert "nothing was deleted" in verdict.reason
 
 
 @pytest.mark.parametrize(("size", "text"), [
