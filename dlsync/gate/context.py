@@ -11,6 +11,7 @@ from dlsync.gate.blobs import BlobStore
 from dlsync.gate.exports import ExportRegistry
 from dlsync.gate.faults import FaultInjector, GateStats
 from dlsync.gate.store import Store
+from dlsync.gate.users import UserStore
 
 API_PREFIX = "/api/v1"
 ADMIN_PREFIX = "/__gate__"
@@ -25,6 +26,7 @@ class GateContext:
     tokens: TokenAuthority
     faults: FaultInjector
     stats: GateStats
+    users: UserStore = field(default_factory=UserStore)
     exports: ExportRegistry = field(default_factory=ExportRegistry)
 
 
