@@ -27,6 +27,8 @@ from typing import IO, Any
 
 from dlsync.gate import records, render
 from dlsync.gate.blobs import BlobStore
+from dlsync.gate.documents import Blob
+from dlsync.gate.dql import compile_query
 from dlsync.gate.refusal import bad_request, not_found
 from dlsync.gate.store import Store
 
@@ -53,12 +55,13 @@ class ExportSpec:
 
 @dataclass(frozen=True)
 class ExportJob:
-    """One export to run: which dataset, what, for whom, and the base URL its JSON refers to."""
+    """One export to run: which dataset, what, for whom, when, and the base URL of its JSON."""
 
     dataset_id: str
     spec: ExportSpec
     base: str
     user: str
+    requested_at: str
 
 
 def _object(body: dict[str, Any], key: str) -> dict[str, Any] | None:
@@ -76,12 +79,29 @@ def _choice(body: dict[str, Any], key: str, allowed: tuple[str, ...]) -> str:
 
 
 def _items_query(body: dict[str, Any]) -> dict[str, Any]:
+    """The body's ``itemsQuery`` for files, without paging, checked (Refusal 400 if malformed)."""
     query = copy.deepcopy(_object(body, "itemsQuery") or _DEFAULT_ITEMS)
     if not query.get("join"):
         query.pop("join", None)
     for key in ("page", "pageSize", "sort", "resource"):
         query.pop(key, None)
+    compile_query(query, records.ITEM_FIELDS, records.ITEM_JOINS)
+    query["filter"] = query.get("filter") or {}
+    conditions = query["filter"].setdefault("$and", [])
+    if not isinstance(conditions, list):
+        raise bad_request("export itemsQuery 'filter.$and' must be a list")
+    conditions.append({"type": "file"})  # folders have no document
     return query
+
+
+def _annotation_filter(body: dict[str, Any], annotations: dict[str, Any]) -> dict[str, Any] | None:
+    """The ``annotationsQuery`` filter when ``annotations.filter`` asks for it, checked as DQL."""
+    query = _object(body, "annotationsQuery")
+    if annotations.get("filter") is not True or query is None:
+        return None
+    condition = _object(query, "filter")
+    compile_query({"filter": condition}, records.ANNOTATION_FIELDS)
+    return condition
 
 
 def parse_spec(body: Any) -> ExportSpec:
@@ -89,13 +109,9 @@ def parse_spec(body: Any) -> ExportSpec:
     if not isinstance(body, dict):
         raise bad_request("export body must be a JSON object")
     annotations = _object(body, "annotations") or {}
-    annotation_query = _object(body, "annotationsQuery")
-    annotation_filter = None
-    if annotations.get("filter") is True and annotation_query is not None:
-        annotation_filter = _object(annotation_query, "filter")
     return ExportSpec(
         items_query=_items_query(body),
-        annotation_filter=annotation_filter,
+        annotation_filter=_annotation_filter(body, annotations),
         include_annotations=annotations.get("include", True) is not False,
         as_zip=_choice(body, "exportType", _TYPES) == "zip",
         keep_extension=_choice(body, "exportVersion", _VERSIONS) == "V2",
@@ -189,10 +205,8 @@ class ExportOutput:
     command_id: str
     item_id: str
     job: ExportJob
-    sha256: str
-    size: int
+    content: Blob
     count: int
-    created_at: str
 
     @property
     def name(self) -> str:
@@ -201,15 +215,15 @@ class ExportOutput:
 
     def item_json(self) -> dict[str, Any]:
         """The output item, without URLs."""
-        mimetype = "application/zip" if self.job.spec.as_zip else "application/json"
+        when = self.job.requested_at
         return {
             "id": self.item_id, "datasetId": self.job.dataset_id, "type": "file",
             "filename": f"{OUTPUT_DIR}/{self.name}", "dir": OUTPUT_DIR, "name": self.name,
-            "hidden": True, "createdAt": self.created_at, "updatedAt": self.created_at,
-            "creator": self.job.user, "updatedBy": self.job.user, "annotationsCount": 0,
-            "annotated": False, "metadata": {"system": {
-                "size": self.size, "mimetype": mimetype, "originalname": self.name,
-                "encoding": "7bit", "refs": []}},
+            "hidden": True, "createdAt": when, "updatedAt": when, "creator": self.job.user,
+            "updatedBy": self.job.user, "annotationsCount": 0, "annotated": False,
+            "metadata": {"system": {
+                "size": self.content.size, "mimetype": self.content.mimetype,
+                "originalname": self.name, "encoding": "7bit", "refs": []}},
         }
 
     def command_json(self, base: str) -> dict[str, Any]:
@@ -217,13 +231,13 @@ class ExportOutput:
         return {
             "id": self.command_id, "url": f"{base}/commands/{self.command_id}",
             "type": COMMAND_TYPE, "status": "success", "progress": 100, "error": None,
-            "createdAt": self.created_at, "updatedAt": self.created_at,
+            "createdAt": self.job.requested_at, "updatedAt": self.job.requested_at,
             "spec": {"datasetId": self.job.dataset_id, "outputItemId": self.item_id,
                      "itemsCount": self.count},
         }
 
 
-def _store_output(blobs: BlobStore, spool: IO[bytes]) -> tuple[str, int]:
+def _store_output(blobs: BlobStore, spool: IO[bytes], as_zip: bool) -> Blob:
     writer = blobs.writer()
     try:
         spool.seek(0)
@@ -232,7 +246,9 @@ def _store_output(blobs: BlobStore, spool: IO[bytes]) -> tuple[str, int]:
     except BaseException:
         writer.discard()
         raise
-    return writer.finish()
+    sha256, size = writer.finish()
+    return Blob(sha256=sha256, size=size,
+                mimetype="application/zip" if as_zip else "application/json")
 
 
 def run_export(store: Store, blobs: BlobStore, job: ExportJob) -> ExportOutput:
@@ -242,9 +258,9 @@ def run_export(store: Store, blobs: BlobStore, job: ExportJob) -> ExportOutput:
         documents = item_documents(store, job)
         count = (write_zip(documents, spool, job.spec.keep_extension) if job.spec.as_zip
                  else write_array(documents, spool))
-        sha256, size = _store_output(blobs, spool)
+        content = _store_output(blobs, spool, job.spec.as_zip)
     return ExportOutput(command_id=store.ids.next_id(), item_id=store.ids.next_id(), job=job,
-                        sha256=sha256, size=size, count=count, created_at=records.now_iso())
+                        content=content, count=count)
 
 
 class ExportRegistry:
@@ -273,4 +289,4 @@ class ExportRegistry:
     def output(self, item_id: str) -> tuple[dict[str, Any], str] | None:
         """(output item JSON without URLs, sha256 of its content) if ``item_id`` is an output."""
         found = self._by_item.get(item_id)
-        return None if found is None else (found.item_json(), found.sha256)
+        return None if found is None else (found.item_json(), found.content.sha256)

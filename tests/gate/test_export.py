@@ -78,6 +78,8 @@ async def test_items_query_v2_and_json_type(api: GateApi, dataset_id: str) -> No
     """itemsQuery narrows the export (an empty join is fine); V2 keeps the extension; exportType
     json gives one array."""
     await _seed(api, dataset_id)
+    _, data = await _export(api, dataset_id, {"itemsQuery": {"filter": None}})
+    assert set(_members(data)) == {"a.json", "f/b.json", "f/g/c.json"}
     query = {"filter": {"$and": [{"dir": "/f/**"}]}, "join": {}, "page": 3, "pageSize": 1}
     _, data = await _export(api, dataset_id, {"itemsQuery": query, "exportVersion": "V2"})
     assert set(_members(data)) == {"f/g/c.txt.json"}
@@ -103,7 +105,10 @@ async def test_annotation_filter_applies_only_when_asked(api: GateApi, dataset_i
 @pytest.mark.parametrize("body", [
     [], {"exportType": "csv"}, {"exportVersion": "V9"}, {"itemsQuery": "all"},
     {"itemsQuery": {"filter": {"$and": [{"size": {"$regex": "x"}}]}}},
-], ids=["array", "type", "version", "query-type", "bad-dql"])
+    {"itemsQuery": {"filter": "all"}}, {"itemsQuery": {"filter": {"$and": {"a": 1}}}},
+    {"annotationsQuery": {"filter": {"label": {"$near": 1}}}, "annotations": {"filter": True}},
+], ids=["array", "type", "version", "query-type", "bad-dql", "filter-string", "and-object",
+        "bad-annotation-dql"])
 async def test_malformed_export_bodies_are_refused(
     api: GateApi, dataset_id: str, body: Any
 ) -> None:

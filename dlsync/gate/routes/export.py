@@ -10,6 +10,7 @@ import asyncio
 
 from aiohttp import web
 
+from dlsync.gate import records
 from dlsync.gate.context import API_PREFIX, base_url, gate_of, user_of
 from dlsync.gate.exports import ExportJob, parse_spec, run_export
 from dlsync.gate.routes.bodies import json_body, ok
@@ -23,7 +24,8 @@ async def export(request: web.Request) -> web.Response:
     gate, dataset_id = gate_of(request), request.match_info["id"]
     gate.store.require_dataset(dataset_id)
     job = ExportJob(dataset_id=dataset_id, spec=parse_spec(await json_body(request)),
-                    base=base_url(request), user=user_of(request).email)
+                    base=base_url(request), user=user_of(request).email,
+                    requested_at=records.now_iso())
     output = await asyncio.to_thread(run_export, gate.store, gate.blobs, job)
     gate.exports.add(output)
     return ok(output.command_json(job.base))
