@@ -128,13 +128,13 @@ def _after(query: dict[str, Any], last: str | None) -> dict[str, Any]:
     return page
 
 
-def _pages(store: Store, job: ExportJob, query: dict[str, Any],
+def _pages(store: Store, dataset_id: str, query: dict[str, Any],
            resource: str) -> Iterator[list[dict[str, Any]]]:
     """Every entity of ``resource`` matching ``query``, a page at a time, by id."""
     run = store.query_items if resource == "items" else store.query_annotations
     last: str | None = None
     while True:
-        page = run(job.dataset_id, _after(query, last))
+        page = run(dataset_id, _after(query, last))
         if page.entities:
             yield page.entities
         if not page.has_next or not page.entities:
@@ -142,24 +142,27 @@ def _pages(store: Store, job: ExportJob, query: dict[str, Any],
         last = page.entities[-1]["id"]
 
 
-def _annotations_of(store: Store, job: ExportJob,
-                    item_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
-    """The annotations of ``item_ids`` (rendered), by item id, oldest first."""
+def annotations_of(store: Store, dataset_id: str, item_ids: list[str], base: str,
+                   condition: dict[str, Any] | None = None) -> dict[str, list[dict[str, Any]]]:
+    """The annotations of ``item_ids`` (rendered for ``base``, narrowed by a DQL ``condition``),
+    by item id, oldest first: ``GET /items/{id}/annotations`` and every export document."""
     conditions: list[Any] = [{"itemId": {"$in": item_ids}}]
-    if job.spec.annotation_filter:
-        conditions.append(job.spec.annotation_filter)
+    if condition:
+        conditions.append(condition)
     found: dict[str, list[dict[str, Any]]] = {i: [] for i in item_ids}
-    for page in _pages(store, job, {"filter": {"$and": conditions}}, "annotations"):
+    for page in _pages(store, dataset_id, {"filter": {"$and": conditions}}, "annotations"):
         for annotation in page:
-            found[annotation["itemId"]].append(render.annotation(job.base, annotation))
+            found[annotation["itemId"]].append(render.annotation(base, annotation))
     return found
 
 
 def item_documents(store: Store, job: ExportJob) -> Iterator[dict[str, Any]]:
     """The export document of every matching item, by id."""
-    for items in _pages(store, job, job.spec.items_query, "items"):
-        annotations = (_annotations_of(store, job, [i["id"] for i in items])
-                       if job.spec.include_annotations else {})
+    spec = job.spec
+    for items in _pages(store, job.dataset_id, spec.items_query, "items"):
+        annotations = (annotations_of(store, job.dataset_id, [i["id"] for i in items], job.base,
+                                      spec.annotation_filter)
+                       if spec.include_annotations else {})
         for item in items:
             document = render.item(job.base, item)
             if job.spec.include_annotations:

@@ -45,7 +45,8 @@ async def test_export_zip_holds_each_item_with_its_annotations(
     api: GateApi, dataset_id: str
 ) -> None:
     """V1 members are <path>.json with the extension replaced; each is GET /items/{id} plus
-    the item's annotations exactly as the annotations query answers them."""
+    the item's annotations exactly as the annotations query and GET /items/{id}/annotations
+    answer them."""
     items = await _seed(api, dataset_id)
     command, data = await _export(api, dataset_id, {"annotations": {"include": True}})
     assert command["status"] == "success" and command["progress"] == 100
@@ -56,6 +57,7 @@ async def test_export_zip_holds_each_item_with_its_annotations(
         expected = await api.ok("GET", f"/items/{item['id']}")
         listed = await api.list_all(dataset_id, [{"itemId": item["id"]}], resource="annotations")
         assert document["annotations"] == listed
+        assert document["annotations"] == await api.ok("GET", f"/items/{item['id']}/annotations")
         document.pop("annotations")
         expected.pop("annotations")
         assert document == expected
@@ -118,8 +120,10 @@ async def test_malformed_export_bodies_are_refused(
 
 
 async def test_unknown_dataset_and_command_are_404(api: GateApi) -> None:
-    """Exporting an unknown dataset or asking for an unknown command answers 404."""
+    """An unknown dataset, command or item (for its annotations) answers 404."""
     status, _ = await api.call("POST", "/datasets/000000000000000000000000/export", json={})
     assert status == 404
     status, _ = await api.call("GET", "/commands/000000000000000000000000")
+    assert status == 404
+    status, _ = await api.call("GET", "/items/000000000000000000000000/annotations")
     assert status == 404
