@@ -42,4 +42,5 @@ def test_link_item_downloads_from_its_reference(
     target = tmp_path / "out"
     target.mkdir()
     written = Path(item.download(local_path=str(target)))
+    assert written.name == "pic_link.json.png"  # dtlpy appends the link's extension
     assert written.read_bytes() == picture.read_bytes()
