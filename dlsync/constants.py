@@ -68,6 +68,7 @@ HEARTBEAT_S = 5.0               # daemon heartbeat written to state for `dlsync 
 GATE_HOST = "127.0.0.1"
 GATE_PORT = 8765
 GATE_TOKEN_TTL_S = 24 * 3600
+GATE_REFRESH_TTL_S = 30 * 24 * 3600
 GATE_MAX_PAGE_SIZE = 1000
 
 # Local side: scan, ignore rules, annotation files

@@ -1,4 +1,4 @@
-"""``dlsync gate``: serve the local Dataloop-compatible gate, or mint a token for it."""
+"""``dlsync gate``: serve the local Dataloop-compatible gate, mint a token, or add a user."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ import asyncio
 import os
 import signal
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 import click
 
 from dlsync.constants import GATE_HOST, GATE_PORT, GATE_TOKEN_TTL_S
 from dlsync.gate.auth import TokenAuthority, load_secret
 from dlsync.gate.faults import FaultSettings
+from dlsync.gate.users import UserStore, clean_email
 
 if TYPE_CHECKING:
     from dlsync.gate.server import GateOptions
@@ -95,3 +96,24 @@ def token(data_dir: Path | None, email: str, ttl: float | None, refresh: bool) -
 
     lifetime = ttl if ttl is not None else (REFRESH_TTL_S if refresh else GATE_TOKEN_TTL_S)
     click.echo(tokens.mint(email, lifetime, refresh=refresh))
+
+
+@gate.group()
+def user() -> None:
+    """Users who may log in to the gate with e-mail and password (dtlpy's ``login_m2m``)."""
+
+
+@user.command("add")
+@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="The data directory of the gate the user logs in to.")
+@click.option("--email", required=True, help="The user's e-mail address (the login name).")
+@click.option("--password-file", required=True, type=click.File("r", encoding="utf-8"),
+              help="File holding the password ('-' reads stdin); one final newline is dropped.")
+def add_user(data_dir: Path | None, email: str, password_file: TextIO) -> None:
+    """Add a user to the gate serving DATA, or replace the password of an existing one."""
+    password = password_file.read().removesuffix("\n").removesuffix("\r")
+    try:
+        is_new = UserStore(data_dir or default_data_dir()).add(email, password)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    click.echo(f"{'added user' if is_new else 'replaced the password of'} {clean_email(email)}")

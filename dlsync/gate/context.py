@@ -1,15 +1,17 @@
-"""What every route handler reaches through the aiohttp app: store, blobs, tokens, faults, stats."""
+"""What every route handler reaches through the aiohttp app: the parts of one running gate."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
 from dlsync.gate.auth import TokenAuthority, User
 from dlsync.gate.blobs import BlobStore
+from dlsync.gate.exports import ExportRegistry
 from dlsync.gate.faults import FaultInjector, GateStats
 from dlsync.gate.store import Store
+from dlsync.gate.users import UserStore
 
 API_PREFIX = "/api/v1"
 ADMIN_PREFIX = "/__gate__"
@@ -24,6 +26,8 @@ class GateContext:
     tokens: TokenAuthority
     faults: FaultInjector
     stats: GateStats
+    users: UserStore = field(default_factory=UserStore)
+    exports: ExportRegistry = field(default_factory=ExportRegistry)
 
 
 GATE = web.AppKey("gate", GateContext)

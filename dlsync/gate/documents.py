@@ -22,6 +22,7 @@ class Blob:
     sha256: str
     size: int
     mimetype: str
+    shebang: dict[str, Any] | None = None  # what a shebang file says of itself (``shebang.py``)
 
 
 
@@ -48,6 +49,8 @@ def file_doc(existing: sqlite3.Row | None, path: str, blob: Blob,
         "size": blob.size, "mimetype": blob.mimetype, "originalname": split_path(path)[1],
         "encoding": "7bit", "refs": [],
     }
+    if blob.shebang is not None:
+        doc["metadata"]["system"]["shebang"] = blob.shebang
     doc["updatedBy"] = user
     return doc
 

@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from dlsync import logs
-from dlsync.constants import GATE_HOST, GATE_TOKEN_TTL_S
+from dlsync.constants import GATE_HOST, GATE_REFRESH_TTL_S, GATE_TOKEN_TTL_S
 from dlsync.gate.auth import TokenAuthority, load_secret, memory_secret
 from dlsync.gate.blobs import BlobStore, DirectoryBlobs, MemoryBlobs
 from dlsync.gate.context import API_PREFIX, GATE, GateContext
@@ -22,11 +22,12 @@ from dlsync.gate.faults import FaultInjector, FaultSettings, GateStats
 from dlsync.gate.middleware import auth, errors, traffic
 from dlsync.gate.routes import route_tables
 from dlsync.gate.store import Store
+from dlsync.gate.users import UserStore
 
 DATABASE_FILE = "gate.db"
 BLOB_DIR = "blobs"
 _MAX_BODY = 256 << 20
-REFRESH_TTL_S = 30 * 86400.0
+REFRESH_TTL_S = float(GATE_REFRESH_TTL_S)
 _LOGGER = "dlsync.gate"
 
 
@@ -51,7 +52,8 @@ def open_context(options: GateOptions) -> GateContext:
         blobs = DirectoryBlobs(options.data_dir / BLOB_DIR)
         secret = load_secret(options.data_dir)
     return GateContext(store=store, blobs=blobs, tokens=TokenAuthority(secret),
-                       faults=FaultInjector(options.faults), stats=GateStats())
+                       faults=FaultInjector(options.faults), stats=GateStats(),
+                       users=UserStore(options.data_dir))
 
 
 def build_app(context: GateContext) -> web.Application:
@@ -82,6 +84,10 @@ class RunningGate:
                            ttl: float = REFRESH_TTL_S) -> str:
         """A refresh token this gate exchanges at ``POST {root_url}/token?default``."""
         return self._context.tokens.mint(email, ttl, refresh=True)
+
+    def add_user(self, email: str, password: str) -> bool:
+        """Let ``email`` log in with ``password``; True if new, False if its password changed."""
+        return self._context.users.add(email, password)
 
     def set_faults(self, faults: FaultSettings) -> None:
         """Switch to ``faults`` from the next request on."""

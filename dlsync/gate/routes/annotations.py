@@ -1,4 +1,4 @@
-"""Annotations: create on an item (JSON array), get, update by diff, delete."""
+"""Annotations: create on an item (JSON array), list an item's, get, update by diff, delete."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from aiohttp import web
 from dlsync.constants import ANNOTATION_BATCH
 from dlsync.gate import render
 from dlsync.gate.context import API_PREFIX, base_url, gate_of, user_of
+from dlsync.gate.exports import annotations_of
 from dlsync.gate.refusal import bad_request
 from dlsync.gate.routes.bodies import json_body, ok
 
@@ -49,3 +50,12 @@ async def delete(request: web.Request) -> web.Response:
     store.delete_annotations(found["datasetId"], [found["id"]])
     gate_of(request).stats.destroyed_some("annotations", 1)
     return ok({"message": "deleted"})
+
+
+@routes.get(API_PREFIX + "/items/{id}/annotations")
+async def of_item(request: web.Request) -> web.Response:
+    """Every annotation of an item, oldest first, as a JSON array (what exports embed)."""
+    store = gate_of(request).store
+    item = store.item(request.match_info["id"])
+    found = annotations_of(store, item["datasetId"], [item["id"]], base_url(request))
+    return ok(found[item["id"]])

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from aiohttp import web
 
 from dlsync.gate import render
-from dlsync.gate.context import API_PREFIX, base_url, gate_of, user_of
+from dlsync.gate.context import API_PREFIX, GateContext, base_url, gate_of, user_of
 from dlsync.gate.refusal import Refusal, bad_request
 from dlsync.gate.routes.bodies import json_body, ok
 
@@ -15,10 +16,16 @@ routes = web.RouteTableDef()
 _RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
 
 
+def _item_blob(gate: GateContext, item_id: str) -> tuple[dict[str, Any], str | None]:
+    """A stored item or an export's output item, with the sha256 of its content."""
+    return gate.exports.output(item_id) or gate.store.item_blob(item_id)
+
+
 @routes.get(API_PREFIX + "/items/{id}")
 async def get(request: web.Request) -> web.Response:
     """One item by id."""
-    return ok(render.item(base_url(request), gate_of(request).store.item(request.match_info["id"])))
+    item, _ = _item_blob(gate_of(request), request.match_info["id"])
+    return ok(render.item(base_url(request), item))
 
 
 @routes.patch(API_PREFIX + "/items/{id}")
@@ -67,7 +74,7 @@ def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
 async def stream(request: web.Request) -> web.StreamResponse:
     """The item's bytes, honouring ``Range: bytes=N-``."""
     gate = gate_of(request)
-    item, sha256 = gate.store.item_blob(request.match_info["id"])
+    item, sha256 = _item_blob(gate, request.match_info["id"])
     if sha256 is None:
         raise bad_request(f"item {item['id']} is a folder and has no content")
     size = int(item["metadata"]["system"]["size"])

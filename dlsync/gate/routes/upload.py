@@ -21,6 +21,7 @@ from dlsync.gate.multipart import FormReader, PartHead, boundary_of
 from dlsync.gate.paths import clean_path
 from dlsync.gate.refusal import bad_request
 from dlsync.gate.routes.bodies import media_type
+from dlsync.gate.shebang import ShebangSniffer
 from dlsync.gate.store import Blob
 
 routes = web.RouteTableDef()
@@ -54,14 +55,18 @@ def _mimetype(path: str | None, head: PartHead) -> str:
 async def _store_file(gate: GateContext, form: FormReader, head: PartHead,
                       path: str | None) -> Blob:
     writer: BlobWriter = gate.blobs.writer()
+    mimetype = _mimetype(path, head)
+    sniffer = ShebangSniffer(mimetype)
     try:
         while chunk := await form.read_chunk():
             writer.write(chunk)
+            sniffer.feed(chunk)
     except BaseException:
         writer.discard()
         raise
     sha256, size = writer.finish()
-    return Blob(sha256=sha256, size=size, mimetype=_mimetype(path, head))
+    return Blob(sha256=sha256, size=size, mimetype=mimetype,
+                shebang=sniffer.shebang(path or head.filename or ""))
 
 
 async def _read_parts(request: web.Request, dataset_id: str, overwrite: bool) -> _Upload:

@@ -1,4 +1,4 @@
-"""``GET /users/me`` and the refresh flow ``POST {root}/token?default``."""
+"""``GET /users/me`` and ``POST {root}/token?default``: the refresh flow and password logins."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from dlsync.gate.auth import BadToken
 from dlsync.gate.context import API_PREFIX, gate_of, user_of
 from dlsync.gate.refusal import Refusal, bad_request
 from dlsync.gate.routes.bodies import json_body, ok
+from dlsync.gate.routes.login import CREDENTIALS, password_login
 
 routes = web.RouteTableDef()
 
@@ -21,10 +22,12 @@ async def me(request: web.Request) -> web.Response:
 
 @routes.post("/token")
 async def token(request: web.Request) -> web.Response:
-    """Exchange a refresh token for a new access token (``{"id_token": ...}``)."""
+    """Exchange a refresh token, or an e-mail and password, for tokens (``{"id_token": ...}``)."""
     body = await json_body(request)
+    if isinstance(body, dict) and body.get("type") == CREDENTIALS:
+        return await password_login(request, body)
     if not isinstance(body, dict) or body.get("type") != "refresh_token":
-        raise bad_request("token body must have type refresh_token and a refresh_token")
+        raise bad_request("token body must have type refresh_token or user_credentials")
     refresh = body.get("refresh_token")
     if not isinstance(refresh, str) or not refresh:
         raise bad_request("token body is missing 'refresh_token'")
