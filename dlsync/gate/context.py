@@ -9,6 +9,7 @@ from aiohttp import web
 from dlsync.gate.auth import TokenAuthority, User
 from dlsync.gate.blobs import BlobStore
 from dlsync.gate.faults import FaultInjector, GateStats
+from dlsync.gate.recipes import RecipeStore
 from dlsync.gate.store import Store
 
 API_PREFIX = "/api/v1"
@@ -24,6 +25,7 @@ class GateContext:
     tokens: TokenAuthority
     faults: FaultInjector
     stats: GateStats
+    recipes: RecipeStore
 
 
 GATE = web.AppKey("gate", GateContext)

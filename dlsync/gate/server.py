@@ -20,6 +20,7 @@ from dlsync.gate.blobs import BlobStore, DirectoryBlobs, MemoryBlobs
 from dlsync.gate.context import API_PREFIX, GATE, GateContext
 from dlsync.gate.faults import FaultInjector, FaultSettings, GateStats
 from dlsync.gate.middleware import auth, errors, traffic
+from dlsync.gate.recipes import RecipeStore
 from dlsync.gate.routes import route_tables
 from dlsync.gate.store import Store
 
@@ -51,7 +52,8 @@ def open_context(options: GateOptions) -> GateContext:
         blobs = DirectoryBlobs(options.data_dir / BLOB_DIR)
         secret = load_secret(options.data_dir)
     return GateContext(store=store, blobs=blobs, tokens=TokenAuthority(secret),
-                       faults=FaultInjector(options.faults), stats=GateStats())
+                       faults=FaultInjector(options.faults), stats=GateStats(),
+                       recipes=RecipeStore(store))
 
 
 def build_app(context: GateContext) -> web.Application:

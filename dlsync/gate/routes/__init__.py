@@ -9,6 +9,7 @@ from dlsync.gate.routes import (
     items,
     projects,
     queries,
+    recipes,
     upload,
     users,
 )
@@ -17,4 +18,4 @@ from dlsync.gate.routes import (
 def route_tables() -> list[web.RouteTableDef]:
     """Every route table, to be added to the gate's application."""
     return [users.routes, projects.routes, datasets.routes, queries.routes, items.routes,
-            annotations.routes, admin.routes, upload.routes]
+            annotations.routes, admin.routes, upload.routes, recipes.routes]
