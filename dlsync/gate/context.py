@@ -11,6 +11,7 @@ from dlsync.gate.blobs import BlobStore
 from dlsync.gate.faults import FaultInjector, GateStats
 from dlsync.gate.recipes import RecipeStore
 from dlsync.gate.store import Store
+from dlsync.gate.tasks import TaskStore
 
 API_PREFIX = "/api/v1"
 ADMIN_PREFIX = "/__gate__"
@@ -26,6 +27,7 @@ class GateContext:
     faults: FaultInjector
     stats: GateStats
     recipes: RecipeStore
+    tasks: TaskStore
 
 
 GATE = web.AppKey("gate", GateContext)

@@ -10,6 +10,7 @@ from dlsync.gate.routes import (
     projects,
     queries,
     recipes,
+    tasks,
     upload,
     users,
 )
@@ -18,4 +19,4 @@ from dlsync.gate.routes import (
 def route_tables() -> list[web.RouteTableDef]:
     """Every route table, to be added to the gate's application."""
     return [users.routes, projects.routes, datasets.routes, queries.routes, items.routes,
-            annotations.routes, admin.routes, upload.routes, recipes.routes]
+            annotations.routes, admin.routes, upload.routes, recipes.routes, tasks.routes]
