@@ -28,20 +28,35 @@ def _insert(db: sqlite3.Connection, table: str, entity_id: str, doc: dict[str, A
     db.execute(f"INSERT INTO {table} (id, doc) VALUES (?, ?)", (entity_id, json.dumps(doc)))
 
 
+def _stamps(user: str) -> dict[str, Any]:
+    now = records.now_iso()
+    return {"creator": user, "createdAt": now, "updatedAt": now, "updatedBy": user}
+
+
+def ontology_doc(title: str, roots: list[labels.LabelRoot], project_ids: list[str],
+                 user: str) -> dict[str, Any]:
+    """A new ontology's document."""
+    return {**_stamps(user), "title": title, "roots": roots, "attributes": [],
+            "metadata": {"system": {"projectIds": project_ids}}}
+
+
+def recipe_doc(title: str, ontology_ids: list[str], project_ids: list[str],
+               user: str) -> dict[str, Any]:
+    """A new recipe's document."""
+    return {**_stamps(user), "title": title, "projectIds": project_ids,
+            "ontologyIds": ontology_ids, "description": None, "instructions": [], "examples": [],
+            "customActions": [], "metadata": {"system": {"projectIds": project_ids}},
+            "uiSettings": {"allowObjectIdAutoAssign": True, "studioV2App": True}}
+
+
 def recipe_metadata(db: sqlite3.Connection, ids: IdGenerator, dataset_name: str,
                     project_id: str, user: str) -> dict[str, Any]:
     """Create a dataset's default ontology and recipe; the dataset ``metadata`` naming them."""
-    now = records.now_iso()
-    stamps = {"creator": user, "createdAt": now, "updatedAt": now, "updatedBy": user}
     ontology_id, recipe_id = ids.next_id(), ids.next_id()
-    _insert(db, "ontologies", ontology_id, {
-        **stamps, "title": f"{dataset_name} Default Ontology", "roots": [], "attributes": [],
-        "metadata": {"system": {"projectIds": [project_id]}}})
-    _insert(db, "recipes", recipe_id, {
-        **stamps, "title": f"{dataset_name} Default Recipe", "projectIds": [project_id],
-        "ontologyIds": [ontology_id], "description": None, "instructions": [], "examples": [],
-        "customActions": [], "metadata": {"system": {"projectIds": [project_id]}},
-        "uiSettings": {"allowObjectIdAutoAssign": True, "studioV2App": True}})
+    _insert(db, "ontologies", ontology_id,
+            ontology_doc(f"{dataset_name} Default Ontology", [], [project_id], user))
+    _insert(db, "recipes", recipe_id,
+            recipe_doc(f"{dataset_name} Default Recipe", [ontology_id], [project_id], user))
     return {"system": {"recipes": [recipe_id]}}
 
 
@@ -89,6 +104,40 @@ class RecipeStore:
     def _all(self, table: str) -> list[dict[str, Any]]:
         rows = self._store.rows(f"SELECT id, doc FROM {table} ORDER BY id")
         return [{**json.loads(r["doc"]), "id": r["id"]} for r in rows]
+
+    def _create(self, table: str, doc: dict[str, Any]) -> dict[str, Any]:
+        entity_id = self._store.ids.next_id()
+        with self._store.transaction() as db:
+            _insert(db, table, entity_id, doc)
+        return {**doc, "id": entity_id}
+
+    def _projects(self, body: dict[str, Any]) -> list[str]:
+        project_ids = _ids(body.get("projectIds"), "projectIds")
+        if not project_ids:
+            raise bad_request("'projectIds' must name at least one project")
+        for project_id in project_ids:
+            self._store.project(project_id)
+        return project_ids
+
+    def create_ontology(self, body: Any, user: str) -> dict[str, Any]:
+        """A new ontology from ``{"roots", "projectIds", "title"?}``."""
+        if not isinstance(body, dict):
+            raise bad_request("ontology create body must be a JSON object")
+        roots = labels.clean_roots(body.get("roots") or [])
+        title = body.get("title") or "Default Ontology"
+        return self._create("ontologies", ontology_doc(str(title), roots, self._projects(body),
+                                                       user))
+
+    def create_recipe(self, body: Any, user: str) -> dict[str, Any]:
+        """A new recipe from ``{"title", "projectIds", "ontologyIds"}``."""
+        if not isinstance(body, dict):
+            raise bad_request("recipe create body must be a JSON object")
+        ontology_ids = _ids(body.get("ontologyIds"), "ontologyIds")
+        for ontology_id in ontology_ids:
+            self.ontology(ontology_id)
+        title = body.get("title") or "Default Recipe"
+        return self._create("recipes", recipe_doc(str(title), ontology_ids, self._projects(body),
+                                                  user))
 
     def recipe(self, recipe_id: str) -> dict[str, Any]:
         """The recipe ``recipe_id``; 404 if unknown."""

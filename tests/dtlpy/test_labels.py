@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.dtlpy.sdk import DTLPY_MARKS
+from tests.dtlpy.sdk import DTLPY_MARKS, unique
 
 pytestmark = DTLPY_MARKS
 
@@ -77,3 +77,13 @@ def test_recipes_and_ontologies_list_by_project(project: Any, dataset: Any) -> N
     assert recipe_id in {r.id for r in project.recipes.list().all()}
     ontology_id = dataset.recipes.get(recipe_id=recipe_id).ontology_ids[0]
     assert [o.id for o in dataset.ontologies.list()] == [ontology_id]
+
+
+def test_dataset_created_with_labels_uses_a_recipe_of_its_own(dl: ModuleType,
+                                                              project: Any) -> None:
+    """datasets.create(labels=...) makes an ontology and recipe and switches the dataset to it."""
+    created = project.datasets.create(dataset_name=unique("with-labels"),
+                                      labels=[dl.Label(tag="tree", color=(0, 128, 0))])
+    dataset = project.datasets.get(dataset_id=created.id)
+    assert [(label.tag, label.rgb) for label in dataset.labels] == [("tree", (0, 128, 0))]
+    assert dataset.get_recipe_ids() == [dataset.recipes.list()[0].id]

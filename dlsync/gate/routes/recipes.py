@@ -1,4 +1,4 @@
-"""Recipes and ontologies: get, list by project, update; labels replaced whole or one by one."""
+"""Recipes and ontologies: create, get, list, update; labels replaced whole or one by one."""
 
 from __future__ import annotations
 
@@ -53,6 +53,22 @@ async def list_recipes(request: web.Request) -> web.Response:
     found = gate_of(request).recipes.recipes(_id_list(request, "projects"),
                                              _id_list(request, "ontologies"))
     return ok(_page(request, "recipes", found))
+
+
+@routes.post(API_PREFIX + "/recipes")
+async def create_recipe(request: web.Request) -> web.Response:
+    """Create a recipe from ``{"title", "projectIds", "ontologyIds"}``."""
+    made = gate_of(request).recipes.create_recipe(await json_body(request),
+                                                  user_of(request).email)
+    return ok(_with_url(request, "recipes", made))
+
+
+@routes.post(API_PREFIX + "/ontologies")
+async def create_ontology(request: web.Request) -> web.Response:
+    """Create an ontology from ``{"roots", "projectIds", "title"?}``."""
+    made = gate_of(request).recipes.create_ontology(await json_body(request),
+                                                    user_of(request).email)
+    return ok(_with_url(request, "ontologies", made))
 
 
 @routes.patch(API_PREFIX + "/recipes/{id}")
