@@ -26,6 +26,15 @@ class LabelValue(TypedDict):
     displayData: dict[str, Any]
 
 
+class LabelChanges(TypedDict, total=False):
+    """The label fields one request sets."""
+
+    color: str
+    displayLabel: str
+    attributes: list[Any]
+    displayData: dict[str, Any]
+
+
 class LabelRoot(TypedDict):
     """A label with its sub-labels."""
 
@@ -58,9 +67,9 @@ def _tag(raw: Any) -> str:
     return raw
 
 
-def _changes(raw: dict[str, Any], where: str) -> dict[str, Any]:
+def _changes(raw: dict[str, Any], where: str) -> LabelChanges:
     """The label fields ``raw`` sets (None means "not sent"), checked."""
-    found: dict[str, Any] = {}
+    found = LabelChanges()
     if raw.get("color") is not None:
         found["color"] = _colour(raw["color"], where)
     if raw.get("displayLabel") is not None:
@@ -72,11 +81,22 @@ def _changes(raw: dict[str, Any], where: str) -> dict[str, Any]:
     return found
 
 
+def _apply(value: LabelValue, changes: LabelChanges) -> None:
+    if "color" in changes:
+        value["color"] = changes["color"]
+    if "displayLabel" in changes:
+        value["displayLabel"] = changes["displayLabel"]
+    if "attributes" in changes:
+        value["attributes"] = changes["attributes"]
+    if "displayData" in changes:
+        value["displayData"] = changes["displayData"]
+
+
 def new_value(tag: str, raw: dict[str, Any], where: str) -> LabelValue:
     """A label's value from the fields of ``raw``, with defaults for those not sent."""
     value = LabelValue(tag=tag, displayLabel=tag, color=default_colour(where), attributes=[],
                        displayData={})
-    value.update(_changes(raw, where))  # type: ignore[typeddict-item]
+    _apply(value, _changes(raw, where))
     return value
 
 
@@ -130,7 +150,7 @@ def apply_node(roots: list[LabelRoot], node: Any, *, upsert: bool) -> None:
     leaf = path.rsplit(".", 1)[-1]
     found = _find(level, leaf)
     if found is not None:
-        found["value"].update(_changes(node, path))  # type: ignore[typeddict-item]
+        _apply(found["value"], _changes(node, path))
     elif upsert:
         level.append(LabelRoot(value=new_value(leaf, node, path), children=[]))
     else:

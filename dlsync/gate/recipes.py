@@ -185,6 +185,8 @@ class RecipeStore:
         if "roots" in body:
             doc["roots"] = labels.clean_roots(body["roots"])
         if body.get("title") is not None:
+            if not isinstance(body["title"], str):
+                raise bad_request(f"ontology 'title' must be a string, got {body['title']!r}")
             doc["title"] = body["title"]
         if body.get("attributes") is not None:
             doc["attributes"] = _attributes(body["attributes"])

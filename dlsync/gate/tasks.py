@@ -68,8 +68,9 @@ class TaskStore:
     def query(self, body: Any) -> Page:
         """Tasks matching a DQL body, scoped by ``context.projectIds``."""
         query = compile_query(body, TASK_FIELDS)
-        projects = [p for p in (body.get("context") or {}).get("projectIds") or []
-                    if isinstance(p, str)]
+        context = body.get("context")
+        wanted = context.get("projectIds") if isinstance(context, dict) else None
+        projects = [p for p in wanted if isinstance(p, str)] if isinstance(wanted, list) else []
         scope = f"project_id IN ({','.join('?' * len(projects))})" if projects else "1"
         where = f"{scope} AND ({query.where})"
         total = self._store.rows(f"SELECT count(*) FROM tasks WHERE {where}",
