@@ -168,6 +168,8 @@ class _Compiler:
         if value == [] and not rest:
             return f"NOT EXISTS (SELECT 1 FROM {each})"
         if isinstance(value, dict) and "$match" in value:
+            if rest:
+                raise bad_request(f"DQL $match applies to the array {array!r}, not to {key!r}")
             return f"EXISTS (SELECT 1 FROM {each} WHERE {self.match(key, value)})"
         element = _Compiler({}, "el.value")
         element.params = self.params

@@ -83,6 +83,7 @@ async def test_refs_filters_follow_array_rules(api: GateApi, labelled: dict[str,
     {"metadata.system.refs": {"$match": "x"}},
     {"metadata.system.refs": {"$match": {}}},
     {"metadata.system.refs": {"$match": {"id": "x"}, "$eq": 1}},
+    {"metadata.system.refs.id": {"$match": {"id": "x"}}},
 ])
 async def test_malformed_match_is_refused(api: GateApi, dataset_id: str,
                                           condition: dict[str, Any]) -> None:
