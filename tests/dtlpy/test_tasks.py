@@ -11,8 +11,7 @@ import pytest
 from tests.dtlpy.samples import SampleTree
 from tests.dtlpy.sdk import DTLPY_MARKS, EMAIL, all_items, upload_tree
 
-pytestmark = [*DTLPY_MARKS,
-              pytest.mark.filterwarnings("ignore:Scoring is no longer applied")]
+pytestmark = DTLPY_MARKS
 
 ANNOTATORS = ["ann1@dlsync.test", "ann2@dlsync.test"]
 DUE = datetime.datetime(2030, 1, 1).timestamp()
