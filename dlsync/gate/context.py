@@ -10,7 +10,9 @@ from dlsync.gate.auth import TokenAuthority, User
 from dlsync.gate.blobs import BlobStore
 from dlsync.gate.exports import ExportRegistry
 from dlsync.gate.faults import FaultInjector, GateStats
+from dlsync.gate.recipes import RecipeStore
 from dlsync.gate.store import Store
+from dlsync.gate.tasks import TaskStore
 from dlsync.gate.users import UserStore
 
 API_PREFIX = "/api/v1"
@@ -26,6 +28,8 @@ class GateContext:
     tokens: TokenAuthority
     faults: FaultInjector
     stats: GateStats
+    recipes: RecipeStore
+    tasks: TaskStore
     users: UserStore = field(default_factory=UserStore)
     exports: ExportRegistry = field(default_factory=ExportRegistry)
 

@@ -8,6 +8,13 @@ lists are siblings, nested ``$and``/``$or`` groups, conditions ``{"field": value
 string values of ``$eq``/``$ne``, ``sort``, ``page`` and ``pageSize``. Anything else is refused with
 a message naming the offending part, before any SQL runs.
 
+Fields mapped to a ``JsonArray`` (``metadata.system.refs`` of items) follow MongoDB's array rules: a
+condition on the array or on a field of its elements (``metadata.system.refs.id``) holds when some
+element satisfies it (``$ne``/``$nin``: when none equals), ``{"field": []}`` holds for an empty or
+missing array, and ``{"field": {"$match": {...}}}`` holds when one element satisfies the whole inner
+condition (``$elemMatch``; nested objects in it are dotted paths, ``{"metadata": {"status": "x"}}``
+is ``{"metadata.status": "x"}``).
+
 Keyset clauses (``{"id": {"$gt": ...}}`` at the top of ``$and``) are kept apart so the total count
 of the filtered query can be computed once and reused for every page.
 """
@@ -29,6 +36,38 @@ _SEGMENT = re.compile(r"^[A-Za-z0-9_@-]+$")
 _DIRECTIONS = {"ascending": "ASC", "descending": "DESC", 1: "ASC", -1: "DESC"}
 _TOP = "\U0010ffff"
 Scalar = str | int | float | bool | None
+_NEGATIONS = {"$ne": "$eq", "$nin": "$in"}
+
+
+class JsonArray(str):
+    """A field map entry: a JSON array in ``doc``, by its path (``$.metadata.system.refs``)."""
+
+
+def json_path(segments: list[str]) -> str:
+    """The SQLite JSON path of dotted-field ``segments`` (already checked against ``_SEGMENT``)."""
+    return "$" + "".join(f'."{s}"' for s in segments)
+
+
+def _negation(ops: dict[str, Any]) -> dict[str, Any] | None:
+    """For a negative array condition (``$ne``, ``$nin``, ``$exists: false``): its positive twin."""
+    if len(ops) != 1:
+        return None
+    op, arg = next(iter(ops.items()))
+    if op in _NEGATIONS:
+        return {_NEGATIONS[op]: arg}
+    return {"$exists": True} if op == "$exists" and arg is False else None
+
+
+def flatten_match(condition: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A ``$match`` condition with nested objects turned into dotted paths; operators kept."""
+    flat: dict[str, Any] = {}
+    for key, value in condition.items():
+        nested = isinstance(value, dict) and value and not any(k.startswith("$") for k in value)
+        if nested and not key.startswith("$"):
+            flat.update(flatten_match(value, f"{prefix}{key}."))
+        else:
+            flat[prefix + key] = value
+    return flat
 
 
 @dataclass(frozen=True)
@@ -65,20 +104,22 @@ def sql_regexp(pattern: str, value: Any) -> bool:
 class _Compiler:
     """Turns DQL conditions into SQL text, collecting bound parameters."""
 
-    def __init__(self, fields: Mapping[str, str]) -> None:
+    def __init__(self, fields: Mapping[str, str], source: str = "doc") -> None:
         self._fields = fields
+        self._source = source
         self.params: list[Any] = []
 
     def field(self, name: Any) -> str:
         if not isinstance(name, str) or not name:
             raise bad_request(f"DQL field name must be a non-empty string, got {name!r}")
+        if isinstance(self._fields.get(name), JsonArray):
+            raise bad_request(f"DQL field {name!r} is an array: filter on it, not sort by it")
         if name in self._fields:
             return self._fields[name]
         segments = name.split(".")
         if not all(_SEGMENT.match(s) for s in segments):
             raise bad_request(f"DQL field {name!r} has characters outside [A-Za-z0-9_@-]")
-        path = "$" + "".join(f'."{s}"' for s in segments)
-        return f"json_extract(doc, '{path}')"
+        return f"json_extract({self._source}, '{json_path(segments)}')"
 
     def group(self, conditions: Any, joiner: str, where: str) -> str:
         if not isinstance(conditions, list):
@@ -99,12 +140,54 @@ class _Compiler:
             return self.group(value, "OR", "$or")
         if key.startswith("$"):
             raise bad_request(f"unknown DQL operator {key!r} where a field name was expected")
-        expr = self.field(key)
+        array = self.array_of(key)
+        if array is not None:
+            return self.array_term(array, key, value)
+        if isinstance(value, dict) and "$match" in value:
+            raise bad_request(f"DQL $match needs an array field, and {key!r} is not one")
+        return self.on_expr(self.field(key), key, value)
+
+    def on_expr(self, expr: str, key: str, value: Any) -> str:
         if not isinstance(value, dict):
-            return self.compare(expr, "$eq", value)
+            return self.compare(expr, "$eq", value, key)
         if not value:
             raise bad_request(f"DQL condition on {key!r} is an empty object")
         return " AND ".join(self.operator(expr, key, op, arg) for op, arg in value.items())
+
+    def array_of(self, key: str) -> str | None:
+        """The array field ``key`` is, or reaches into (``refs.id`` → ``refs``), if any."""
+        for name, expr in self._fields.items():
+            if isinstance(expr, JsonArray) and (key == name or key.startswith(name + ".")):
+                return name
+        return None
+
+    def array_term(self, array: str, key: str, value: Any) -> str:
+        """A condition on an array field: some element satisfies it (none, for negations)."""
+        each = f"json_each({self._source}, '{self._fields[array]}') AS el"
+        rest = key[len(array) + 1:]
+        if value == [] and not rest:
+            return f"NOT EXISTS (SELECT 1 FROM {each})"
+        if isinstance(value, dict) and "$match" in value:
+            if rest:
+                raise bad_request(f"DQL $match applies to the array {array!r}, not to {key!r}")
+            return f"EXISTS (SELECT 1 FROM {each} WHERE {self.match(key, value)})"
+        element = _Compiler({}, "el.value")
+        element.params = self.params
+        expr = element.field(rest) if rest else "el.value"
+        ops = value if isinstance(value, dict) else {"$eq": value}
+        negated = _negation(ops)
+        if negated is not None:
+            where = element.on_expr(expr, key, negated)
+            return f"NOT EXISTS (SELECT 1 FROM {each} WHERE {where})"
+        return f"EXISTS (SELECT 1 FROM {each} WHERE {element.on_expr(expr, key, ops)})"
+
+    def match(self, key: str, value: dict[str, Any]) -> str:
+        inner = value["$match"]
+        if len(value) != 1 or not isinstance(inner, dict) or not inner:
+            raise bad_request(f"DQL $match on {key!r} needs one non-empty object of conditions")
+        element = _Compiler({}, "el.value")
+        element.params = self.params
+        return element.condition(flatten_match(inner))
 
     def operator(self, expr: str, key: str, op: str, arg: Any) -> str:
         if op in _COMPARISONS:

@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from dataclasses import dataclass
 from typing import Any
 
-from dlsync.gate.dql import Join
+from dlsync.gate.dql import Join, JsonArray
 
 ITEM_FIELDS = {
     "id": "id", "datasetId": "dataset_id", "filename": "filename", "dir": "dir", "name": "name",
     "type": "type", "hidden": "hidden", "createdAt": "created_at", "updatedAt": "updated_at",
     "annotationsCount": "annotations_count", "annotated": "(annotations_count > 0)",
+    "metadata.system.refs": JsonArray("$.metadata.system.refs"),
 }
 ANNOTATION_FIELDS = {
     "id": "id", "annotationId": "id", "itemId": "item_id", "datasetId": "dataset_id",
@@ -36,6 +38,23 @@ ANNOTATION_OWNED = frozenset({
     "id", "itemId", "datasetId", "creator", "createdAt", "updatedAt", "updatedBy", "url", "item",
     "dataset", "hash",
 })
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a query: the entities and the figures of the whole filtered query."""
+
+    entities: list[dict[str, Any]]
+    total: int
+    page_size: int
+    has_next: bool
+
+    def to_json(self, entities: list[dict[str, Any]]) -> dict[str, Any]:
+        """The list response body with ``entities`` (the rendered ``self.entities``)."""
+        return {
+            "items": entities, "totalItemsCount": self.total,
+            "totalPagesCount": -(-self.total // self.page_size), "hasNextPage": self.has_next,
+        }
 
 
 def now_iso() -> str:

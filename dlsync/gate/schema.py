@@ -41,6 +41,19 @@ CREATE TABLE IF NOT EXISTS annotations (
 ) STRICT;
 CREATE INDEX IF NOT EXISTS annotations_by_item ON annotations (item_id, id);
 CREATE INDEX IF NOT EXISTS annotations_by_dataset ON annotations (dataset_id, id);
+-- Recipes and ontologies (labels as a tree of roots); doc holds the full JSON except the id.
+CREATE TABLE IF NOT EXISTS recipes (id TEXT PRIMARY KEY, doc TEXT NOT NULL) STRICT;
+CREATE TABLE IF NOT EXISTS ontologies (id TEXT PRIMARY KEY, doc TEXT NOT NULL) STRICT;
+-- Annotation and QA tasks of one dataset; an item's membership lives in its metadata.system.refs.
+CREATE TABLE IF NOT EXISTS tasks (
+    id TEXT PRIMARY KEY, project_id TEXT NOT NULL, dataset_id TEXT NOT NULL, name TEXT NOT NULL,
+    created_at TEXT NOT NULL, doc TEXT NOT NULL
+) STRICT;
+-- One assignment per task assignee.
+CREATE TABLE IF NOT EXISTS assignments (
+    id TEXT PRIMARY KEY, task_id TEXT NOT NULL, annotator TEXT NOT NULL, doc TEXT NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS assignments_by_task ON assignments (task_id, id);
 """
 
 
@@ -65,6 +78,8 @@ def highest_id(conn: sqlite3.Connection) -> str | None:
     """The largest id in any table, so new ids keep increasing after a restart."""
     row = conn.execute(
         "SELECT max(m) FROM (SELECT max(id) AS m FROM projects UNION ALL SELECT max(id) FROM "
-        "datasets UNION ALL SELECT max(id) FROM items UNION ALL SELECT max(id) FROM annotations)"
+        "datasets UNION ALL SELECT max(id) FROM items UNION ALL SELECT max(id) FROM annotations "
+        "UNION ALL SELECT max(id) FROM recipes UNION ALL SELECT max(id) FROM ontologies "
+        "UNION ALL SELECT max(id) FROM tasks UNION ALL SELECT max(id) FROM assignments)"
     ).fetchone()
     return row[0] if row and row[0] else None

@@ -16,12 +16,15 @@ from aiohttp import web
 from dlsync import logs
 from dlsync.constants import GATE_HOST, GATE_REFRESH_TTL_S, GATE_TOKEN_TTL_S
 from dlsync.gate.auth import TokenAuthority, load_secret, memory_secret
+from dlsync.gate.behaviour import GateBehaviour
 from dlsync.gate.blobs import BlobStore, DirectoryBlobs, MemoryBlobs
 from dlsync.gate.context import API_PREFIX, GATE, GateContext
 from dlsync.gate.faults import FaultInjector, FaultSettings, GateStats
 from dlsync.gate.middleware import auth, errors, traffic
+from dlsync.gate.recipes import RecipeStore
 from dlsync.gate.routes import route_tables
 from dlsync.gate.store import Store
+from dlsync.gate.tasks import TaskStore
 from dlsync.gate.users import UserStore
 
 DATABASE_FILE = "gate.db"
@@ -39,6 +42,7 @@ class GateOptions:
     port: int = 0
     data_dir: Path | None = None
     faults: FaultSettings = field(default_factory=FaultSettings)
+    behaviour: GateBehaviour = field(default_factory=GateBehaviour)  # uncertain-contract guesses
 
 
 def open_context(options: GateOptions) -> GateContext:
@@ -51,8 +55,10 @@ def open_context(options: GateOptions) -> GateContext:
         store = Store(options.data_dir / DATABASE_FILE)
         blobs = DirectoryBlobs(options.data_dir / BLOB_DIR)
         secret = load_secret(options.data_dir)
+    recipes = RecipeStore(store)
     return GateContext(store=store, blobs=blobs, tokens=TokenAuthority(secret),
                        faults=FaultInjector(options.faults), stats=GateStats(),
+                       recipes=recipes, tasks=TaskStore(store, recipes, options.behaviour),
                        users=UserStore(options.data_dir))
 
 

@@ -12,7 +12,6 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,29 +27,14 @@ from dlsync.gate.documents import (
 from dlsync.gate.dql import CompiledQuery, Join, compile_query
 from dlsync.gate.ids import IdGenerator
 from dlsync.gate.paths import ROOT, clean_path, folder_chain, join, split_path
+from dlsync.gate.recipes import recipe_metadata
+from dlsync.gate.records import Page
 from dlsync.gate.refusal import Refusal, bad_request, not_found
 from dlsync.gate.schema import connect, highest_id
 
 __all__ = ["Blob", "Page", "Store"]
 
 _COUNT_CACHE_LIMIT = 4096
-
-
-@dataclass(frozen=True)
-class Page:
-    """One page of a query: the entities and the figures of the whole filtered query."""
-
-    entities: list[dict[str, Any]]
-    total: int
-    page_size: int
-    has_next: bool
-
-    def to_json(self, entities: list[dict[str, Any]]) -> dict[str, Any]:
-        """The list response body with ``entities`` (the rendered ``self.entities``)."""
-        return {
-            "items": entities, "totalItemsCount": self.total,
-            "totalPagesCount": -(-self.total // self.page_size), "hasNextPage": self.has_next,
-        }
 
 
 class Store:
@@ -83,6 +67,18 @@ class Store:
 
     def _touch(self, dataset_id: str) -> None:
         self._versions[dataset_id] = self._versions.get(dataset_id, 0) + 1
+
+    @contextlib.contextmanager
+    def transaction(self, dataset_id: str = "") -> Iterator[sqlite3.Connection]:
+        """A write transaction for other gate stores; it may change ``dataset_id``'s items."""
+        with self._write() as db:
+            yield db
+            self._touch(dataset_id)
+
+    def rows(self, sql: str, *params: Any) -> list[sqlite3.Row]:
+        """Every row ``sql`` selects, read under the store's lock."""
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
 
     def _one(self, sql: str, *params: Any) -> sqlite3.Row | None:
         with self._lock:
@@ -181,6 +177,7 @@ class Store:
                 raise Refusal(409, f"a dataset named {name!r} already exists in project "
                                    f"{projects[0]}")
             dataset_id = self.ids.next_id()
+            doc["metadata"] = recipe_metadata(db, self.ids, name, projects[0], user)
             db.execute("INSERT INTO datasets VALUES (?, ?, ?, ?, ?)",
                        (dataset_id, projects[0], name, now, json.dumps(doc)))
             self._insert_folder(db, dataset_id, ROOT, user)

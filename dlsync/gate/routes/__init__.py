@@ -10,6 +10,8 @@ from dlsync.gate.routes import (
     items,
     projects,
     queries,
+    recipes,
+    tasks,
     upload,
     users,
 )
@@ -18,4 +20,5 @@ from dlsync.gate.routes import (
 def route_tables() -> list[web.RouteTableDef]:
     """Every route table, to be added to the gate's application."""
     return [users.routes, projects.routes, datasets.routes, queries.routes, items.routes,
-            annotations.routes, admin.routes, upload.routes, export.routes]
+            annotations.routes, admin.routes, upload.routes, export.routes, recipes.routes,
+            tasks.routes]
