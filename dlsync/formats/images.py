@@ -28,25 +28,27 @@ QUARTER_TURNS = frozenset({5, 6, 7, 8})   # orientations shown rotated by 90 or 
 
 @dataclass(frozen=True, slots=True)
 class ImageSize:
-    """Displayed width and height in pixels, and the EXIF orientation applied (1: none)."""
+    """Displayed width and height in pixels, the EXIF orientation applied (1: none), and the
+    number of colour channels (``depth``: 3 for RGB, 1 for greyscale)."""
 
     width: int
     height: int
     orientation: int = 1
+    depth: int = 3
 
 
 def image_size(path: str | os.PathLike[str]) -> ImageSize:
     """The displayed size of the image at ``path``, read from its header."""
     name = os.fspath(path)
-    width, height, orientation = _header(name)
+    width, height, orientation, depth = _header(name)
     if width <= 0 or height <= 0:
         raise AnnotationFileError(name, f"image reports a size of {width}x{height}")
     if orientation in QUARTER_TURNS:
-        return ImageSize(height, width, orientation)
-    return ImageSize(width, height, orientation)
+        return ImageSize(height, width, orientation, depth)
+    return ImageSize(width, height, orientation, depth)
 
 
-def _header(name: str) -> tuple[int, int, int]:
+def _header(name: str) -> tuple[int, int, int, int]:
     try:
         from PIL import Image
     except ImportError as exc:
@@ -58,8 +60,9 @@ def _header(name: str) -> tuple[int, int, int]:
                 width, height = image.size
                 # the base method: PNG's override decodes the pixels to look past them
                 orientation = Image.Image.getexif(image).get(EXIF_ORIENTATION, 1)
+                depth = len(image.getbands())
     except FileNotFoundError as exc:
         raise AnnotationFileError(name, "image not found") from exc
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise AnnotationFileError(name, f"cannot read the image size: {exc}") from exc
-    return width, height, orientation if isinstance(orientation, int) else 1
+    return width, height, orientation if isinstance(orientation, int) else 1, depth
