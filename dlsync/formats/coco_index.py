@@ -275,11 +275,14 @@ def _require_int(value: Any, where: str, name: str) -> int:
 def _values(events: Iterator[tuple[str, str, Any]], ijson: Any,
             name: str) -> Iterator[tuple[str, Any]]:
     """(prefix, value) of every entry of the three sections and of every other top-level key."""
+    top_key = None  # the top-level key being read (a key may itself contain dots)
     for prefix, event, value in events:
         if prefix == "" and event not in ("start_map", "map_key", "end_map"):
             raise AnnotationFileError(name, "the root is not an object: not a COCO file")
-        wanted = prefix in ITEM_PREFIXES or ("." not in prefix and prefix not in SECTIONS
-                                             and prefix != "")
+        if prefix == "" and event == "map_key":
+            top_key = value
+            continue
+        wanted = prefix in ITEM_PREFIXES or (prefix == top_key and prefix not in SECTIONS)
         if not wanted or event in ENDS or event == "map_key":
             continue
         if event not in STARTS:

@@ -25,6 +25,7 @@ def sample() -> dict[str, Any]:
     """Two images, three categories, a box, a two-ring polygon and two RLE masks."""
     return {
         "info": {"description": "sample"}, "licenses": [{"id": 1, "name": "CC"}],
+        "tool.version": "3.1",
         "images": [{"id": 7, "file_name": "a/one.jpg", "width": 64, "height": 48},
                    {"id": 9, "file_name": "./two.png", "width": 20, "height": 10}],
         "categories": [{"id": 1, "name": "cat"}, {"id": 3, "name": "dog"},
@@ -168,6 +169,7 @@ def test_rewrite_keeps_ids_and_untouched_entries(tmp_path: Path) -> None:
     assert result.written == 3 and not result.skipped
     document = json.loads(path.read_text())
     assert document["info"] == {"description": "sample"} and len(document["licenses"]) == 1
+    assert document["tool.version"] == "3.1"
     assert [(i["id"], i["file_name"]) for i in document["images"]] == [
         (7, "a/one.jpg"), (9, "./two.png"), (10, "new.jpg")]
     assert [(c["id"], c["name"]) for c in document["categories"]][-1] == (5, "bird")
