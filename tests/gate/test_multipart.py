@@ -7,7 +7,7 @@ from unittest import mock
 
 import pytest
 from aiohttp import StreamReader
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from dlsync.gate.multipart import FormReader, boundary_of
@@ -41,6 +41,7 @@ async def _read(body: bytes, cut: int) -> dict[str, bytes]:
 async def test_parts_survive_any_chunking(content: bytes, cut: int) -> None:
     """Field and file contents come back byte for byte however the body is chunked."""
     payload = content + b"\r\n--b0undar" + content
+    assume(b"\r\n--" + BOUNDARY.encode() not in b"\r\n" + payload)  # b"y..." would end the part
     found = await _read(_body([("type", b"file"), ("path", b"/a.bin"), ("file", payload)]), cut)
     assert found == {"type": b"file", "path": b"/a.bin", "file": payload}
 
