@@ -72,7 +72,7 @@ def pair_options(command: _F) -> _F:
 
 def resolve_pair(options: dict[str, Any], **flags: Any) -> tuple[PairConfig, Path]:
     """The sync pair and state database the shared options (plus ``flags``) name."""
-    from dlsync.mirror import build_pair, load_optional_config, state_path_for
+    from dlsync.push.command import build_pair, load_optional_config, state_path_for
 
     config = load_optional_config(options["config_path"])
     given = {key: options[key] for key in _PAIR_KEYS}
@@ -119,7 +119,7 @@ def mirror(create: bool | None, delete: bool | None, max_delete: int | None,
     3 authentication error; 4 a safety limit stopped deletes; 5 another run holds the lock;
     6 the state database is unusable (disk full, corrupt).
     """
-    from dlsync.mirror import MirrorRequest, mirror_sync
+    from dlsync.push.command import MirrorRequest, mirror_sync
 
     safety = {key: options.pop(key) for key in ("max_delete_annotations", "delete_excluded",
                                                 "allow_empty_root", "backup_dir")}
@@ -148,8 +148,8 @@ def pull(items: bool, full: bool, conflict: str | None, dry_run: bool,
     Exit codes: 0 in sync; 1 some items failed or are in conflict (both versions kept);
     2 usage or config error; 3 authentication error; 5 another run holds the lock.
     """
-    from dlsync.pull import PullRequest, pull_sync
-    from dlsync.sync.puller import PullOptions
+    from dlsync.pull.command import PullRequest, pull_sync
+    from dlsync.pull.puller import PullOptions
 
     pair, state = resolve_pair(options, conflict=conflict)
     request = PullRequest(pair=pair, state=state,
@@ -174,8 +174,8 @@ def run(config_path: Path | None, state: Path | None, gate_data: Path | None) ->
     import anyio
 
     from dlsync.config import default_config_path, load_config
-    from dlsync.daemon import run_service
-    from dlsync.mirror import state_path_for
+    from dlsync.push.command import state_path_for
+    from dlsync.service.daemon import run_service
 
     path = config_path or default_config_path()
     if path is None:
@@ -217,7 +217,7 @@ def status(as_json: bool, config_path: Path | None, state: Path | None) -> int:
 
     Reads the state database without writing it; safe while the service or a mirror runs.
     """
-    from dlsync.mirror import load_optional_config, state_path_for
+    from dlsync.push.command import load_optional_config, state_path_for
     from dlsync.status import show
 
     config = load_optional_config(config_path)

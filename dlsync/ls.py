@@ -9,9 +9,9 @@ from dlsync.config import RemoteConfig
 from dlsync.errors import NotFoundError, UsageError
 from dlsync.remote import dql
 from dlsync.remote.connect import connect
+from dlsync.remote.fingerprint import read_fingerprint
 from dlsync.remote.types import ItemJson
-from dlsync.sync.plan import format_size
-from dlsync.sync.transfer import read_fingerprint
+from dlsync.units import format_size
 
 
 def _row(item: ItemJson) -> dict[str, object]:

@@ -17,9 +17,9 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from dlsync.sync.plan import format_size
-from dlsync.sync.tally import Tally
-from dlsync.sync.transfer import Job
+from dlsync.push.executor import Job
+from dlsync.push.tally import Tally
+from dlsync.units import format_size
 
 
 class ProgressDisplay:

@@ -26,7 +26,7 @@ from dlsync.model import FileStatus
 from dlsync.state.ops import PAUSED_KEY, RunKind
 from dlsync.state.queries import DaemonInfo, FileError, RunRecord, StateReader
 from dlsync.state.store import PairSpec
-from dlsync.sync.plan import format_size
+from dlsync.units import format_size
 
 JSON_VERSION = 1
 """Version of the ``--json`` document; bumped only when a field changes meaning or goes away."""

@@ -1,4 +1,4 @@
 """The background service: watch hints, a bounded coalescing queue, settling, incremental sync.
 
-``dlsync.daemon`` wires these parts together for every sync pair of a config.
+``dlsync.service.daemon`` wires these parts together for every sync pair of a config.
 """

@@ -21,6 +21,10 @@ from anyio.abc import ObjectSendStream
 from dlsync import constants
 from dlsync.config import PairConfig
 from dlsync.model import ActionKind
+from dlsync.push.cycle import Cycle, CycleResult, RunOptions
+from dlsync.push.executor import Job, Target
+from dlsync.push.planner import Finale, Planner, finish
+from dlsync.push.tally import Tally
 from dlsync.remote.client import DataloopClient
 from dlsync.service.clock import Clock
 from dlsync.service.scope import ScopedPlanner
@@ -28,10 +32,6 @@ from dlsync.state.ops import MarkFile, RunKind, WriteOp
 from dlsync.state.queries import StateReader
 from dlsync.state.store import StateStore
 from dlsync.state.writer import StateWriter, running_writer
-from dlsync.sync.engine import Cycle, CycleResult, RunOptions
-from dlsync.sync.planner import Finale, Planner, finish
-from dlsync.sync.tally import Tally
-from dlsync.sync.transfer import Job, Target
 
 _SENDS_CONTENT = frozenset({ActionKind.UPLOAD, ActionKind.OVERWRITE, ActionKind.REUPLOAD})
 

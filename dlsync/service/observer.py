@@ -7,8 +7,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from dlsync.sync.pulltally import PullTally
-from dlsync.sync.tally import Tally
+from dlsync.pull.tally import PullTally
+from dlsync.push.tally import Tally
 
 
 class ServiceView(Protocol):

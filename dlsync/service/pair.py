@@ -29,6 +29,8 @@ from dlsync.config import Direction, PairConfig
 from dlsync.errors import DlsyncError, EmptyRootError, is_fatal
 from dlsync.local.layout import LayoutKind
 from dlsync.local.watch import Hint, HintKind, WatchSource, open_watch, pump_hints
+from dlsync.pairs import pair_spec
+from dlsync.pull.puller import PullResult, poll_annotations
 from dlsync.remote.client import DataloopClient
 from dlsync.service.clock import Clock, wait_for_event
 from dlsync.service.incremental import GoneHold, ServiceCycle
@@ -40,8 +42,6 @@ from dlsync.service.settle import Ready, Settler, look
 from dlsync.state.ops import pair_paused
 from dlsync.state.queries import StateReader
 from dlsync.state.store import StateStore
-from dlsync.sync.engine import pair_spec
-from dlsync.sync.puller import PullResult, poll_annotations
 
 _log = logs.get_logger(__name__)
 

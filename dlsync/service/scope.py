@@ -15,9 +15,9 @@ from pathlib import Path
 
 from dlsync.local.scan import scan_roots
 from dlsync.model import FileStatus, Fingerprint, RemoteItem, StateRecord, path_key
+from dlsync.push.march import march
+from dlsync.push.planner import Deferred, Planner
 from dlsync.state.queries import StateReader
-from dlsync.sync.march import march
-from dlsync.sync.planner import Deferred, Planner
 
 _CONFIRMED = frozenset({FileStatus.SYNCED, FileStatus.CONFLICT})
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from dlsync.errors import BadRequestError
-from dlsync.sync import transfer
+from dlsync.push import executor as transfer
 from tests.layouts import Layout, write_item
 from tests.mirror.conftest import MirrorRun, Remote, fingerprint_of, labels
 

@@ -9,9 +9,9 @@ import pytest
 
 from dlsync.errors import NotFoundError
 from dlsync.gate.server import RunningGate
+from dlsync.push import executor as transfer
 from dlsync.state.location import lock_path
 from dlsync.state.lock import PairLock
-from dlsync.sync import transfer
 from tests.mirror.conftest import DATASET, PROJECT, MirrorRun, Remote
 
 

@@ -13,7 +13,7 @@ import pytest
 from dlsync import logs
 from dlsync.config import pair_from_flags
 from dlsync.gate.server import RunningGate
-from dlsync.mirror import MirrorRequest, run_mirror
+from dlsync.push.command import MirrorRequest, run_mirror
 
 PROJECT = "ops"
 DATASET = "status"

@@ -14,10 +14,10 @@ import pytest
 from dlsync.config import pair_from_flags
 from dlsync.errors import TransportError
 from dlsync.gate.server import RunningGate
-from dlsync.pull import PullRequest, run_pull
+from dlsync.pull.command import PullRequest, run_pull
+from dlsync.pull.download import Fetch
+from dlsync.pull.puller import PullOptions
 from dlsync.remote.client import DataloopClient
-from dlsync.sync.download import Fetch
-from dlsync.sync.puller import PullOptions
 from tests.mirror.conftest import DATASET, PROJECT, MirrorRun, Remote, writes
 from tests.pull.conftest import PullRun, annotation_doc
 

@@ -13,12 +13,12 @@ import anyio
 import pytest
 
 from dlsync.config import load_config
-from dlsync.daemon import Daemon
 from dlsync.gate.server import RunningGate
 from dlsync.remote.client import DataloopClient
 from dlsync.remote.credentials import Credentials
 from dlsync.remote.settings import RemoteSettings
 from dlsync.remote.types import ItemJson
+from dlsync.service.daemon import Daemon
 
 PROJECT = "service"
 DATASET = "live"

@@ -11,9 +11,9 @@ import aiohttp
 import anyio
 
 from dlsync.config import load_config
-from dlsync.daemon import Daemon
 from dlsync.gate.server import RunningGate
 from dlsync.model import FileStatus
+from dlsync.service.daemon import Daemon
 from dlsync.state.queries import StateReader
 from dlsync.status import collect
 from tests.mirror.conftest import writes

@@ -22,8 +22,8 @@ from dlsync.local.scan import scan
 from dlsync.model import LocalEntry, is_contained, remote_filename
 from dlsync.remote.client import DataloopClient
 from dlsync.remote.credentials import Credentials
+from dlsync.remote.dataset import remote_item
 from dlsync.remote.settings import RemoteSettings
-from dlsync.sync.engine import remote_item
 
 NAME_CHARS = st.characters(blacklist_characters="/\x00", blacklist_categories=("Cs",))
 

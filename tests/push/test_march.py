@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dlsync.model import ProblemKind, path_key
-from dlsync.sync.march import ListingOrderError, Pair, march
-from tests.sync.factories import local, problem, remote, state
+from dlsync.push.march import ListingOrderError, Pair, march
+from tests.push.factories import local, problem, remote, state
 
 
 def joined(pairs: Sequence[Pair]) -> list[tuple[str, str]]:

@@ -17,15 +17,16 @@ from dlsync import logs
 from dlsync.config import Config, PairConfig, load_config, merge_overrides, pair_from_flags
 from dlsync.errors import EXIT_OK, EXIT_PARTIAL, EXIT_SAFETY, UsageError
 from dlsync.interrupt import until_signalled
+from dlsync.pairs import check_pair_roots, pair_spec
 from dlsync.progress import ProgressDisplay
+from dlsync.push.cycle import Cycle, CycleResult, RunOptions
+from dlsync.push.plan import render_json, render_text
+from dlsync.push.summary import render_summary
+from dlsync.push.tally import Tally
 from dlsync.remote.connect import connect
 from dlsync.state.location import default_state_path, lock_path
 from dlsync.state.lock import PairLock
 from dlsync.state.store import StateStore
-from dlsync.sync.engine import Cycle, CycleResult, RunOptions, check_pair_roots, pair_spec
-from dlsync.sync.plan import render_json, render_text
-from dlsync.sync.summary import render_summary
-from dlsync.sync.tally import Tally
 
 _log = logs.get_logger(__name__)
 

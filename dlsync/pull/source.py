@@ -23,8 +23,8 @@ from dlsync.constants import PULL_BATCH
 from dlsync.model import RelPath
 from dlsync.remote import dql
 from dlsync.remote.client import DataloopClient
+from dlsync.remote.dataset import remote_item
 from dlsync.remote.types import AnnotationJson, ItemJson
-from dlsync.sync.engine import remote_item
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,25 @@ from dlsync.errors import AnnotationFileError, DlsyncError, is_fatal, primary
 from dlsync.local.annotations import AnnotationSet, dump_annotation_file, parse_annotations
 from dlsync.local.layout import LayoutKind
 from dlsync.model import FileStatus, StateRecord
+from dlsync.pairs import check_pair_roots
+from dlsync.pull.download import Fetch, download_item
+from dlsync.pull.files import (
+    FileStat,
+    conflict_copy_of,
+    conflict_files,
+    conflict_name,
+    find_annotation_file,
+    local_set_hash,
+    new_annotation_file,
+    stat_of,
+    write_atomically,
+)
+from dlsync.pull.rules import Decision, PullVerdict, SetView, decide_pull
+from dlsync.pull.source import RemoteEntry, behind, changed_batches, full_batches, latest_stamp
+from dlsync.pull.tally import PullTally
 from dlsync.remote.client import DataloopClient
+from dlsync.remote.dataset import resolve_dataset
+from dlsync.remote.fingerprint import fingerprint_metadata, read_fingerprint
 from dlsync.state.ops import (
     AddAnnotations,
     FinishRun,
@@ -48,23 +66,6 @@ from dlsync.state.ops import (
 from dlsync.state.queries import StateReader
 from dlsync.state.store import StateStore
 from dlsync.state.writer import StateWriter, running_writer
-from dlsync.sync.download import Fetch, download_item
-from dlsync.sync.engine import check_pair_roots, resolve_dataset
-from dlsync.sync.pullfiles import (
-    FileStat,
-    conflict_copy_of,
-    conflict_files,
-    conflict_name,
-    find_annotation_file,
-    local_set_hash,
-    new_annotation_file,
-    stat_of,
-    write_atomically,
-)
-from dlsync.sync.pullrules import Decision, PullVerdict, SetView, decide_pull
-from dlsync.sync.pullsource import RemoteEntry, behind, changed_batches, full_batches, latest_stamp
-from dlsync.sync.pulltally import PullTally
-from dlsync.sync.transfer import fingerprint_metadata, read_fingerprint
 
 _log = logs.get_logger(__name__)
 

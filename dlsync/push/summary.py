@@ -6,8 +6,8 @@ import json
 from typing import Any, TextIO
 
 from dlsync.model import printable
-from dlsync.sync.plan import format_size
-from dlsync.sync.tally import Tally
+from dlsync.push.tally import Tally
+from dlsync.units import format_size
 
 _VERBS = {
     "upload": "uploaded", "reupload": "restored", "overwrite": "overwritten", "move": "moved",

@@ -63,7 +63,7 @@ from dlsync.model import (
     StateRecord,
     path_key,
 )
-from dlsync.sync.march import Pair
+from dlsync.push.march import Pair
 
 
 @dataclass(frozen=True, slots=True)

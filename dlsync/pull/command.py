@@ -19,16 +19,16 @@ import anyio
 from dlsync.config import PairConfig
 from dlsync.errors import EXIT_OK, EXIT_PARTIAL, UsageError
 from dlsync.interrupt import until_signalled
+from dlsync.pairs import check_pair_roots, pair_spec
+from dlsync.pull.download import Fetch
+from dlsync.pull.puller import Puller, PullOptions, PullResult
+from dlsync.pull.tally import render_pull_summary
 from dlsync.remote.client import DataloopClient
 from dlsync.remote.connect import connect
 from dlsync.state.location import lock_path
 from dlsync.state.lock import PairLock
 from dlsync.state.queries import StateReader
 from dlsync.state.store import StateStore
-from dlsync.sync.download import Fetch
-from dlsync.sync.engine import check_pair_roots, pair_spec
-from dlsync.sync.puller import Puller, PullOptions, PullResult
-from dlsync.sync.pulltally import render_pull_summary
 
 FetchFactory = Callable[[DataloopClient], Fetch]
 """Builds the download function from the open client (a seam for tests; default: its download)."""

@@ -12,7 +12,7 @@ only after a cycle without errors, and only within the safety limits (DESIGN.md 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import anyio
@@ -22,24 +22,23 @@ import anyio.to_thread
 from dlsync import logs
 from dlsync.config import ConflictPolicy, PairConfig
 from dlsync.constants import BACKUP_DATE_FORMAT
-from dlsync.errors import DlsyncError, NotFoundError, UsageError, is_fatal, primary
+from dlsync.destruction import DestructionGate, Limits
+from dlsync.errors import DlsyncError, is_fatal, primary
 from dlsync.local.ignore import IgnoreRules
-from dlsync.model import Action, ActionKind, Fingerprint, RemoteItem, is_contained, rel_path
-from dlsync.remote import dql
+from dlsync.model import Action, ActionKind
+from dlsync.pairs import check_pair_roots
+from dlsync.push.decide import Policy, group_folder_moves
+from dlsync.push.executor import Executor, Job, Target, preview_removal
+from dlsync.push.handoff import Handoff
+from dlsync.push.plan import LimitVerdict, Plan
+from dlsync.push.planner import Finale, Planner, Source, finish
+from dlsync.push.tally import Tally
 from dlsync.remote.client import DataloopClient
-from dlsync.remote.types import ItemJson
+from dlsync.remote.dataset import list_remote, resolve_dataset
 from dlsync.state.ops import FinishRun, RunKind, RunOutcome, StartRun, new_run_id
 from dlsync.state.queries import StateReader
-from dlsync.state.store import PairSpec, StateStore
+from dlsync.state.store import StateStore
 from dlsync.state.writer import StateWriter, running_writer
-from dlsync.sync.decide import Policy, group_folder_moves
-from dlsync.sync.destroy import DestructionGate, Limits
-from dlsync.sync.handoff import Handoff
-from dlsync.sync.plan import LimitVerdict, Plan
-from dlsync.sync.planner import Finale, Planner, Source, finish
-from dlsync.sync.roots import check_roots
-from dlsync.sync.tally import Tally
-from dlsync.sync.transfer import Executor, Job, Target, preview_removal, read_fingerprint
 
 _log = logs.get_logger(__name__)
 
@@ -70,68 +69,10 @@ class CycleResult:
         return self.limits is not None and not self.limits.allowed
 
 
-def pair_spec(pair: PairConfig, remote_url: str) -> PairSpec:
-    """How state names ``pair``."""
-    return PairSpec(name=pair.name, source=str(pair.source), remote_url=remote_url,
-                    project=pair.project, dataset=pair.dataset, remote_dir=pair.remote_dir)
-
-
-async def resolve_dataset(client: DataloopClient, pair: PairConfig) -> str:
-    """The id of the pair's dataset; created (with its project) only when ``create`` is set."""
-    try:
-        project = await client.get_project(pair.project, create=pair.create)
-        dataset = await client.get_dataset(project["id"], pair.dataset, create=pair.create)
-    except NotFoundError as exc:
-        raise UsageError(f"{exc}; pass --create (or create = true) to create it") from exc
-    return dataset["id"]
-
-
-def remote_item(item: ItemJson, remote_dir: str) -> RemoteItem | None:
-    """The listing entry of ``item`` relative to ``remote_dir``; None when outside it."""
-    filename = item.get("filename") or ""
-    prefix = remote_dir.rstrip("/") + "/"
-    if not filename.startswith(prefix):
-        return None
-    path = rel_path(filename[len(prefix):])
-    if not is_contained(path):
-        _log.warning("remote item name cannot be a path under the sync root; item skipped",
-                     item_id=item["id"], filename=filename)
-        return None
-    mark = read_fingerprint(item)
-    sha, size = mark.get("sha256"), mark.get("size")
-    fp = Fingerprint(sha, size) if isinstance(sha, str) and isinstance(size, int) else None
-    annotations = mark.get("annotations")
-    user = (item.get("metadata") or {}).get("user") or {}
-    system_size = (item.get("metadata") or {}).get("system", {}).get("size", 0)
-    return RemoteItem(item_id=item["id"], path=path,
-                      size=int(system_size or 0), fingerprint=fp,
-                      annotations_hash=annotations if isinstance(annotations, str) else None,
-                      user_metadata=dict(user) if isinstance(user, dict) else {})
-
-
-async def list_remote(client: DataloopClient, dataset_id: str, remote_dir: str,
-                      backup_dir: str | None = None) -> AsyncIterator[RemoteItem]:
-    """Every file item under ``remote_dir``, as listing entries (keyset-paged); items under
-    ``backup_dir`` (where deletes are moved to) are never part of the listing."""
-    hidden = backup_dir.rstrip("/") + "/" if backup_dir else None
-    async for item in client.iter_items(dataset_id, [dql.under_folder(remote_dir)]):
-        if hidden is not None and (item.get("filename") or "").startswith(hidden):
-            continue
-        entry = remote_item(item, remote_dir)
-        if entry is not None and entry.path:
-            yield entry
-
-
 def backup_folder(backup_dir: str, now: float | None = None) -> str:
     """The dated folder of ``backup_dir`` that this run's deleted items move into."""
     stamp = time.strftime(BACKUP_DATE_FORMAT, time.gmtime(time.time() if now is None else now))
     return f"{backup_dir.rstrip('/')}/{stamp}"
-
-
-def check_pair_roots(pair: PairConfig, store: StateStore, pair_id: int) -> None:
-    """``roots.check_roots`` for ``pair`` with what state tracks of it."""
-    with StateReader(store.path) as reader:
-        check_roots(pair, reader.tracked_kinds(pair_id))
 
 
 class Cycle:

@@ -43,21 +43,22 @@ from dlsync.model import (
     StateRecord,
     remote_filename,
 )
-from dlsync.remote.client import DataloopClient
-from dlsync.remote.types import ItemJson, UploadOp
-from dlsync.state.ops import AddAnnotations, DeleteFile, MarkFile, RemoveAnnotations, UpsertFile
-from dlsync.state.writer import StateWriter
-from dlsync.sync.annotate import (
+from dlsync.push.annotate import (
     AnnotationOutcome,
     AnnotationWork,
     Owned,
     delete_owned,
     sync_annotations,
 )
-from dlsync.sync.tally import Tally
+from dlsync.push.tally import Tally
+from dlsync.remote.client import DataloopClient
+from dlsync.remote.fingerprint import fingerprint_metadata, read_fingerprint
+from dlsync.remote.types import UploadOp
+from dlsync.state.ops import AddAnnotations, DeleteFile, MarkFile, RemoveAnnotations, UpsertFile
+from dlsync.state.writer import StateWriter
 
 if TYPE_CHECKING:
-    from dlsync.sync.destroy import DestructionGate
+    from dlsync.destruction import DestructionGate
 
 _log = logs.get_logger(__name__)
 
@@ -77,6 +78,11 @@ class Job:
     removal: Owned = ()                         # DELETE_ANNOTATIONS: what to delete
     ticket: object | None = None                # set by the destruction gate that admitted it
 
+    @property
+    def removes_whole_set(self) -> bool:
+        """True for the removal of a gone annotation file's whole set (counts as an item)."""
+        return self.annotations is not None and self.annotations.file_gone
+
 
 @dataclass(frozen=True, slots=True)
 class Target:
@@ -86,18 +92,6 @@ class Target:
     dataset_id: str
     remote_dir: str
     pair: int
-
-
-def fingerprint_metadata(sha256: str, size: int, annotations_hash: str | None) -> dict[str, Any]:
-    """The dlsync key of an item's user metadata (DESIGN.md decision 3)."""
-    return {"sha256": sha256, "size": size, "annotations": annotations_hash}
-
-
-def read_fingerprint(item: ItemJson | dict[str, Any]) -> dict[str, Any]:
-    """The dlsync key of an item's user metadata, or ``{}``."""
-    user = (item.get("metadata") or {}).get("user") or {}
-    mark = user.get(FINGERPRINT_KEY) if isinstance(user, dict) else None
-    return mark if isinstance(mark, dict) else {}
 
 
 class Executor:

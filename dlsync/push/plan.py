@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from dlsync.model import Action, ActionKind, printable
+from dlsync.units import format_size
 
 TRANSFER_KINDS = frozenset({ActionKind.UPLOAD, ActionKind.OVERWRITE, ActionKind.REUPLOAD})
-_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 
 
 class Plan:
@@ -80,16 +80,6 @@ class LimitVerdict:
 
     allowed: bool
     reason: str = ""
-
-
-def format_size(size: int) -> str:
-    """Bytes in binary units with one decimal: ``512 B``, ``12.3 KiB``."""
-    value = float(size)
-    for unit in _UNITS:
-        if value < 1024 or unit == _UNITS[-1]:
-            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
 
 
 def action_line(action: Action) -> str:

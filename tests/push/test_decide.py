@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dlsync.model import Action, ActionKind, FileStatus, Fingerprint, RelPath
-from dlsync.sync.decide import (
+from dlsync.push.decide import (
     Policy,
     StateChange,
     decide,
@@ -13,8 +13,8 @@ from dlsync.sync.decide import (
     needs_hash,
     pair_moves,
 )
-from dlsync.sync.march import Pair
-from tests.sync.factories import SHA_A, SHA_B, local, problem, remote, state
+from dlsync.push.march import Pair
+from tests.push.factories import SHA_A, SHA_B, local, problem, remote, state
 
 FP_A = Fingerprint(SHA_A, 10)
 FP_B = Fingerprint(SHA_B, 10)

@@ -24,13 +24,31 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from typing import Any, Protocol, TypeVar
 
 from dlsync import constants, logs
 from dlsync.config import PairConfig
-from dlsync.model import ActionKind
-from dlsync.sync.transfer import Job
+from dlsync.model import Action, ActionKind
 
 _log = logs.get_logger(__name__)
+
+
+class GatedJob(Protocol):
+    """What the gate needs of a job (push's and pull's jobs are frozen dataclasses)."""
+
+    @property
+    def action(self) -> Action: ...
+
+    @property
+    def ticket(self) -> object | None: ...
+
+    @property
+    def removes_whole_set(self) -> bool:
+        """True for an annotation removal whose file is gone: it counts as an item too."""
+        ...
+
+
+Job = TypeVar("Job", bound=GatedJob)
 
 
 class Ticket:
@@ -56,8 +74,8 @@ class Limits:
 class Release:
     """What the gate lets run at the end of a cycle, and what it refused and why."""
 
-    items: tuple[Job, ...] = ()
-    annotations: tuple[Job, ...] = ()
+    items: tuple[Any, ...] = ()          # the jobs, stamped with the gate's ticket
+    annotations: tuple[Any, ...] = ()
     refused: tuple[str, ...] = ()        # one sentence per refused kind (exit 4)
     held: str | None = None              # why nothing ran although allowed (errors in the run)
 
@@ -90,10 +108,10 @@ class DestructionGate:
     owned_annotations: int = 0
     counts: Counts = field(default_factory=Counts)
     _ticket: Ticket = field(default_factory=Ticket)
-    _items: list[Job] = field(default_factory=list)
-    _annotations: list[Job] = field(default_factory=list)
+    _items: list[Any] = field(default_factory=list)
+    _annotations: list[Any] = field(default_factory=list)
 
-    def admitted(self, job: Job) -> bool:
+    def admitted(self, job: GatedJob) -> bool:
         """True when ``job`` came through this gate."""
         return job.ticket is self._ticket
 
@@ -106,7 +124,7 @@ class DestructionGate:
                          path=job.action.path, item=job.action.item_id)
         else:
             _log.debug("overwrite admitted", path=job.action.path, item=job.action.item_id)
-        return replace(job, ticket=self._ticket)
+        return replace(job, ticket=self._ticket)  # type: ignore[type-var]
 
     def defer(self, job: Job) -> None:
         """Hold a delete (item or annotations) for the end of the cycle."""
@@ -115,13 +133,13 @@ class DestructionGate:
             self._items.append(job)
             return
         assert job.action.kind is ActionKind.DELETE_ANNOTATIONS, job.action.kind
-        if job.annotations is not None and job.annotations.file_gone:
+        if job.removes_whole_set:
             self.counts.annotation_sets += 1
         self.counts.annotation_deletes += job.action.removed
         self._annotations.append(job)
 
     @property
-    def deferred(self) -> tuple[Job, ...]:
+    def deferred(self) -> tuple[Any, ...]:
         """Every held delete, item deletes first."""
         return (*self._items, *self._annotations)
 
@@ -134,7 +152,7 @@ class DestructionGate:
         items = () if items_refusal else self._stamp(self._items)
         # a gone annotation file counts as an item too: refused items hold its set back
         annotations = () if annotations_refusal else self._stamp(
-            j for j in self._annotations if not (items_refusal and _is_set(j)))
+            j for j in self._annotations if not (items_refusal and j.removes_whole_set))
         planned = len(items) + len(annotations)
         if dry_run:
             if planned:
@@ -151,7 +169,7 @@ class DestructionGate:
         return Release(items, annotations, refused)
 
     def _stamp(self, jobs: Iterable[Job]) -> tuple[Job, ...]:
-        return tuple(replace(job, ticket=self._ticket) for job in jobs)
+        return tuple(replace(job, ticket=self._ticket) for job in jobs)  # type: ignore[type-var]
 
     def _describe(self) -> str:
         c = self.counts
@@ -187,7 +205,3 @@ class DestructionGate:
                     f"{self.owned_annotations} annotations dlsync owns on the pair; none was "
                     "deleted (set max_delete_annotations explicitly to allow them)")
         return None
-
-
-def _is_set(job: Job) -> bool:
-    return job.annotations is not None and job.annotations.file_gone

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from dlsync.destruction import DestructionGate, Limits
 from dlsync.local.annotations import AnnotationSet
 from dlsync.model import Action, ActionKind, RelPath
-from dlsync.sync.annotate import AnnotationWork
-from dlsync.sync.destroy import DestructionGate, Limits
-from dlsync.sync.transfer import Job
+from dlsync.push.annotate import AnnotationWork
+from dlsync.push.executor import Job
 
 
 def item_delete(i: int) -> Job:

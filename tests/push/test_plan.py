@@ -8,7 +8,7 @@ import json
 import pytest
 
 from dlsync.model import Action, ActionKind, RelPath
-from dlsync.sync.plan import (
+from dlsync.push.plan import (
     LimitVerdict,
     Plan,
     action_line,
@@ -16,8 +16,8 @@ from dlsync.sync.plan import (
     render_json,
     render_text,
 )
-from dlsync.sync.summary import summary_lines
-from dlsync.sync.tally import Tally
+from dlsync.push.summary import summary_lines
+from dlsync.push.tally import Tally
 
 
 def act(kind: ActionKind, path: str, reason: str, size: int = 0,

@@ -33,12 +33,12 @@ from dlsync.model import (
     ScanProblem,
     StateRecord,
 )
+from dlsync.push.annotate import AnnotationWork, diff_annotations
+from dlsync.push.decide import Policy, StateChange, Verdict, decide, needs_hash, pair_moves
+from dlsync.push.executor import Job
+from dlsync.push.march import UNJOINABLE, Pair, march
 from dlsync.state.ops import DeleteFile, MarkFile, UpsertFile, WriteOp
 from dlsync.state.queries import StateReader
-from dlsync.sync.annotate import AnnotationWork, diff_annotations
-from dlsync.sync.decide import Policy, StateChange, Verdict, decide, needs_hash, pair_moves
-from dlsync.sync.march import UNJOINABLE, Pair, march
-from dlsync.sync.transfer import Job
 
 _log = logs.get_logger(__name__)
 

@@ -19,8 +19,8 @@ from typing import Protocol, TypeVar
 import anyio.from_thread
 
 from dlsync.constants import HANDOFF_BATCH, HANDOFF_MAX_WAIT_S
+from dlsync.push.executor import Job
 from dlsync.state.ops import WriteOp
-from dlsync.sync.transfer import Job
 
 T_contra = TypeVar("T_contra", contravariant=True)
 

@@ -6,9 +6,9 @@ import anyio
 import anyio.to_thread
 
 from dlsync.model import Action, ActionKind, FileStatus, RelPath
+from dlsync.push.executor import Job
+from dlsync.push.handoff import Handoff
 from dlsync.state.ops import MarkFile, WriteOp
-from dlsync.sync.handoff import Handoff
-from dlsync.sync.transfer import Job
 
 
 class Recorder:
