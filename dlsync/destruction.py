@@ -33,14 +33,22 @@ from dlsync.model import Action, ActionKind
 _log = logs.get_logger(__name__)
 
 
-class GatedJob(Protocol):
-    """What the gate needs of a job (push's and pull's jobs are frozen dataclasses)."""
+class Admittable(Protocol):
+    """What the gate needs of a job to admit it (push's and pull's jobs are frozen
+    dataclasses with a ``ticket`` field)."""
 
     @property
-    def action(self) -> Action: ...
+    def path(self) -> str: ...
 
     @property
     def ticket(self) -> object | None: ...
+
+
+class GatedJob(Admittable, Protocol):
+    """A job the gate can hold for the end of the cycle: a delete."""
+
+    @property
+    def action(self) -> Action: ...
 
     @property
     def removes_whole_set(self) -> bool:
@@ -49,6 +57,7 @@ class GatedJob(Protocol):
 
 
 Job = TypeVar("Job", bound=GatedJob)
+Admitted = TypeVar("Admitted", bound=Admittable)
 
 
 class Ticket:
@@ -94,6 +103,7 @@ class Counts:
 
     overwrites: int = 0
     unplanned_overwrites: int = 0
+    replaced_files: int = 0              # local annotation files a pull replaced
     item_deletes: int = 0
     annotation_sets: int = 0             # items whose annotation file is gone (whole set)
     annotation_deletes: int = 0          # annotations in net removals
@@ -111,19 +121,25 @@ class DestructionGate:
     _items: list[Any] = field(default_factory=list)
     _annotations: list[Any] = field(default_factory=list)
 
-    def admitted(self, job: GatedJob) -> bool:
+    def admitted(self, job: Admittable) -> bool:
         """True when ``job`` came through this gate."""
         return job.ticket is self._ticket
 
-    def admit_overwrite(self, job: Job, *, planned: bool = True) -> Job:
+    def admit_overwrite(self, job: Admitted, *, planned: bool = True) -> Admitted:
         """Admit an overwrite of remote content: counted and logged, it runs at once."""
         self.counts.overwrites += 1
         if not planned:
             self.counts.unplanned_overwrites += 1
             _log.warning("overwriting an item that appeared on the platform since the listing",
-                         path=job.action.path, item=job.action.item_id)
+                         path=job.path)
         else:
-            _log.debug("overwrite admitted", path=job.action.path, item=job.action.item_id)
+            _log.debug("overwrite admitted", path=job.path)
+        return replace(job, ticket=self._ticket)  # type: ignore[type-var]
+
+    def admit_replacement(self, job: Admitted) -> Admitted:
+        """Admit a pull's replacement of a local annotation file: counted and logged."""
+        self.counts.replaced_files += 1
+        _log.debug("local annotation file replacement admitted", path=job.path)
         return replace(job, ticket=self._ticket)  # type: ignore[type-var]
 
     def defer(self, job: Job) -> None:

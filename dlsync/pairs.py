@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from dlsync.config import PairConfig
 from dlsync.local.roots import check_roots
+from dlsync.remote.client import DataloopClient
 from dlsync.state.queries import StateReader
 from dlsync.state.store import PairSpec, StateStore
+
+
+@dataclass(frozen=True, slots=True)
+class PairContext:
+    """One sync pair and what every run of it works against: the open client, the state
+    database and the pair's id there."""
+
+    pair: PairConfig
+    client: DataloopClient
+    store: StateStore
+    pair_id: int
 
 
 def pair_spec(pair: PairConfig, remote_url: str) -> PairSpec:

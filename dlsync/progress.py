@@ -17,7 +17,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from dlsync.push.executor import Job
+from dlsync.push.job import Job
 from dlsync.push.tally import Tally
 from dlsync.units import format_size
 

@@ -19,8 +19,9 @@ import anyio
 from dlsync.config import PairConfig
 from dlsync.errors import EXIT_OK, EXIT_PARTIAL, UsageError
 from dlsync.interrupt import until_signalled
-from dlsync.pairs import check_pair_roots, pair_spec
+from dlsync.pairs import PairContext, check_pair_roots, pair_spec
 from dlsync.pull.download import Fetch
+from dlsync.pull.plan import render_plan_json, render_plan_text
 from dlsync.pull.puller import Puller, PullOptions, PullResult
 from dlsync.pull.tally import render_pull_summary
 from dlsync.remote.client import DataloopClient
@@ -54,14 +55,18 @@ async def run_pull(request: PullRequest, out: TextIO) -> int:
     with StateStore.open(request.state) as store, \
             PairLock(lock_path(request.state, pair.name), pair.name):
         pair_id = store.register_pair(pair_spec(pair, pair.remote.url))
-        if request.options.items and not _tracks_files(store, pair_id):
+        if request.options.items and not request.options.dry_run and \
+                not _tracks_files(store, pair_id):
             pair.source.mkdir(parents=True, exist_ok=True)  # a checkout into a new folder
         check_pair_roots(pair, store, pair_id)
         async with connect(pair.remote, gate_data=request.gate_data) as connection:
             client = connection.client
             fetch = request.fetch(client) if request.fetch else None
-            result = await Puller(pair, client, store, pair_id, request.options,
-                                  fetch=fetch).run()
+            context = PairContext(pair, client, store, pair_id)
+            result = await Puller(context, request.options, fetch=fetch).run()
+    if result.plan is not None:
+        (render_plan_json if request.as_json else render_plan_text)(result.plan, out)
+        return exit_code(result)
     render_pull_summary(result.tally, out, {
         "pair": pair.name, "remote": connection.url, "dataset_id": result.dataset_id,
         "full": result.full, "dry_run": request.options.dry_run}, as_json=request.as_json)

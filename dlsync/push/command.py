@@ -17,7 +17,7 @@ from dlsync import logs
 from dlsync.config import Config, PairConfig, load_config, merge_overrides, pair_from_flags
 from dlsync.errors import EXIT_OK, EXIT_PARTIAL, EXIT_SAFETY, UsageError
 from dlsync.interrupt import until_signalled
-from dlsync.pairs import check_pair_roots, pair_spec
+from dlsync.pairs import PairContext, check_pair_roots, pair_spec
 from dlsync.progress import ProgressDisplay
 from dlsync.push.cycle import Cycle, CycleResult, RunOptions
 from dlsync.push.plan import render_json, render_text
@@ -90,7 +90,7 @@ async def run_mirror(request: MirrorRequest, out: TextIO) -> int:
             tally = Tally()
             display = ProgressDisplay(tally, enabled=False if request.dry_run
                                       else request.progress)
-            cycle = Cycle(pair, connection.client, store, pair_id, options,
+            cycle = Cycle(PairContext(pair, connection.client, store, pair_id), options,
                           progress=display.on_job, tally=tally)
             with display:
                 result = await cycle.run()

@@ -20,24 +20,23 @@ import anyio.from_thread
 import anyio.to_thread
 
 from dlsync import logs
-from dlsync.config import ConflictPolicy, PairConfig
+from dlsync.config import ConflictPolicy
 from dlsync.constants import BACKUP_DATE_FORMAT
 from dlsync.destruction import DestructionGate, Limits
 from dlsync.errors import DlsyncError, is_fatal, primary
 from dlsync.local.ignore import IgnoreRules
 from dlsync.model import Action, ActionKind
-from dlsync.pairs import check_pair_roots
+from dlsync.pairs import PairContext, check_pair_roots
 from dlsync.push.decide import Policy, group_folder_moves
-from dlsync.push.executor import Executor, Job, Target, preview_removal
+from dlsync.push.executor import Executor
 from dlsync.push.handoff import Handoff
+from dlsync.push.job import Job, Sinks, Target, preview_removal
 from dlsync.push.plan import LimitVerdict, Plan
 from dlsync.push.planner import Finale, Planner, Source, finish
 from dlsync.push.tally import Tally
-from dlsync.remote.client import DataloopClient
 from dlsync.remote.dataset import list_remote, resolve_dataset
 from dlsync.state.ops import FinishRun, RunKind, RunOutcome, StartRun, new_run_id
 from dlsync.state.queries import StateReader
-from dlsync.state.store import StateStore
 from dlsync.state.writer import StateWriter, running_writer
 
 _log = logs.get_logger(__name__)
@@ -78,13 +77,13 @@ def backup_folder(backup_dir: str, now: float | None = None) -> str:
 class Cycle:
     """One cycle of one pair against one open client and state database."""
 
-    def __init__(self, pair: PairConfig, client: DataloopClient, store: StateStore,
-                 pair_id: int, options: RunOptions, progress: ProgressHook | None = None,
-                 tally: Tally | None = None) -> None:
-        self.pair = pair
-        self.client = client
-        self.store = store
-        self.pair_id = pair_id
+    def __init__(self, context: PairContext, options: RunOptions,
+                 progress: ProgressHook | None = None, tally: Tally | None = None) -> None:
+        self.context = context
+        self.pair = context.pair
+        self.client = context.client
+        self.store = context.store
+        self.pair_id = context.pair_id
         self.options = options
         self.tally = tally or Tally()
         self._progress = progress
@@ -213,9 +212,9 @@ class Cycle:
     async def _execute(self, target: Target, writer: StateWriter) -> LimitVerdict | None:
         reader = StateReader(self.store.path)
         try:
-            executor = Executor(self.client, target, writer, self.tally,
-                                lambda item_id: reader.annotation_ids(self.pair_id, item_id),
-                                self._progress)
+            sinks = Sinks(writer, self.tally, self._progress or (lambda job: None))
+            executor = Executor(self.client, target, sinks,
+                                lambda item_id: reader.annotation_ids(self.pair_id, item_id))
             executor.gate = self.gate = self._new_gate(reader.tracked(self.pair_id))
             send, receive = anyio.create_memory_object_stream[Job](self.pair.workers * 4)
             async with anyio.create_task_group() as tg:

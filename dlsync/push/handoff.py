@@ -19,7 +19,7 @@ from typing import Protocol, TypeVar
 import anyio.from_thread
 
 from dlsync.constants import HANDOFF_BATCH, HANDOFF_MAX_WAIT_S
-from dlsync.push.executor import Job
+from dlsync.push.job import Job
 from dlsync.state.ops import WriteOp
 
 T_contra = TypeVar("T_contra", contravariant=True)

@@ -35,7 +35,7 @@ from dlsync.model import (
 )
 from dlsync.push.annotate import AnnotationWork, diff_annotations
 from dlsync.push.decide import Policy, StateChange, Verdict, decide, needs_hash, pair_moves
-from dlsync.push.executor import Job
+from dlsync.push.job import Job
 from dlsync.push.march import UNJOINABLE, Pair, march
 from dlsync.state.ops import DeleteFile, MarkFile, UpsertFile, WriteOp
 from dlsync.state.queries import StateReader

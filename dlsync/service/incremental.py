@@ -21,16 +21,14 @@ from anyio.abc import ObjectSendStream
 from dlsync import constants
 from dlsync.config import PairConfig
 from dlsync.model import ActionKind
+from dlsync.pairs import PairContext
 from dlsync.push.cycle import Cycle, CycleResult, RunOptions
-from dlsync.push.executor import Job, Target
+from dlsync.push.job import Job, Target
 from dlsync.push.planner import Finale, Planner, finish
-from dlsync.push.tally import Tally
-from dlsync.remote.client import DataloopClient
 from dlsync.service.clock import Clock
 from dlsync.service.scope import ScopedPlanner
 from dlsync.state.ops import MarkFile, RunKind, WriteOp
 from dlsync.state.queries import StateReader
-from dlsync.state.store import StateStore
 from dlsync.state.writer import StateWriter, running_writer
 
 _SENDS_CONTENT = frozenset({ActionKind.UPLOAD, ActionKind.OVERWRITE, ActionKind.REUPLOAD})
@@ -78,12 +76,10 @@ class GoneHold:
 class ServiceCycle(Cycle):
     """A ``Cycle`` that honours the grace of gone files, over a scope or the whole tree."""
 
-    def __init__(self, pair: PairConfig, client: DataloopClient, store: StateStore,
-                 pair_id: int, hold: GoneHold, *, scope: tuple[str, ...] | None = None,
-                 dataset_id: str = "", tally: Tally | None = None,
+    def __init__(self, context: PairContext, hold: GoneHold, *,
+                 scope: tuple[str, ...] | None = None, dataset_id: str = "",
                  stop: threading.Event | None = None) -> None:
-        super().__init__(pair, client, store, pair_id, RunOptions(kind=RunKind.RECONCILE),
-                         tally=tally)
+        super().__init__(context, RunOptions(kind=RunKind.RECONCILE))
         self.hold = hold
         self.clock = hold.clock
         self.unsettled: list[str] = []

@@ -29,7 +29,7 @@ from dlsync.config import Direction, PairConfig
 from dlsync.errors import DlsyncError, EmptyRootError, is_fatal
 from dlsync.local.layout import LayoutKind
 from dlsync.local.watch import Hint, HintKind, WatchSource, open_watch, pump_hints
-from dlsync.pairs import pair_spec
+from dlsync.pairs import PairContext, pair_spec
 from dlsync.pull.puller import PullResult, poll_annotations
 from dlsync.remote.client import DataloopClient
 from dlsync.service.clock import Clock, wait_for_event
@@ -256,9 +256,8 @@ class PairService:
         async with self._lock:
             with anyio.CancelScope(shield=True) as work:
                 self._work = work
-                cycle = ServiceCycle(self.pair, self.client, self.store, self._pair_id,
-                                     self.hold, scope=scope, dataset_id=self.dataset_id,
-                                     stop=self._stop_flag)
+                cycle = ServiceCycle(self._context(), self.hold, scope=scope,
+                                     dataset_id=self.dataset_id, stop=self._stop_flag)
                 try:
                     result = await cycle.run()
                 except EmptyRootError as exc:
@@ -282,6 +281,9 @@ class PairService:
             self._log_cycle(scope, cycle)
         await self._schedule_retries(cycle)
         return True
+
+    def _context(self) -> PairContext:
+        return PairContext(self.pair, self.client, self.store, self._pair_id)
 
     async def _pause(self, reason: str) -> None:
         """Hold the pair: a root it tracks files in looks unmounted. Nothing is changed; every
@@ -310,8 +312,7 @@ class PairService:
             with anyio.CancelScope(shield=True) as work:
                 self._work = work
                 try:
-                    result = await poll_annotations(self.pair, self.client, self.store,
-                                                    self._pair_id)
+                    result = await poll_annotations(self._context())
                 except EmptyRootError as exc:
                     await self._pause(str(exc))
                     return False

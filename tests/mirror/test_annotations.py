@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from dlsync.errors import BadRequestError
-from dlsync.push import executor as transfer
+from dlsync.push import itemstep
 from tests.layouts import Layout, write_item
 from tests.mirror.conftest import MirrorRun, Remote, fingerprint_of, labels
 
@@ -122,7 +122,7 @@ async def test_failed_annotation_post_unmarks_the_item_and_is_retried(
         raise BadRequestError("annotations refused by the platform")
 
     with monkeypatch.context() as patch:
-        patch.setattr(transfer, "sync_annotations", refuse)
+        patch.setattr(itemstep, "sync_annotations", refuse)
         code, out, err = await mirror("--create")
     assert code == 1, out + err
     assert "annotations refused" in out

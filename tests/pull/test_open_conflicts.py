@@ -83,7 +83,8 @@ async def test_mirror_with_conflict_local_pushes_over_an_open_pull_conflict(
 async def test_pull_dry_run_reports_and_changes_nothing(
         mirror: MirrorRun, pull: PullRun, remote: Remote, source: Path,
         state_path: Path) -> None:
-    """pull --dry-run says what it would write; no file, platform or state change."""
+    """pull --dry-run prints its plan (one line per file it would write, the replacement
+    of a local file marked as such); no file, platform or state change."""
     (source / "x.jpg").write_bytes(b"pixels")
     _write(source / "x.jpg.json", ["cat"])
     assert (await mirror("--create")).code == 0
@@ -100,7 +101,13 @@ async def test_pull_dry_run_reports_and_changes_nothing(
 
     code, out, err = await pull("--dry-run", "--json")
     assert code == 0, out + err
-    assert json.loads(out)["outcomes"] == {"would-be-written": 1}
+    plan = json.loads(out)
+    assert [(a["kind"], a["path"]) for a in plan["actions"]] == [("replace", "x.jpg")]
+    assert plan["actions"][0]["file"] == str(source / "x.jpg.json")
+    assert plan["summary"] == {"counts": {"replace": 1}, "replaced": 1}
+    code, text, err = await pull("--dry-run")
+    assert code == 0, text + err
+    assert text.splitlines()[0] == ("* x.jpg  (changed on the platform: x.jpg.json replaced)")
     assert (source / "x.jpg.json").read_bytes() == before_file
     assert writes(remote.gate.stats()) == {}
     assert _record(state_path) == before

@@ -8,7 +8,7 @@ from dlsync.destruction import DestructionGate, Limits
 from dlsync.local.annotations import AnnotationSet
 from dlsync.model import Action, ActionKind, RelPath
 from dlsync.push.annotate import AnnotationWork
-from dlsync.push.executor import Job
+from dlsync.push.job import Job
 
 
 def item_delete(i: int) -> Job:

@@ -6,8 +6,8 @@ import anyio
 import anyio.to_thread
 
 from dlsync.model import Action, ActionKind, FileStatus, RelPath
-from dlsync.push.executor import Job
 from dlsync.push.handoff import Handoff
+from dlsync.push.job import Job
 from dlsync.state.ops import MarkFile, WriteOp
 
 

@@ -1,0 +1,49 @@
+"""The annotation file a pull writes for one item, built from what the platform lists.
+
+The file is the dtlpy JSON layout, ``{"annotations": [...], "metadata": {"user": ...}}``: each
+annotation as the platform lists it (ids, creator, timestamps kept, URL fields dropped), ordered
+by id, and the item's ``metadata.user`` without dlsync's fingerprint key. The push side's
+canonical form drops the server-owned fields, so the written file hashes to exactly the
+platform's set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dlsync.constants import FINGERPRINT_KEY, URL_FIELDS
+from dlsync.local.annotations import AnnotationSet, dump_annotation_file, parse_annotations
+from dlsync.pull.rules import SetView
+from dlsync.pull.source import RemoteEntry
+
+EMPTY_SET_HASH = parse_annotations(dump_annotation_file([]), "<empty>").set_hash
+"""The set hash of a file with no annotations and no metadata."""
+
+
+
+def view(set_hash: str | None) -> SetView:
+    """The rules' view of a set hash (``None``: no annotation file)."""
+    return SetView(set_hash, set_hash is None or set_hash == EMPTY_SET_HASH)
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteDocument:
+    """The annotation file a pull would write for one item, parsed back as the push reads it."""
+
+    data: bytes
+    parsed: AnnotationSet
+    owned: tuple[tuple[str, str], ...]     # (canonical hash, annotation id), file order
+
+
+def remote_document(entry: RemoteEntry) -> RemoteDocument:
+    """The file content for ``entry``; ``AnnotationFileError`` names the item when unusable."""
+    notes = sorted(entry.annotations, key=lambda a: str(a.get("id")))
+    written = [{k: v for k, v in note.items() if k not in URL_FIELDS} for note in notes]
+    user = dict((entry.item.get("metadata") or {}).get("user") or {})
+    user.pop(FINGERPRINT_KEY, None)
+    data = dump_annotation_file(written, {"user": user} if user else {})
+    parsed = parse_annotations(data, f"platform annotations of {entry.path} "
+                                     f"(item {entry.item['id']})")
+    owned = tuple((one.hash, str(note.get("id")))
+                  for one, note in zip(parsed.annotations, notes, strict=True))
+    return RemoteDocument(data, parsed, owned)

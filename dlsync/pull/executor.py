@@ -1,0 +1,160 @@
+"""Carrying out one item's pull step: write, record, keep or report, and record it in state.
+
+What a pull writes is recorded as the push side records a sync (annotation file stat, set hash,
+and every annotation in the file as dlsync's own, by remote id), so a following ``dlsync
+mirror`` finds nothing to send. Replacing an existing annotation file is destructive: the
+executor runs it only when the destruction gate admitted the job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import anyio
+
+from dlsync import logs
+from dlsync.destruction import DestructionGate
+from dlsync.errors import AnnotationFileError, UngatedError
+from dlsync.model import FileStatus, StateRecord
+from dlsync.pull.document import RemoteDocument
+from dlsync.pull.files import (
+    FileStat,
+    conflict_copy_of,
+    conflict_name,
+    local_set_hash,
+    stat_of,
+    write_atomically,
+)
+from dlsync.pull.plan import PullKind, PullStep
+from dlsync.pull.source import RemoteEntry
+from dlsync.pull.tally import PullTally
+from dlsync.state.ops import AddAnnotations, MarkFile, RemoveAnnotations, UpsertFile, WriteOp
+from dlsync.state.writer import StateWriter
+
+_log = logs.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PullJob:
+    """One item's step with everything the executor needs to carry it out."""
+
+    step: PullStep
+    entry: RemoteEntry
+    state: StateRecord
+    document: RemoteDocument
+    local_hash: str | None
+    ticket: object | None = None
+
+    @property
+    def path(self) -> str:
+        return self.step.path
+
+
+@dataclass(slots=True)
+class PullExecutor:
+    """Runs pull jobs of one pair and records each in state."""
+
+    pair_id: int
+    writer: StateWriter
+    tally: PullTally
+    gate: DestructionGate
+
+    async def run(self, job: PullJob) -> None:
+        """Carry out ``job``'s step and count it."""
+        kind = job.step.kind
+        if kind is PullKind.REPLACE and not self.gate.admitted(job):
+            raise UngatedError(f"replacing the annotation file of {job.path} did not come "
+                               "through the destruction gate; refused")
+        if kind in (PullKind.CREATE, PullKind.REPLACE):
+            await self._write(job)
+        elif kind is PullKind.RECORD:
+            await self._record_in_sync(job)
+        elif kind is PullKind.KEEP_LOCAL:
+            await self._keep_local(job)
+        elif kind is PullKind.CONFLICT:
+            await self._conflict(job)
+        elif kind is PullKind.RESOLVE:
+            await self.writer.send(MarkFile(self.pair_id, job.state.path, FileStatus.SYNCED))
+            self.tally.count(kind.outcome)
+        else:
+            self.tally.count(kind.outcome)
+
+    async def _write(self, job: PullJob) -> None:
+        target = job.step.file
+        assert target is not None
+        if job.step.kind is PullKind.REPLACE:
+            self._check_unchanged(job, target)
+        stat = await anyio.to_thread.run_sync(write_atomically, target, job.document.data)
+        await self._record(job, job.document.parsed.set_hash, stat)
+        self.tally.count(job.step.kind.outcome)
+        _log.info("annotations pulled", path=job.path, file=str(target),
+                  replaced=job.step.kind is PullKind.REPLACE,
+                  annotations=len(job.document.owned))
+
+    @staticmethod
+    def _check_unchanged(job: PullJob, path: Path) -> None:
+        """Refuse to replace a file that changed after it was read (retried next pull)."""
+        before = FileStat(job.state.annotation_size, job.state.annotation_mtime_ns)
+        if stat_of(path) != before and local_set_hash(path, None, None) != job.local_hash:
+            raise AnnotationFileError(str(path), "changed while the pull read it; not "
+                                      "replaced, retried next pull")
+
+    async def _record_in_sync(self, job: PullJob) -> None:
+        current, state = job.step.file, job.state
+        stat = stat_of(current) if current is not None else FileStat(0, 0)
+        hash_ = None if current is None else job.local_hash
+        if state.status is FileStatus.SYNCED and state.annotations_hash == hash_ and \
+                (state.annotation_size, state.annotation_mtime_ns) == (stat.size,
+                                                                        stat.mtime_ns) and \
+                sorted(state.annotation_ids) == sorted(job.document.owned):
+            self.tally.count(PullKind.UNCHANGED.outcome)
+            return
+        await self._record(job, hash_, stat)
+        self.tally.count(PullKind.RESOLVE.outcome if state.status is FileStatus.CONFLICT
+                         else PullKind.RECORD.outcome)
+
+    async def _keep_local(self, job: PullJob) -> None:
+        """The local file wins: state takes the platform's set as seen, so the push diffs."""
+        record = replace(job.state, annotations_hash=job.document.parsed.set_hash,
+                         status=FileStatus.SYNCED, attempts=0, last_error=None)
+        await self.writer.send(UpsertFile(self.pair_id, record))
+        self.tally.count(PullKind.KEEP_LOCAL.outcome)
+
+    async def _conflict(self, job: PullJob) -> None:
+        target = job.step.file
+        assert target is not None   # both sides changed: the local file exists
+        copy = conflict_copy_of(target, job.document.parsed.set_hash)
+        if copy is None:
+            copy = conflict_name(target)
+            await anyio.to_thread.run_sync(write_atomically, copy, job.document.data)
+        reason = job.step.reason.removesuffix(": both kept")
+        why = (f"annotations {reason}; the local file {target.name} is kept and the platform's "
+               f"version is in {copy.name}: merge them into {target.name} (or delete "
+               f"{copy.name} to keep the local file), then pull again")
+        await self.writer.send(MarkFile(self.pair_id, job.state.path, FileStatus.CONFLICT,
+                                        job.state.attempts + 1, why))
+        self.tally.conflict(job.path, why)
+        _log.warning("annotation conflict; both versions kept", path=job.path,
+                     local=str(target), platform=str(copy))
+
+    async def _record(self, job: PullJob, set_hash: str | None, stat: FileStat) -> None:
+        record = replace(job.state, annotations_hash=set_hash, annotation_size=stat.size,
+                         annotation_mtime_ns=stat.mtime_ns, status=FileStatus.SYNCED,
+                         attempts=0, last_error=None)
+        for op in _record_ops(self.pair_id, job, record):
+            await self.writer.send(op)
+
+
+def _record_ops(pair: int, job: PullJob, record: StateRecord) -> list[WriteOp]:
+    """The state writes that record ``job``'s item as synced with the platform's set."""
+    item_id = job.entry.item["id"]
+    ops: list[WriteOp] = [UpsertFile(pair, record)]
+    before, after = set(job.state.annotation_ids), set(job.document.owned)
+    gone = tuple(sorted({i for _, i in before} - {i for _, i in after}))
+    if gone:
+        ops.append(RemoveAnnotations(pair, item_id, gone))
+    added = tuple(sorted(after - before))
+    if added:
+        ops.append(AddAnnotations(pair, item_id, added))
+    return ops
