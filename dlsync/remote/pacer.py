@@ -12,7 +12,10 @@ One pacer per remote, shared by every worker. It combines
   maximum number of attempts and a maximum total wait per request.
 
 The call site decides *whether* a call may be repeated (``Idempotency``); the pacer decides
-when, from the error class alone.
+when, from the error class alone. Operation-level loops (a create looked up before it is posted
+again, an annotation post made exactly once, a download resumed with Range) decide whether
+themselves and take their waits from a ``RetryBudget`` (``Pacer.retry_budget``): the same
+backoff, clock, attempt cap and total-wait budget as a single call.
 """
 
 from __future__ import annotations
@@ -228,24 +231,42 @@ class Pacer:
         error is re-raised when attempts or the total wait run out.
         """
         self._counts["calls"] += 1
-        waited = 0.0
-        attempt = 0
+        budget = self.retry_budget(what)
         while True:
-            attempt += 1
             try:
                 return await self._attempt(send)
             except RemoteError as exc:
-                delay = self._retry_delay(exc, idempotency, attempt, waited)
-                if delay is None:
+                if not may_retry(exc, idempotency) or not await budget.wait(exc):
                     raise
-                log.warning("remote request failed, will retry", what=what, error=str(exc),
-                            status=exc.status, attempt=attempt, retry_in_s=round(delay, 3))
-            self._counts["retries"] += 1
-            if self.observer is not None:
-                self.observer.observe_retry()
-            waited += delay
-            self._waited += delay
-            await self._clock.sleep(delay)
+
+    def retry_budget(self, what: str) -> RetryBudget:
+        """A fresh budget of attempts and waiting for one retried call or operation."""
+        return RetryBudget(self, what)
+
+    def next_delay(self, attempt: int, waited: float,
+                   exc: RemoteError | None = None) -> float | None:
+        """Seconds to wait after failed ``attempt`` (1-based), or ``None`` when none is left.
+
+        Full-jitter ``backoff``; after a 429 at least its Retry-After (clamped). ``None`` once
+        ``attempt`` reaches ``max_attempts`` or the wait would take ``waited`` (the seconds this
+        call or operation has already waited) past ``max_total_wait``.
+        """
+        if attempt >= self.settings.max_attempts:
+            return None
+        delay = self.backoff(attempt)
+        if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
+            delay = max(delay, min(exc.retry_after, constants.MAX_RETRY_AFTER_S))
+        if waited + delay > self.settings.max_total_wait:
+            return None
+        return delay
+
+    async def pause(self, delay: float) -> None:
+        """Wait ``delay`` seconds on the pacer's clock before a retry, and count the retry."""
+        self._counts["retries"] += 1
+        if self.observer is not None:
+            self.observer.observe_retry()
+        self._waited += delay
+        await self._clock.sleep(delay)
 
     async def _attempt(self, send: Callable[[], Awaitable[T]]) -> T:
         async with self._slots:
@@ -264,18 +285,6 @@ class Pacer:
     def _notify(self, status: int | str) -> None:
         if self.observer is not None:
             self.observer.observe_request(status)
-
-    def _retry_delay(self, exc: RemoteError, idempotency: Idempotency, attempt: int,
-                     waited: float) -> float | None:
-        """Seconds to wait before the next attempt, or ``None`` when the call must give up."""
-        if not may_retry(exc, idempotency) or attempt >= self.settings.max_attempts:
-            return None
-        delay = self.backoff(attempt)
-        if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
-            delay = max(delay, min(exc.retry_after, constants.MAX_RETRY_AFTER_S))
-        if waited + delay > self.settings.max_total_wait:
-            return None
-        return delay
 
     def backoff(self, attempt: int) -> float:
         """Full-jitter backoff after failed ``attempt`` (1-based): uniform in [0, base·2^(n-1)]."""
@@ -323,3 +332,35 @@ class Pacer:
         self._bucket.set_rate(rate)
         if self.observer is not None:
             self.observer.set_rate(rate)
+
+
+class RetryBudget:
+    """The attempts and waiting of one retried call or operation, within the pacer's limits.
+
+    The loop that repeats the work decides *whether* a failure deserves another attempt (it
+    knows what may have been applied); ``wait`` decides *when*: it sleeps the pacer's
+    ``next_delay`` on the pacer's clock, or returns ``False`` at once when the attempt cap or the
+    total-wait budget is spent, and the loop re-raises.
+    """
+
+    def __init__(self, pacer: Pacer, what: str) -> None:
+        self._pacer = pacer
+        self.what = what
+        self.failures = 0
+        """Failed attempts so far."""
+        self.waited = 0.0
+        """Seconds waited between attempts so far."""
+
+    async def wait(self, exc: RemoteError, **context: object) -> bool:
+        """After the failed attempt that raised ``exc``, wait before the next one; ``False``
+        (at once) when none is left. ``context`` is added to the "will retry" log event."""
+        self.failures += 1
+        delay = self._pacer.next_delay(self.failures, self.waited, exc)
+        if delay is None:
+            return False
+        log.warning("remote request failed, will retry", what=self.what, error=str(exc),
+                    status=exc.status, attempt=self.failures, retry_in_s=round(delay, 3),
+                    **context)
+        self.waited += delay
+        await self._pacer.pause(delay)
+        return True
