@@ -81,7 +81,6 @@ ANNOTATION_HASH_KEY = FINGERPRINT_KEY   # metadata.user key of the stamp {"hash"
 RATE_INCREASE_INTERVAL_S = 1.0  # at most one additive rate increase per this many seconds
 RATE_DECREASE_WINDOW_S = 1.0    # minimum window between two rate cuts when no Retry-After is given
 MAX_RETRY_AFTER_S = 600.0       # a larger Retry-After is clamped (and still bounded by total wait)
-DOWNLOAD_RESUME_ATTEMPTS = 3    # Range resumes of one download at the same offset
 TOKEN_ENV = "DLSYNC_TOKEN"
 TOKEN_FILE_ENV = "DLSYNC_TOKEN_FILE"
 REFRESH_TOKEN_ENV = "DLSYNC_REFRESH_TOKEN"
