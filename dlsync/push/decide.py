@@ -51,6 +51,7 @@ import posixpath
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from dlsync.model import (
     Action,
@@ -152,13 +153,15 @@ def _untracked(local: LocalEntry, state: StateRecord | None, remote: RemoteItem 
         state.status is FileStatus.FAILED else ""
     annotated = _has_annotations(local, state, remote)
     if remote is None:
-        return _act(ActionKind.UPLOAD, local, fingerprint, retry + "new file", None, annotated)
+        return _act(ActionKind.UPLOAD, _Seen(local, fingerprint, None),
+                    retry + "new file", annotated)
     if remote.fingerprint == fingerprint:
-        return _act(ActionKind.ADOPT, local, fingerprint,
-                    retry + "remote item already has this content", remote, annotated)
+        return _act(ActionKind.ADOPT, _Seen(local, fingerprint, remote),
+                    retry + "remote item already has this content", annotated)
     why = "remote item has other content" if remote.fingerprint else \
         "remote item differs (no dlsync fingerprint)"
-    return _act(ActionKind.OVERWRITE, local, fingerprint, retry + why, remote, annotated)
+    return _act(ActionKind.OVERWRITE, _Seen(local, fingerprint, remote),
+                retry + why, annotated)
 
 
 def _tracked(local: LocalEntry, state: StateRecord, remote: RemoteItem | None,
@@ -167,26 +170,25 @@ def _tracked(local: LocalEntry, state: StateRecord, remote: RemoteItem | None,
     content_changed = fingerprint.sha256 != state.sha256
     annotated = _has_annotations(local, state, remote)
     if remote is None:
-        return _act(ActionKind.REUPLOAD, local, fingerprint,
-                    "synced before, missing on the platform", None, annotated)
+        return _act(ActionKind.REUPLOAD, _Seen(local, fingerprint, None),
+                    "synced before, missing on the platform", annotated)
     remote_changed = _changed_remotely(state, remote)
     if not policy.push_over_conflicts and _open_annotation_conflict(
             local, state, content_changed or remote_changed):
-        return _act(ActionKind.CONFLICT, local, fingerprint, state.last_error or
-                    _OPEN_CONFLICT, remote, False)
+        return _act(ActionKind.CONFLICT, _Seen(local, fingerprint, remote),
+                    state.last_error or _OPEN_CONFLICT, False)
     if state.status is FileStatus.CONFLICT or (content_changed and remote_changed):
         if remote.fingerprint == fingerprint:
-            return _act(ActionKind.ADOPT, local, fingerprint,
-                        "both sides now hold the same content", remote, annotated)
-        return _act(ActionKind.CONFLICT, local, fingerprint,
-                    "changed here and on the platform since the last sync; nothing written",
-                    remote, False)
+            return _act(ActionKind.ADOPT, _Seen(local, fingerprint, remote),
+                        "both sides now hold the same content", annotated)
+        return _act(ActionKind.CONFLICT, _Seen(local, fingerprint, remote),
+                    "changed here and on the platform since the last sync; nothing written", False)
     if content_changed:
-        return _act(ActionKind.OVERWRITE, local, fingerprint, "content changed", remote,
-                    annotated)
+        return _act(ActionKind.OVERWRITE, _Seen(local, fingerprint, remote),
+                    "content changed", annotated)
     if remote_changed:
-        return _act(ActionKind.OVERWRITE, local, fingerprint,
-                    "changed on the platform; the local copy is restored", remote, annotated)
+        return _act(ActionKind.OVERWRITE, _Seen(local, fingerprint, remote),
+                    "changed on the platform; the local copy is restored", annotated)
     return _unchanged(local, state, remote, fingerprint)
 
 
@@ -208,8 +210,8 @@ def _unchanged(local: LocalEntry, state: StateRecord, remote: RemoteItem,
         state.size, state.mtime_ns, state.inode)
     refresh = StateChange.REFRESH if stat_moved else StateChange.NONE
     if _annotations_changed(local, state):
-        verdict = _act(ActionKind.ANNOTATE, local, fingerprint, "annotations changed", remote,
-                       True)
+        verdict = _act(ActionKind.ANNOTATE, _Seen(local, fingerprint, remote),
+                       "annotations changed", True)
         return Verdict(verdict.action, verdict.reason, refresh, True)
     if stat_moved:
         return Verdict(None, "stat changed, same content", refresh)
@@ -236,8 +238,16 @@ def _local_gone(pair: Pair, policy: Policy) -> Verdict:
                    StateChange.MARK_DELETED)
 
 
-def _act(kind: ActionKind, local: LocalEntry, fingerprint: Fingerprint, reason: str,
-         remote: RemoteItem | None, annotations_changed: bool) -> Verdict:
+class _Seen(NamedTuple):
+    """One path's local file, its content fingerprint, and its remote item if any."""
+
+    local: LocalEntry
+    fingerprint: Fingerprint
+    remote: RemoteItem | None
+
+
+def _act(kind: ActionKind, seen: _Seen, reason: str, annotations_changed: bool) -> Verdict:
+    local, fingerprint, remote = seen
     action = Action(kind, local.path, reason, size=fingerprint.size,
                     item_id=remote.item_id if remote else None, sha256=fingerprint.sha256)
     return Verdict(action, reason, annotations_changed=annotations_changed)
