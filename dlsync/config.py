@@ -25,24 +25,9 @@ from typing import Any
 from dlsync import constants
 from dlsync.errors import ConfigError
 from dlsync.local.layout import AnnotationLayout, LayoutKind
+from dlsync.model import ConflictPolicy, Direction
 
 COMMAND_LINE = "command line"
-
-
-class Direction(enum.StrEnum):
-    """Which way a pair syncs."""
-
-    PUSH = "push"                          # local files and annotations to the remote
-    PULL_ANNOTATIONS = "pull-annotations"  # remote annotations into local files
-    BOTH = "both"
-
-
-class ConflictPolicy(enum.StrEnum):
-    """What wins when both sides changed the same item."""
-
-    KEEP_BOTH = "keep-both"  # keep the remote version, upload the local one beside it
-    LOCAL = "local"
-    REMOTE = "remote"
 
 
 class LogFormat(enum.StrEnum):

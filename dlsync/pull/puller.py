@@ -26,12 +26,12 @@ from typing import Any
 import anyio
 
 from dlsync import logs
-from dlsync.config import ConflictPolicy, PairConfig
+from dlsync.config import PairConfig
 from dlsync.constants import FINGERPRINT_KEY, PULL_OVERLAP_S, URL_FIELDS
 from dlsync.errors import AnnotationFileError, DlsyncError, is_fatal, primary
 from dlsync.local.annotations import AnnotationSet, dump_annotation_file, parse_annotations
 from dlsync.local.layout import LayoutKind
-from dlsync.model import FileStatus, StateRecord
+from dlsync.model import ConflictPolicy, FileStatus, StateRecord
 from dlsync.pairs import check_pair_roots
 from dlsync.pull.download import Fetch, download_item
 from dlsync.pull.files import (

@@ -9,8 +9,6 @@ import pytest
 from dlsync import constants
 from dlsync.config import (
     COMMAND_LINE,
-    ConflictPolicy,
-    Direction,
     LogFormat,
     as_dict,
     default_config_path,
@@ -20,6 +18,7 @@ from dlsync.config import (
 )
 from dlsync.errors import ConfigError
 from dlsync.local.layout import LayoutKind
+from dlsync.model import ConflictPolicy, Direction
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "dlsync.toml"
 
