@@ -18,7 +18,7 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -96,16 +96,6 @@ class PairConfig:
     reconcile_interval: float = constants.RECONCILE_S
     direction: Direction = Direction.PUSH
     conflict: ConflictPolicy = ConflictPolicy.KEEP_BOTH
-
-    @property
-    def max_delete_explicit(self) -> bool:
-        """True when ``max_delete`` was set for this pair itself (flag or its own table)."""
-        return "max_delete" in self.explicit
-
-    @property
-    def max_delete_annotations_explicit(self) -> bool:
-        """True when ``max_delete_annotations`` was set for this pair itself."""
-        return "max_delete_annotations" in self.explicit
 
 
 @dataclass(frozen=True, slots=True)
@@ -498,24 +488,3 @@ def pair_from_flags(*, name: str | None = None,
     if name is None and "project" in typed and "dataset" in typed:
         name = f"{typed['project']}/{typed['dataset']}{typed.get('remote_dir', '/').rstrip('/')}"
     return _build_pair(name or "", typed, {**(remotes or {})}, _cli_where())
-
-
-# Dumps ---------------------------------------------------------------------------------------
-
-_USERINFO = re.compile(r"(://[^/@:]*:)[^/@]*@")
-
-
-def as_dict(config: Config) -> dict[str, Any]:
-    """A JSON-able view of ``config`` for ``dlsync config show``; credentials in URLs masked."""
-    def clean(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: clean(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [clean(v) for v in value]
-        if isinstance(value, str):
-            return _USERINFO.sub(r"\1***@", value)
-        if isinstance(value, Path):
-            return str(value)
-        return value
-    view = asdict(config)
-    return {key: clean(value) for key, value in view.items()}
