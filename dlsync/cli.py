@@ -197,12 +197,12 @@ def ls(project: str, dataset: str, remote: str, remote_dir: str, as_json: bool) 
     import anyio
 
     from dlsync.config import pair_from_flags
-    from dlsync.ls import list_folder
+    from dlsync.ls import DatasetFolder, list_folder
 
     pair = pair_from_flags(source=".", project=project, dataset=dataset, remote=remote,
                            remote_dir=remote_dir)
-    anyio.run(lambda: list_folder(pair.remote, project, dataset, pair.remote_dir, sys.stdout,
-                                  as_json=as_json))
+    folder = DatasetFolder(pair.remote, project, dataset, pair.remote_dir)
+    anyio.run(lambda: list_folder(folder, sys.stdout, as_json=as_json))
     return 0
 
 

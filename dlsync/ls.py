@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import TextIO
 
 from dlsync.config import RemoteConfig
@@ -21,18 +22,32 @@ def _row(item: ItemJson) -> dict[str, object]:
             "dlsync": bool(read_fingerprint(item))}
 
 
-async def list_folder(remote: RemoteConfig, project: str, dataset: str, remote_dir: str,
-                      out: TextIO, *, as_json: bool = False) -> int:
-    """Print every file item under ``remote_dir``; return how many there were."""
-    async with connect(remote) as connection:
+@dataclass(frozen=True, slots=True)
+class DatasetFolder:
+    """A folder of a dataset on a remote: what ``dlsync ls`` lists."""
+
+    remote: RemoteConfig
+    project: str
+    dataset: str
+    remote_dir: str = "/"
+
+    @property
+    def label(self) -> str:
+        """``project/dataset/dir`` as log lines and summaries show it."""
+        return f"{self.project}/{self.dataset}{self.remote_dir.rstrip('/') or '/'}"
+
+
+async def list_folder(folder: DatasetFolder, out: TextIO, *, as_json: bool = False) -> int:
+    """Print every file item under ``folder``; return how many there were."""
+    async with connect(folder.remote) as connection:
         client = connection.client
         try:
-            project_id = (await client.get_project(project))["id"]
-            dataset_id = (await client.get_dataset(project_id, dataset))["id"]
+            project_id = (await client.get_project(folder.project))["id"]
+            dataset_id = (await client.get_dataset(project_id, folder.dataset))["id"]
         except NotFoundError as exc:
             raise UsageError(str(exc)) from exc
         count = 0
-        async for item in client.iter_items(dataset_id, [dql.under_folder(remote_dir)]):
+        async for item in client.iter_items(dataset_id, [dql.under_folder(folder.remote_dir)]):
             row = _row(item)
             count += 1
             if as_json:
@@ -42,6 +57,5 @@ async def list_folder(remote: RemoteConfig, project: str, dataset: str, remote_d
                 out.write(f"{mark} {format_size(int(str(row['size']))):>10}  "
                           f"{row['annotations']:>4} ann  {row['filename']}\n")
     if not as_json:
-        out.write(f"{count} items in {project}/{dataset}{remote_dir.rstrip('/') or '/'} "
-                  f"on {connection.url} (* = synced by dlsync)\n")
+        out.write(f"{count} items in {folder.label} on {connection.url} (* = synced by dlsync)\n")
     return count

@@ -195,3 +195,19 @@ class Action:
 DESTRUCTIVE_KINDS = frozenset({ActionKind.DELETE, ActionKind.DELETE_ANNOTATIONS,
                                ActionKind.OVERWRITE})
 """Kinds the executor runs only when the destruction gate admitted the job."""
+
+
+class Direction(enum.StrEnum):
+    """Which way a pair syncs."""
+
+    PUSH = "push"                          # local files and annotations to the remote
+    PULL_ANNOTATIONS = "pull-annotations"  # remote annotations into local files
+    BOTH = "both"
+
+
+class ConflictPolicy(enum.StrEnum):
+    """What wins when both sides changed the same item."""
+
+    KEEP_BOTH = "keep-both"  # keep the remote version, upload the local one beside it
+    LOCAL = "local"
+    REMOTE = "remote"

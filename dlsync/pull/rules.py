@@ -20,7 +20,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from dlsync.config import ConflictPolicy
+from dlsync.model import ConflictPolicy
 
 
 class PullVerdict(enum.StrEnum):

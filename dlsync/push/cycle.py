@@ -20,12 +20,11 @@ import anyio.from_thread
 import anyio.to_thread
 
 from dlsync import logs
-from dlsync.config import ConflictPolicy
 from dlsync.constants import BACKUP_DATE_FORMAT
 from dlsync.destruction import DestructionGate, Limits
 from dlsync.errors import DlsyncError, is_fatal, primary
 from dlsync.local.ignore import IgnoreRules
-from dlsync.model import Action, ActionKind
+from dlsync.model import Action, ActionKind, ConflictPolicy
 from dlsync.pairs import PairContext, check_pair_roots
 from dlsync.push.decide import Policy, group_folder_moves
 from dlsync.push.executor import Executor

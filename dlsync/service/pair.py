@@ -25,10 +25,11 @@ import anyio
 import anyio.to_thread
 
 from dlsync import constants, logs
-from dlsync.config import Direction, PairConfig
+from dlsync.config import PairConfig
 from dlsync.errors import DlsyncError, EmptyRootError, is_fatal
 from dlsync.local.layout import LayoutKind
 from dlsync.local.watch import Hint, HintKind, WatchSource, open_watch, pump_hints
+from dlsync.model import Direction
 from dlsync.pairs import PairContext, pair_spec
 from dlsync.pull.puller import PullResult, poll_annotations
 from dlsync.remote.client import DataloopClient

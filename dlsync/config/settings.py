@@ -1,0 +1,119 @@
+"""The validated configuration as frozen dataclasses: remotes, pairs, service, logging."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dlsync import constants
+from dlsync.config.convert import suggest
+from dlsync.errors import ConfigError
+from dlsync.local.layout import AnnotationLayout
+from dlsync.model import ConflictPolicy, Direction
+
+
+class LogFormat(enum.StrEnum):
+    """How log lines are written."""
+
+    AUTO = "auto"        # console on a TTY, JSON lines otherwise
+    JSON = "json"
+    CONSOLE = "console"
+
+
+class LogLevel(enum.StrEnum):
+    """The least severe log level written."""
+
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteConfig:
+    """A Dataloop API endpoint and how hard dlsync may use it; ``url`` "local" is the gate."""
+
+    name: str
+    url: str
+    token_file: Path | None = None
+    rate: float = constants.DEFAULT_RATE
+    burst: int = constants.DEFAULT_BURST
+    concurrency: int = constants.DEFAULT_CONCURRENCY
+
+    @property
+    def is_local(self) -> bool:
+        """Whether this is the embedded gate rather than a real remote."""
+        return self.url == constants.LOCAL_REMOTE
+
+
+LOCAL = RemoteConfig(name=constants.LOCAL_REMOTE, url=constants.LOCAL_REMOTE)
+
+
+@dataclass(frozen=True, slots=True)
+class PairConfig:
+    """One sync pair: a local root, the dataset folder it mirrors into, and every mirror flag."""
+
+    name: str
+    source: Path
+    project: str
+    dataset: str
+    remote: RemoteConfig = LOCAL
+    remote_dir: str = "/"
+    annotations: AnnotationLayout = field(default_factory=AnnotationLayout.sidecar)
+    create: bool = False
+    delete: bool = False
+    max_delete: int = constants.DEFAULT_MAX_DELETE
+    max_delete_annotations: int = constants.DEFAULT_MAX_DELETE_ANNOTATIONS
+    explicit: frozenset[str] = frozenset()
+    """Limit keys set on the command line or in the pair's own table (never via [defaults]):
+    only those lift the half-of-tracked rules."""
+    allow_empty_root: bool = False
+    delete_excluded: bool = False
+    backup_dir: str | None = None
+    workers: int = constants.DEFAULT_WORKERS
+    ignore: tuple[str, ...] = ()
+    follow_symlinks: bool = False
+    settle: float = constants.SETTLE_S
+    delete_grace: float = constants.DELETE_GRACE_S
+    reconcile_interval: float = constants.RECONCILE_S
+    direction: Direction = Direction.PUSH
+    conflict: ConflictPolicy = ConflictPolicy.KEEP_BOTH
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceConfig:
+    """Settings of the background service."""
+
+    metrics: bool = False
+    metrics_address: str = constants.METRICS_ADDRESS
+    shutdown_timeout: float = constants.SHUTDOWN_TIMEOUT_S
+
+
+@dataclass(frozen=True, slots=True)
+class LoggingConfig:
+    """Log verbosity and format."""
+
+    level: LogLevel = LogLevel.INFO
+    format: LogFormat = LogFormat.AUTO
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """A whole configuration file; ``source`` is the file it came from."""
+
+    pairs: Mapping[str, PairConfig] = field(default_factory=dict)
+    remotes: Mapping[str, RemoteConfig] = field(default_factory=dict)
+    service: ServiceConfig = ServiceConfig()
+    logging: LoggingConfig = LoggingConfig()
+    state: Path | None = None
+    source: Path | None = None
+
+    def pair(self, name: str) -> PairConfig:
+        """The pair called ``name``, or a ConfigError listing the ones there are."""
+        if name in self.pairs:
+            return self.pairs[name]
+        raise ConfigError(f"no sync pair {name!r}{suggest(name, self.pairs)}; pairs defined: "
+                          f"{', '.join(sorted(self.pairs)) or 'none'}", key=f"pairs.{name}",
+                          source=str(self.source) if self.source else None)
