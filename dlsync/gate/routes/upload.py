@@ -17,12 +17,12 @@ from aiohttp import web
 from dlsync.gate import render
 from dlsync.gate.blobs import BlobWriter
 from dlsync.gate.context import API_PREFIX, GateContext, base_url, gate_of, user_of
+from dlsync.gate.documents import Blob, FileUpload
 from dlsync.gate.multipart import FormReader, PartHead, boundary_of
 from dlsync.gate.paths import clean_path
 from dlsync.gate.refusal import bad_request
 from dlsync.gate.routes.bodies import media_type
 from dlsync.gate.shebang import ShebangSniffer
-from dlsync.gate.store import Blob
 
 routes = web.RouteTableDef()
 OP_HEADER = "x-item-op"
@@ -133,10 +133,10 @@ async def upload(request: web.Request) -> web.Response:
     elif parts.blob is None:
         raise bad_request(f"upload of {path} has no 'file' part")
     else:
-        item, op = store.put_file(
-            dataset_id, path, parts.blob, metadata=_metadata(parts.fields.get("metadata")),
-            description=parts.fields.get("description"), user=user_of(request).email,
-            overwrite=mode == "overwrite")
+        upload = FileUpload(path, parts.blob, metadata=_metadata(parts.fields.get("metadata")),
+                            description=parts.fields.get("description"))
+        item, op = store.put_file(dataset_id, upload, user=user_of(request).email,
+                                  overwrite=mode == "overwrite")
         if op == "overwrite":
             gate_of(request).stats.destroyed_some("overwritten", 1)
     return web.json_response(render.item(base_url(request), item), headers={OP_HEADER: op})
