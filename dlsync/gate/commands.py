@@ -66,15 +66,18 @@ async def _serve(options: GateOptions) -> None:
 @click.option("--drop-after-share", type=float, default=0.5,
               help="Of the dropped requests, the share dropped after being applied.")
 @click.option("--seed", type=int, help="Seed for the fault decisions.")
+@click.option("--fail-first", type=int, default=0,
+              help="Answer the first N attempts of each distinct request 503.")
 def serve(host: str, port: int, data_dir: Path | None, memory: bool, rate_limit: float | None,
           fail_rate: float, latency_ms: float, drop_rate: float, drop_after_share: float,
-          seed: int | None) -> None:
+          seed: int | None, fail_first: int) -> None:
     """Serve the gate at http://HOST:PORT/api/v1 until SIGTERM or SIGINT."""
     if memory and data_dir is not None:
         raise click.UsageError("--data and --memory exclude each other")
     try:
         faults = FaultSettings(rate_limit=rate_limit, fail_rate=fail_rate, latency_ms=latency_ms,
-                               drop_rate=drop_rate, drop_after_share=drop_after_share, seed=seed)
+                               drop_rate=drop_rate, drop_after_share=drop_after_share, seed=seed,
+                               fail_first=fail_first)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
     data = None if memory else (data_dir or default_data_dir())

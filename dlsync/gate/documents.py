@@ -25,6 +25,15 @@ class Blob:
     shebang: dict[str, Any] | None = None  # what a shebang file says of itself (``shebang.py``)
 
 
+@dataclass(frozen=True)
+class FileUpload:
+    """One file as an upload names it: where it goes, its content, and its form fields."""
+
+    path: str
+    blob: Blob
+    metadata: dict[str, Any] | None = None   # the ``metadata`` form field, if sent
+    description: str | None = None
+
 
 def clean_name(name: Any, what: str) -> str:
     """``name`` if it is a usable project or dataset name; Refusal (400) otherwise."""
@@ -35,18 +44,17 @@ def clean_name(name: Any, what: str) -> str:
     return name
 
 
-def file_doc(existing: sqlite3.Row | None, path: str, blob: Blob,
-              metadata: dict[str, Any] | None, description: str | None,
-              user: str) -> dict[str, Any]:
+def file_doc(existing: sqlite3.Row | None, upload: FileUpload, user: str) -> dict[str, Any]:
     """The doc of an uploaded file: kept fields of ``existing``, form metadata, system metadata."""
     doc: dict[str, Any] = json.loads(existing["doc"]) if existing is not None else {
         "creator": user, "metadata": {}}
-    if metadata is not None:
-        doc["metadata"] = {k: v for k, v in metadata.items() if k != "system"}
-    if description is not None:
-        doc["description"] = description
+    if upload.metadata is not None:
+        doc["metadata"] = {k: v for k, v in upload.metadata.items() if k != "system"}
+    if upload.description is not None:
+        doc["description"] = upload.description
+    blob = upload.blob
     doc["metadata"]["system"] = {
-        "size": blob.size, "mimetype": blob.mimetype, "originalname": split_path(path)[1],
+        "size": blob.size, "mimetype": blob.mimetype, "originalname": split_path(upload.path)[1],
         "encoding": "7bit", "refs": [],
     }
     if blob.shebang is not None:

@@ -1,7 +1,11 @@
 """Deliberate misbehaviour: rate limiting, 5xx answers, latency and dropped connections.
 
 ``FaultSettings`` is the value callers set; ``FaultInjector`` turns it into one decision per
-request from a seeded ``random.Random``, so a run with a seed misbehaves the same way every time.
+request. Random faults come from a seeded ``random.Random``, so a run with a seed misbehaves the
+same way every time as long as its requests arrive in the same order. The fault schedule
+(``fail_first``) does not depend on order at all: the first N attempts of each distinct request
+fail, wherever they fall among other requests, so "every upload gets a 503 on its first two
+attempts, then succeeds" holds under any concurrency.
 """
 
 from __future__ import annotations
@@ -17,6 +21,13 @@ from typing import Any, Literal
 from dlsync.gate.refusal import bad_request
 
 FAIL_STATUSES = (500, 502, 503)
+SCHEDULED_STATUS = 503           # what the fault schedule answers (every client retries it)
+INJECTED_ERROR = "injected server error"
+# Routes whose handler consults the schedule itself, once it has read enough of the body to tell
+# requests apart: an upload has one URL for every file, so it counts attempts per uploaded path.
+UPLOAD_ROUTE = "POST /datasets/{id}/items"
+KEYED_BY_HANDLER = frozenset({UPLOAD_ROUTE})  # routes/upload.py
+_SCHEDULE_KEYS_LIMIT = 100_000   # distinct requests remembered; later ones are not failed
 Drop = Literal["before", "after"] | None
 
 
@@ -31,6 +42,7 @@ class FaultSettings:
     drop_after_share: float = 0.5     # of dropped ones, the share dropped AFTER the request applied
     seed: int | None = None
     routes: tuple[str, ...] = ()      # route keys such as "POST /items/{id}/annotations"
+    fail_first: int = 0               # the first N attempts of each distinct request -> 503
 
     def __post_init__(self) -> None:
         for name in ("fail_rate", "drop_rate", "drop_after_share"):
@@ -41,6 +53,10 @@ class FaultSettings:
             raise ValueError(f"fault setting rate_limit must be positive, got {self.rate_limit}")
         if self.latency_ms < 0:
             raise ValueError(f"fault setting latency_ms must be >= 0, got {self.latency_ms}")
+        if isinstance(self.fail_first, bool) or not isinstance(self.fail_first, int) \
+                or self.fail_first < 0:
+            raise ValueError(f"fault setting fail_first must be a whole number >= 0, "
+                             f"got {self.fail_first!r}")
 
     def to_json(self) -> dict[str, Any]:
         """The settings as the admin endpoint shows them."""
@@ -105,21 +121,41 @@ class FaultInjector:
         self.settings = settings
         self._rng = random.Random(settings.seed)
         self._bucket = TokenBucket(settings.rate_limit) if settings.rate_limit else None
+        self._attempts: dict[str, int] = {}
 
     def set(self, settings: FaultSettings) -> None:
-        """Switch to ``settings`` (a new seed restarts the random sequence)."""
+        """Switch to ``settings`` (a new seed restarts the random sequence; the fault schedule
+        counts every request's attempts afresh)."""
         if settings.seed != self.settings.seed:
             self._rng = random.Random(settings.seed)
         if settings.rate_limit != self.settings.rate_limit:
             self._bucket = TokenBucket(settings.rate_limit) if settings.rate_limit else None
+        self._attempts = {}
         self.settings = settings
 
     def applies_to(self, route_key: str) -> bool:
         """True when faults target ``route_key``."""
         return not self.settings.routes or route_key in self.settings.routes
 
-    async def decide(self) -> Verdict:
-        """Wait the configured latency, then pick this request's verdict."""
+    def scheduled(self, attempt_key: str) -> Verdict:
+        """A 503 while ``attempt_key`` has had fewer than ``fail_first`` attempts; counts this one.
+
+        ``attempt_key`` names the request, not the attempt: method and path, plus whatever the
+        route tells its requests apart by (an upload's item path).
+        """
+        seen = self._attempts.get(attempt_key, 0)
+        if seen >= self.settings.fail_first:
+            return Verdict()
+        if not seen and len(self._attempts) >= _SCHEDULE_KEYS_LIMIT:
+            return Verdict()
+        self._attempts[attempt_key] = seen + 1
+        return Verdict(status=SCHEDULED_STATUS)
+
+    async def decide(self, attempt_key: str | None) -> Verdict:
+        """Wait the configured latency, then pick this request's verdict.
+
+        ``attempt_key`` (see ``scheduled``) is None when the handler consults the schedule itself.
+        """
         settings = self.settings
         if settings.latency_ms > 0:
             await asyncio.sleep(settings.latency_ms / 1000.0)
@@ -127,6 +163,10 @@ class FaultInjector:
             wait = self._bucket.take()
             if wait > 0:
                 return Verdict(status=429, retry_after=max(1, math.ceil(wait)))
+        if attempt_key is not None and settings.fail_first:
+            verdict = self.scheduled(attempt_key)
+            if verdict.status is not None:
+                return verdict
         if settings.fail_rate and self._rng.random() < settings.fail_rate:
             return Verdict(status=self._rng.choice(FAIL_STATUSES))
         if settings.drop_rate and self._rng.random() < settings.drop_rate:

@@ -24,18 +24,9 @@ class IdGenerator:
         self._clock = clock
         self._lock = threading.Lock()
 
-    def observe(self, seen_id: str) -> None:
-        """Make every later id larger than ``seen_id``."""
-        with self._lock:
-            self._last = max(self._last, int(seen_id, 16))
-
     def next_id(self) -> str:
-        """A new id, larger than every id handed out or observed before."""
+        """A new id, larger than every id handed out before (or ``last_id``)."""
         with self._lock:
             self._last = max(int(self._clock()) << _COUNTER_BITS, self._last + 1)
             return f"{self._last:0{ID_HEX_DIGITS}x}"
 
-
-def is_id(text: str) -> bool:
-    """True when ``text`` is shaped like a gate id."""
-    return len(text) == ID_HEX_DIGITS and all(c in "0123456789abcdef" for c in text)

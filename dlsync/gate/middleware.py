@@ -15,7 +15,7 @@ from aiohttp import web
 from dlsync import logs
 from dlsync.gate.auth import BadToken
 from dlsync.gate.context import ADMIN_PREFIX, API_PREFIX, USER, gate_of
-from dlsync.gate.faults import Verdict
+from dlsync.gate.faults import INJECTED_ERROR, KEYED_BY_HANDLER, Verdict
 from dlsync.gate.refusal import Refusal
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -41,7 +41,7 @@ def _is_admin(request: web.Request) -> bool:
 def _fault_response(verdict: Verdict) -> web.Response:
     response = error_response(
         verdict.status or 500,
-        "rate limit exceeded" if verdict.status == 429 else "injected server error",
+        "rate limit exceeded" if verdict.status == 429 else INJECTED_ERROR,
     )
     if verdict.retry_after is not None:
         response.headers["Retry-After"] = str(verdict.retry_after)
@@ -61,7 +61,10 @@ async def traffic(request: web.Request, handler: Handler) -> web.StreamResponse:
     if _is_admin(request):
         return await handler(request)
     gate, key, started = gate_of(request), route_key(request), time.monotonic()
-    verdict = await gate.faults.decide() if gate.faults.applies_to(key) else Verdict()
+    verdict = Verdict()
+    if gate.faults.applies_to(key):
+        attempt = None if key in KEYED_BY_HANDLER else f"{request.method} {request.path}"
+        verdict = await gate.faults.decide(attempt)
     if verdict.drop == "before":
         gate.stats.dropped("before")
         return _drop(request)

@@ -65,6 +65,24 @@ async def test_serve_memory_prints_url_and_token_and_stops_on_sigterm(
     assert process.wait(timeout=30) == 0
 
 
+async def test_serve_fail_first_answers_each_request_503_first(
+    served: list[subprocess.Popen[str]],
+) -> None:
+    """``--fail-first 1``: a request's first attempt gets 503, its second the real answer."""
+    process = _serve("--memory", "--fail-first", "1")
+    served.append(process)
+    match = _listening(process)
+    statuses = []
+    async with aiohttp.ClientSession(
+            headers={"Authorization": f"Bearer {match['token']}"}) as session:
+        for _ in range(2):
+            async with session.get(match["url"] + "/users/me") as response:
+                statuses.append(response.status)
+    assert statuses == [503, 200]
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0
+
+
 async def test_sigkilled_gate_keeps_every_acknowledged_upload(
     served: list[subprocess.Popen[str]], gate_factory: GateFactory, tmp_path: Path
 ) -> None:

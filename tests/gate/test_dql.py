@@ -13,7 +13,7 @@ from dlsync.gate.dql import compile_query, glob_regex
 from dlsync.gate.records import ITEM_FIELDS
 from dlsync.gate.refusal import Refusal
 from dlsync.gate.server import GateOptions, start_gate
-from dlsync.gate.store import Blob
+from dlsync.gate.store import Blob, FileUpload
 from tests.gate.conftest import GateApi
 
 FILES = [
@@ -128,8 +128,8 @@ class SeededGate:
         blob = Blob(sha256="0" * 64, size=1, mimetype="image/jpeg")
         for i in range(self.n + 10):
             folder = "/many" if i < self.n else "/other"
-            self.gate.store.put_file(dataset_id, f"{folder}/{i:05d}.jpg", blob, metadata=None,
-                                     description=None, user="seed@dlsync.test", overwrite=False)
+            upload = FileUpload(f"{folder}/{i:05d}.jpg", blob)
+            self.gate.store.put_file(dataset_id, upload, user="seed@dlsync.test", overwrite=False)
         return api, dataset_id
 
     async def __aexit__(self, *exc: object) -> None:

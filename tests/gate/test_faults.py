@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import aiohttp
@@ -51,6 +52,56 @@ async def test_fail_rate_answers_5xx_and_applies_nothing(gate_factory: GateFacto
     assert gate.store.projects() == []
 
 
+async def test_fail_first_fails_each_request_its_first_attempts(
+        gate_factory: GateFactory) -> None:
+    """fail_first=2: each method + path gets 503, 503, then its answer; paths count apart."""
+    gate = await gate_factory(GateOptions(faults=FaultSettings(fail_first=2)))
+    async with await _session(gate) as session:
+        api = GateApi(session, gate.url)
+        me = [(await api.call("GET", "/users/me"))[0] for _ in range(4)]
+        projects = [(await api.call("GET", "/projects"))[0] for _ in range(3)]
+    assert me == [503, 503, 200, 200]
+    assert projects == [503, 503, 200]
+    assert gate.stats()["by_status"] == {"503": 4, "200": 3}
+
+
+async def test_fail_first_counts_uploads_per_path_under_concurrency(
+        gate_factory: GateFactory) -> None:
+    """Uploads share one URL; the schedule tells them apart by path, however they interleave."""
+    gate = await gate_factory(GateOptions())
+    async with await _session(gate) as session:
+        api = GateApi(session, gate.url)
+        dataset_id = await api.new_dataset("scheduled")
+        gate.set_faults(FaultSettings(fail_first=2, routes=("POST /datasets/{id}/items",)))
+
+        async def until_stored(path: str) -> list[int]:
+            statuses: list[int] = []
+            while not statuses or statuses[-1] != 200:
+                statuses.append((await api.upload(dataset_id, path))[0])
+            return statuses
+
+        paths = [f"/s/{n:02d}.jpg" for n in range(12)]
+        runs = await asyncio.gather(*(until_stored(p) for p in paths))
+        folder_statuses = [(await api.call("POST", f"/datasets/{dataset_id}/items",
+                                           data={"type": "dir", "path": "/made"}))[0]
+                           for _ in range(3)]
+    assert runs == [[503, 503, 200]] * len(paths)
+    assert folder_statuses == [503, 503, 200]
+    listed = gate.store.query_items(dataset_id, {"filter": {"$and": [{"type": "file"}]}})
+    assert sorted(i["filename"] for i in listed.entities) == paths
+
+
+async def test_fail_first_starts_counting_afresh_when_set(gate_factory: GateFactory) -> None:
+    """Setting the faults again (with or without fail_first) restarts every request's count."""
+    gate = await gate_factory(GateOptions(faults=FaultSettings(fail_first=1)))
+    async with await _session(gate) as session:
+        api = GateApi(session, gate.url)
+        before = [(await api.call("GET", "/users/me"))[0] for _ in range(2)]
+        gate.set_faults(FaultSettings(fail_first=1))
+        after = [(await api.call("GET", "/users/me"))[0] for _ in range(2)]
+    assert before == after == [503, 200]
+
+
 async def test_latency_is_added_before_handling(gate_factory: GateFactory) -> None:
     """latency_ms delays each answer by at least that long."""
     gate = await gate_factory(GateOptions(faults=FaultSettings(latency_ms=150)))
@@ -96,12 +147,24 @@ async def test_faults_change_at_runtime_through_admin_endpoint(api: GateApi) -> 
     assert (await api.call("GET", "/users/me"))[0] == 200
 
 
+async def test_admin_sets_the_fault_schedule(api: GateApi) -> None:
+    """POST /__gate__/faults takes fail_first; the next attempts of a request follow it."""
+    changed = await api.ok("POST", "/__gate__/faults",
+                           json={"fail_first": 1, "routes": ["GET /users/me"]})
+    assert changed["fail_first"] == 1
+    statuses = [(await api.call("GET", "/users/me"))[0] for _ in range(2)]
+    await api.ok("POST", "/__gate__/faults", json={"fail_first": 0, "routes": []})
+    assert statuses == [503, 200]
+
+
 async def test_admin_rejects_unknown_or_invalid_settings(api: GateApi) -> None:
-    """Unknown fault names and out-of-range shares are refused with 400 and change nothing."""
-    for body in ({"fail_rat": 1}, {"fail_rate": 2.0}, {"seed": "x"}):
+    """Unknown fault names and out-of-range values are refused with 400 and change nothing."""
+    for body in ({"fail_rat": 1}, {"fail_rate": 2.0}, {"seed": "x"}, {"fail_first": -1},
+                 {"fail_first": 1.5}, {"fail_first": True}):
         status, answer = await api.call("POST", "/__gate__/faults", json=body)
         assert status == 400 and answer["message"]
-    assert (await api.ok("GET", "/__gate__/faults"))["fail_rate"] == 0.0
+    settings = await api.ok("GET", "/__gate__/faults")
+    assert settings["fail_rate"] == 0.0 and settings["fail_first"] == 0
 
 
 async def test_stats_count_by_route_and_status_and_reset(api: GateApi, gate: RunningGate) -> None:

@@ -150,6 +150,28 @@ async def test_projects_and_datasets_lookups(api: GateApi) -> None:
     assert (await api.call("GET", f"/datasets/{dataset_id}"))[0] == 404
 
 
+async def test_datasets_query_total_follows_creates_renames_and_deletes(api: GateApi) -> None:
+    """The total of a datasets query counts datasets created, renamed or deleted since it ran."""
+    project = await api.ok("POST", "/projects", data={"name": "project-totals"})
+    body = {"filter": {}, "page": 0, "pageSize": 1000, "resource": "datasets",
+            "context": {"projects": [project["id"]]}}
+
+    async def total() -> int:
+        return int((await api.ok("POST", "/datasets/query", json=body))["totalItemsCount"])
+
+    first = await api.ok("POST", "/datasets", json={"name": "a", "projects": [project["id"]]})
+    assert await total() == 1
+    await api.ok("POST", "/datasets", json={"name": "b", "projects": [project["id"]]})
+    assert await total() == 2
+    body["filter"] = {"$and": [{"name": "a"}]}
+    assert await total() == 1
+    await api.ok("PATCH", f"/datasets/{first['id']}", json={"name": "c"})
+    assert await total() == 0
+    await api.ok("DELETE", f"/datasets/{first['id']}")
+    body["filter"] = {}
+    assert await total() == 1
+
+
 async def test_unknown_project_name_is_404(api: GateApi) -> None:
     """GET /projects/{name}/name for a name nobody uses answers 404, not an empty array."""
     status, body = await api.call("GET", "/projects/nobody-made-this/name")

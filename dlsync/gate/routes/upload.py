@@ -2,7 +2,9 @@
 
 The ``file`` part is streamed into the blob store chunk by chunk and made durable before the
 item is written and the answer sent. In ``skip`` mode an existing item is returned unchanged
-(``x-item-op: skip``) and the upload is read and discarded.
+(``x-item-op: skip``) and the upload is read and discarded. Every upload has the same URL, so the
+fault schedule (``faults.py``) counts attempts per uploaded path, which is known once the form
+fields before the file part are read; a failed attempt reads and discards the file.
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ from aiohttp import web
 from dlsync.gate import render
 from dlsync.gate.blobs import BlobWriter
 from dlsync.gate.context import API_PREFIX, GateContext, base_url, gate_of, user_of
+from dlsync.gate.documents import Blob, FileUpload
+from dlsync.gate.faults import INJECTED_ERROR, UPLOAD_ROUTE
 from dlsync.gate.multipart import FormReader, PartHead, boundary_of
 from dlsync.gate.paths import clean_path
-from dlsync.gate.refusal import bad_request
+from dlsync.gate.refusal import Refusal, bad_request
 from dlsync.gate.routes.bodies import media_type
 from dlsync.gate.shebang import ShebangSniffer
-from dlsync.gate.store import Blob
 
 routes = web.RouteTableDef()
 OP_HEADER = "x-item-op"
@@ -69,6 +72,15 @@ async def _store_file(gate: GateContext, form: FormReader, head: PartHead,
                 shebang=sniffer.shebang(path or head.filename or ""))
 
 
+def _scheduled_failure(request: web.Request, path: str | None) -> Refusal | None:
+    """The 503 the fault schedule holds for this attempt at uploading ``path``, if any."""
+    faults = gate_of(request).faults
+    if not faults.applies_to(UPLOAD_ROUTE):
+        return None
+    verdict = faults.scheduled(f"{request.method} {request.path} {path}")
+    return None if verdict.status is None else Refusal(verdict.status, INJECTED_ERROR)
+
+
 async def _read_parts(request: web.Request, dataset_id: str, overwrite: bool) -> _Upload:
     gate, upload = gate_of(request), _Upload()
     form = FormReader(request.content, boundary_of(request.headers.get("Content-Type", "")))
@@ -78,6 +90,10 @@ async def _read_parts(request: web.Request, dataset_id: str, overwrite: bool) ->
                                                                             head.name))
             continue
         path = upload.fields.get("path")
+        if (failure := _scheduled_failure(request, path)) is not None:
+            while await form.read_chunk():
+                pass
+            raise failure
         existing = None
         if path is not None and not overwrite:
             existing = gate.store.item_at(dataset_id, clean_path(path))
@@ -106,8 +122,11 @@ async def _make_folder(request: web.Request, dataset_id: str) -> web.Response:
     form = await request.post()
     if form.get("type") != "dir":
         raise bad_request("a form upload must be type=dir with a path; files need multipart")
-    folder, op = gate_of(request).store.make_folder(dataset_id, form.get("path"),
-                                                    user_of(request).email)
+    path = form.get("path")
+    failure = _scheduled_failure(request, path if isinstance(path, str) else None)
+    if failure is not None:
+        raise failure
+    folder, op = gate_of(request).store.make_folder(dataset_id, path, user_of(request).email)
     return web.json_response(render.item(base_url(request), folder), headers={OP_HEADER: op})
 
 
@@ -133,10 +152,10 @@ async def upload(request: web.Request) -> web.Response:
     elif parts.blob is None:
         raise bad_request(f"upload of {path} has no 'file' part")
     else:
-        item, op = store.put_file(
-            dataset_id, path, parts.blob, metadata=_metadata(parts.fields.get("metadata")),
-            description=parts.fields.get("description"), user=user_of(request).email,
-            overwrite=mode == "overwrite")
+        upload = FileUpload(path, parts.blob, metadata=_metadata(parts.fields.get("metadata")),
+                            description=parts.fields.get("description"))
+        item, op = store.put_file(dataset_id, upload, user=user_of(request).email,
+                                  overwrite=mode == "overwrite")
         if op == "overwrite":
             gate_of(request).stats.destroyed_some("overwritten", 1)
     return web.json_response(render.item(base_url(request), item), headers={OP_HEADER: op})
