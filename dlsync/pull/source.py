@@ -65,7 +65,7 @@ async def full_batches(client: DataloopClient, dataset_id: str, remote_dir: str,
 
 
 async def changed_batches(client: DataloopClient, dataset_id: str, remote_dir: str,
-                          since: str, *, also: Iterable[str] = (), batch: int = PULL_BATCH
+                          since: str, *, also: Iterable[str] = ()
                           ) -> AsyncIterator[list[RemoteEntry]]:
     """The items under ``remote_dir`` touched at or after ``since`` (and the ids in ``also``),
     with their annotations."""
@@ -77,8 +77,8 @@ async def changed_batches(client: DataloopClient, dataset_id: str, remote_dir: s
                                                      dql.updated_since(since)]):
         touched.add(item["id"])
     ids = sorted(touched)
-    for start in range(0, len(ids), batch):
-        chunk = ids[start:start + batch]
+    for start in range(0, len(ids), PULL_BATCH):
+        chunk = ids[start:start + PULL_BATCH]
         items = [item async for item in client.iter_items(
             dataset_id, [dql.under_folder(remote_dir), {"id": {"$in": chunk}}])]
         if items:
