@@ -117,8 +117,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="200 files (seconds)")
     parser.add_argument("--files", type=int, default=2000)
     parser.add_argument("--no-docs", action="store_true", help="do not write docs/benchmarks.md")
+    parser.add_argument("--skip-dtlpy", action="store_true",
+                        help="dlsync against the bare loop only (comparing two dlsync builds)")
     args = parser.parse_args()
     count = 200 if args.quick else args.files
+    if args.skip_dtlpy:
+        compare_with_bare(count)
+        return
     with common.scratch() as tmp_name:
         tmp = Path(tmp_name)
         tree = common.write_tree(tmp / "tree", count=count, folders=FOLDERS, size=SIZE,
@@ -160,6 +165,30 @@ def main() -> None:
     ]
     common.report("First mirror vs dtlpy vs a bare loop", "python bench/mirror_vs_dtlpy.py",
                   text, notes, write=not args.no_docs and not args.quick)
+
+
+def compare_with_bare(count: int) -> None:
+    """dlsync and the bare loop only, with CPU per item: for comparing dlsync builds."""
+    with common.scratch() as tmp_name:
+        tmp = Path(tmp_name)
+        tree = common.write_tree(tmp / "tree", count=count, folders=FOLDERS, size=SIZE,
+                                 boxes=BOXES)
+        project = f"bench-{uuid.uuid4().hex[:8]}"
+        with common.running_gate(tmp / "gate") as gate:
+            asyncio.run(common.make_datasets(gate, project, ["D1", "D3"]))
+            bare = asyncio.run(run_bare(gate, tree, project, "D3"))
+            command = common.mirror_command(tree, gate, project=project, dataset="D1",
+                                            state=tmp / "state.db",
+                                            extra=["--workers", str(WORKERS)])
+            run, summary = common.run_mirror(command, common.mirror_env(gate, tmp / "home"))
+            dlsync, in_run = run.wall_s, float(summary["duration_s"])
+            check = asyncio.run(common.verify_dataset(gate, project, "D1", items=count,
+                                                      annotations=count * BOXES))
+    print(json.dumps({"files": count, "bare_s": round(bare, 2), "dlsync_s": round(dlsync, 2),
+                      "dlsync_in_run_s": round(in_run, 2),
+                      "dlsync_over_bare": round(bare / dlsync, 3),
+                      "dlsync_cpu_ms_per_item": round(run.cpu_s / count * 1000, 3),
+                      "load": round(os.getloadavg()[0], 2), "verified": str(check)}))
 
 
 if __name__ == "__main__":
