@@ -158,8 +158,9 @@ def connectivity_row(seen: Contact | DlsyncError) -> Row:
         return Row.judge("connectivity",
                          (*texts, f"{seen.reply.status} in {seen.seconds * 1000:.0f} ms"), True)
     if isinstance(seen, AuthError):
-        return Row.judge("connectivity", (*texts, f"answered {seen.status or 'no'}: "
-                                          "the credentials were refused"), False)
+        seen_text = (f"answered {seen.status}: the credentials were refused" if seen.status
+                     else "not sent: the token cannot be used")
+        return Row.judge("connectivity", (*texts, seen_text), False)
     return Row.judge("connectivity", (*texts, f"no answer: {seen}"), False)
 
 
