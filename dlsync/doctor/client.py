@@ -112,7 +112,10 @@ class DoctorClient(DataloopClient):
         }
         reply, req = await self._call("POST", "/annotationtasks", f"create task {task.name}",
                                       UNSAFE, json=body)
-        command = await self._finished(replies.entity(reply.body, req))
+        answer = replies.entity(reply.body, req)
+        if "taskOwner" in answer or "assignmentIds" in answer:  # the task itself, not a command
+            return str(answer["id"])
+        command = await self._finished(answer)
         task_id = (command.get("spec") or {}).get("createdTaskId")
         if command.get("status") != "success" or not isinstance(task_id, str):
             raise ProtocolError(f"create task {task.name}: command {command['id']} ended "
