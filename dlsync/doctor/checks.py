@@ -122,6 +122,8 @@ def _lifetime(credentials: Credentials, now: float) -> str:
 
 def _span(seconds: float) -> str:
     minutes = int(seconds // 60)
+    if minutes == 0:
+        return f"{int(seconds)} s"
     if minutes < 60:
         return f"{minutes} min"
     return f"{minutes // 60} h {minutes % 60} min"
