@@ -224,6 +224,31 @@ def status(as_json: bool, config_path: Path | None, state: Path | None) -> int:
     return show(state_path_for(state, config), config, sys.stdout, as_json=as_json)
 
 
+@cli.command()
+@click.option("--remote", default=constants.PRODUCTION_REMOTE, show_default=True,
+              help='API base URL, or "local" for the embedded gate.')
+@click.option("--project", help="Dataloop project name: check access to it (and probe in it).")
+@click.option("--probe", is_flag=True, help="Check the gate's guesses about the platform in a "
+              "scratch dataset of --project (created, then deleted).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON document.")
+@click.option("--tick", type=click.FloatRange(min=0.0), default=constants.DOCTOR_TICK_S,
+              hidden=True, help="Seconds waited before a change whose updatedAt must move.")
+@click.option("--gate-data", type=_DIR, hidden=True, help="Data folder of the embedded gate.")
+def doctor(remote: str, project: str | None, probe: bool, as_json: bool, tick: float,
+           gate_data: Path | None) -> int:
+    """Check connectivity, TLS, proxy, auth, clock skew and project access of a remote.
+
+    With --probe, also check each guess the local gate makes about the platform (docs/gate.md)
+    in a scratch dataset, and print a table of assumption, expected, seen. Exit codes: 0 every
+    row holds; 1 a row differs or could not be checked; 2 usage error; 3 cannot authenticate.
+    """
+    from dlsync.doctor.command import DoctorRequest, remote_for, run_doctor
+
+    request = DoctorRequest(remote=remote_for(remote), project=project, probe=probe, tick=tick,
+                            gate_data=gate_data)
+    return run_doctor(request, sys.stdout, as_json=as_json)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``dlsync`` console script."""
     try:

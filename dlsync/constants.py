@@ -110,3 +110,9 @@ PULL_BATCH = 500                # items whose annotations are fetched with one q
 PART_SUFFIX = ".dlsync-part"    # a download in progress; resumed from its size
 CONFLICT_MARK = ".conflict-"    # b.json -> b.conflict-20261127T101500Z.json
 URL_FIELDS = ("url", "item", "dataset")  # annotation keys that only name the server's URLs
+
+# Doctor: `dlsync doctor` and its --probe of the gate's guesses (docs/gate.md)
+DOCTOR_MAX_SKEW_S = 30.0        # a larger gap between the local clock and the server's Date fails
+DOCTOR_TICK_S = 1.1             # waited before a change whose updatedAt must differ (1 s stamps)
+DOCTOR_COMMAND_WAIT_S = 60.0    # longest wait for the platform to finish the probe's task command
+DOCTOR_PROBE_PREFIX = "dlsync-probe-"  # scratch dataset name: dlsync-probe-20260101T120000Z

@@ -7,6 +7,7 @@ import sqlite3
 from typing import Any
 
 from dlsync.gate import records
+from dlsync.gate.behaviour import without_updated_at_sort
 from dlsync.gate.catalog import Catalog
 from dlsync.gate.database import Database
 from dlsync.gate.documents import annotation_doc, check_annotation
@@ -71,12 +72,14 @@ class Annotations:
     def delete_annotations(self, dataset_id: str, ids: list[str]) -> int:
         """Delete annotations by id and fix their items' counts; returns how many."""
         with self._db.write(dataset_id) as db:
-            _delete_annotations(db, ids)
+            _delete_annotations(db, ids, self._items.behaviour.annotation_delete_moves_item)
         return len(ids)
 
     def query_annotations(self, dataset_id: str, body: Any) -> Page:
         """A page of the dataset's annotations matching a DQL ``body``."""
         self._catalog.require_dataset(dataset_id)
+        if not self._items.behaviour.sort_by_updated_at:
+            body = without_updated_at_sort(body)
         query = compile_query(body, records.ANNOTATION_FIELDS, records.ANNOTATION_JOINS)
         rows, total, more = self._pager.page(Scope.of_dataset("annotations", dataset_id), query)
         return Page([records.annotation_json(r) for r in rows], total, query.page_size, more)
@@ -89,7 +92,7 @@ class Annotations:
         return self.delete_annotations(dataset_id, ids)
 
 
-def _delete_annotations(db: sqlite3.Connection, ids: list[str]) -> None:
+def _delete_annotations(db: sqlite3.Connection, ids: list[str], moves_item: bool) -> None:
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start:start + _CHUNK]
         marks = ",".join("?" * len(chunk))
@@ -97,7 +100,10 @@ def _delete_annotations(db: sqlite3.Connection, ids: list[str]) -> None:
             f"SELECT DISTINCT item_id FROM annotations WHERE id IN ({marks})", chunk)]
         db.execute(f"DELETE FROM annotations WHERE id IN ({marks})", chunk)
         # a deleted annotation leaves no row to find by its updatedAt: its item's moves instead
-        now = records.now_iso()
-        db.executemany("UPDATE items SET annotations_count = (SELECT count(*) FROM annotations "
-                       "WHERE item_id = items.id), updated_at = ? WHERE id = ?",
-                       [(now, i) for i in items])
+        count = ("UPDATE items SET annotations_count = (SELECT count(*) FROM annotations "
+                 "WHERE item_id = items.id)")
+        if moves_item:
+            now = records.now_iso()
+            db.executemany(count + ", updated_at = ? WHERE id = ?", [(now, i) for i in items])
+        else:
+            db.executemany(count + " WHERE id = ?", [(i,) for i in items])

@@ -12,6 +12,7 @@ import click
 
 from dlsync.constants import GATE_HOST, GATE_PORT, GATE_TOKEN_TTL_S
 from dlsync.gate.auth import TokenAuthority, load_secret
+from dlsync.gate.behaviour import GateBehaviour
 from dlsync.gate.faults import FaultSettings
 from dlsync.gate.users import UserStore, clean_email
 
@@ -68,9 +69,12 @@ async def _serve(options: GateOptions) -> None:
 @click.option("--seed", type=int, help="Seed for the fault decisions.")
 @click.option("--fail-first", type=int, default=0,
               help="Answer the first N attempts of each distinct request 503.")
+@click.option("--behaviour", "behaviour_settings", multiple=True, metavar="KEY=VALUE",
+              help="Answer the other way where the contract is uncertain, e.g. "
+              "overwrite_keeps_id=false (repeatable; docs/gate.md).")
 def serve(host: str, port: int, data_dir: Path | None, memory: bool, rate_limit: float | None,
           fail_rate: float, latency_ms: float, drop_rate: float, drop_after_share: float,
-          seed: int | None, fail_first: int) -> None:
+          seed: int | None, fail_first: int, behaviour_settings: tuple[str, ...]) -> None:
     """Serve the gate at http://HOST:PORT/api/v1 until SIGTERM or SIGINT."""
     if memory and data_dir is not None:
         raise click.UsageError("--data and --memory exclude each other")
@@ -78,12 +82,14 @@ def serve(host: str, port: int, data_dir: Path | None, memory: bool, rate_limit:
         faults = FaultSettings(rate_limit=rate_limit, fail_rate=fail_rate, latency_ms=latency_ms,
                                drop_rate=drop_rate, drop_after_share=drop_after_share, seed=seed,
                                fail_first=fail_first)
+        behaviour = GateBehaviour.from_settings(behaviour_settings)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
     data = None if memory else (data_dir or default_data_dir())
     from dlsync.gate.server import GateOptions
 
-    asyncio.run(_serve(GateOptions(host=host, port=port, data_dir=data, faults=faults)))
+    asyncio.run(_serve(GateOptions(host=host, port=port, data_dir=data, faults=faults,
+                                   behaviour=behaviour)))
 
 
 @gate.command()

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from dlsync.gate import records
+from dlsync.gate.behaviour import GateBehaviour, without_updated_at_sort
 from dlsync.gate.catalog import Catalog
 from dlsync.gate.database import Database
 from dlsync.gate.documents import FileUpload, file_doc, patch_item_doc
@@ -29,10 +30,12 @@ _INSERT_FILE = (
 class Items:
     """The items of every dataset in a ``Database``."""
 
-    def __init__(self, db: Database, pager: Pager, catalog: Catalog) -> None:
+    def __init__(self, db: Database, pager: Pager, catalog: Catalog,
+                 behaviour: GateBehaviour) -> None:
         self._db = db
         self._pager = pager
         self._catalog = catalog
+        self.behaviour = behaviour
 
     def _tree(self, db: sqlite3.Connection, dataset_id: str) -> FolderTree:
         return FolderTree(db, self._db.ids, dataset_id)
@@ -72,6 +75,8 @@ class Items:
     def query_items(self, dataset_id: str, body: Any) -> Page:
         """A page of the dataset's items matching a DQL ``body``."""
         self._catalog.require_dataset(dataset_id)
+        if not self.behaviour.sort_by_updated_at:
+            body = without_updated_at_sort(body)
         query = compile_query(body, records.ITEM_FIELDS, records.ITEM_JOINS)
         rows, total, more = self._pager.page(Scope.of_dataset("items", dataset_id), query)
         return Page([records.item_json(r) for r in rows], total, query.page_size, more)
@@ -98,6 +103,9 @@ class Items:
                 raise Refusal(409, f"{path} is a folder in dataset {dataset_id}; not replaced")
             if existing is not None and not overwrite:
                 return records.item_json(existing), "skip"
+            if existing is not None and not self.behaviour.overwrite_keeps_id:
+                delete_items(db, [existing["id"]])  # a new item replaces it
+                existing = None
             doc = file_doc(existing, upload, user)
             if existing is None:
                 item_id, op = self._insert_file(db, dataset_id, upload, doc), "created"

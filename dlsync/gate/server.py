@@ -49,10 +49,10 @@ def open_context(options: GateOptions) -> GateContext:
     """Store, blobs and token authority for ``options.data_dir`` (or in memory)."""
     blobs: BlobStore
     if options.data_dir is None:
-        store, blobs, secret = Store(None), MemoryBlobs(), memory_secret()
+        store, blobs, secret = Store(None, options.behaviour), MemoryBlobs(), memory_secret()
     else:
         options.data_dir.mkdir(parents=True, exist_ok=True)
-        store = Store(options.data_dir / DATABASE_FILE)
+        store = Store(options.data_dir / DATABASE_FILE, options.behaviour)
         blobs = DirectoryBlobs(options.data_dir / BLOB_DIR)
         secret = load_secret(options.data_dir)
     recipes = RecipeStore(store)

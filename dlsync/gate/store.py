@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from dlsync.gate.annotations import Annotations
+from dlsync.gate.behaviour import GateBehaviour
 from dlsync.gate.catalog import Catalog
 from dlsync.gate.database import Database
 from dlsync.gate.documents import Blob, FileUpload
@@ -29,12 +30,14 @@ __all__ = ["Blob", "FileUpload", "Page", "Store"]
 class Store:
     """SQLite-backed entity store (a file with WAL, or ``:memory:``)."""
 
-    def __init__(self, path: Path | None = None) -> None:
+    def __init__(self, path: Path | None = None,
+                 behaviour: GateBehaviour | None = None) -> None:
         self._db = Database(path)
         self.ids = self._db.ids
+        self.behaviour = behaviour or GateBehaviour()
         pager = Pager(self._db)
         self._catalog = Catalog(self._db, pager)
-        self._items = Items(self._db, pager, self._catalog)
+        self._items = Items(self._db, pager, self._catalog, self.behaviour)
         self._annotations = Annotations(self._db, pager, self._catalog, self._items)
 
     def close(self) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from dlsync.constants import ANNOTATION_BATCH
 from dlsync.gate import render
 from dlsync.gate.context import API_PREFIX, base_url, gate_of, user_of
 from dlsync.gate.exports import annotations_of
@@ -16,12 +15,13 @@ routes = web.RouteTableDef()
 
 @routes.post(API_PREFIX + "/items/{id}/annotations")
 async def create(request: web.Request) -> web.Response:
-    """Create up to 100 annotations on an item; answers the created array."""
+    """Create up to 100 annotations (``annotation_batch_limit``) on an item; answers them."""
     body = await json_body(request)
-    if isinstance(body, list) and len(body) > ANNOTATION_BATCH:
-        raise bad_request(f"{len(body)} annotations in one request; send at most "
-                          f"{ANNOTATION_BATCH} per request")
     store, user = gate_of(request).store, user_of(request).email
+    limit = store.behaviour.annotation_batch_limit
+    if isinstance(body, list) and limit is not None and len(body) > limit:
+        raise bad_request(f"{len(body)} annotations in one request; send at most "
+                          f"{limit} per request")
     created = store.add_annotations(request.match_info["id"], body, user)
     base = base_url(request)
     return ok([render.annotation(base, a) for a in created])

@@ -2,7 +2,8 @@
 
 The ``file`` part is streamed into the blob store chunk by chunk and made durable before the
 item is written and the answer sent. In ``skip`` mode an existing item is returned unchanged
-(``x-item-op: skip``) and the upload is read and discarded. Every upload has the same URL, so the
+(``x-item-op: skip``, or what ``GateBehaviour.skip_op_header`` says) and the upload is read
+and discarded. Every upload has the same URL, so the
 fault schedule (``faults.py``) counts attempts per uploaded path, which is known once the form
 fields before the file part are read; a failed attempt reads and discards the file.
 """
@@ -147,15 +148,20 @@ async def upload(request: web.Request) -> web.Response:
     if parts.fields.get("type", "file") != "file":
         raise bad_request(f"upload part 'type' must be 'file', got {parts.fields['type']!r}")
     path = clean_path(parts.fields.get("path"), "upload part 'path'")
+    applies_metadata = store.behaviour.upload_applies_metadata
     if parts.skipped is not None:
         item, op = parts.skipped, "skip"
     elif parts.blob is None:
         raise bad_request(f"upload of {path} has no 'file' part")
     else:
-        upload = FileUpload(path, parts.blob, metadata=_metadata(parts.fields.get("metadata")),
+        metadata = _metadata(parts.fields.get("metadata"))
+        upload = FileUpload(path, parts.blob, metadata=metadata if applies_metadata else None,
                             description=parts.fields.get("description"))
         item, op = store.put_file(dataset_id, upload, user=user_of(request).email,
                                   overwrite=mode == "overwrite")
         if op == "overwrite":
             gate_of(request).stats.destroyed_some("overwritten", 1)
-    return web.json_response(render.item(base_url(request), item), headers={OP_HEADER: op})
+    if op == "skip":
+        op = store.behaviour.skip_op_header
+    return web.json_response(render.item(base_url(request), item),
+                             headers={OP_HEADER: op} if op else None)
