@@ -52,15 +52,14 @@ class Lookup:
 
 def find_credentials(lookup: Lookup) -> Credentials | None:
     """The first credentials the chain holds for the remote, or ``None``."""
-    stored = lookup.store.get(lookup.url)
     found = explicit_credentials(lookup.env, token_file=lookup.token_file)
-    if found is None and stored is not None and stored.origin == DLSYNC_LOGIN:
+    if found is not None:
+        return _newest(lookup, found)
+    stored = lookup.store.get(lookup.url)
+    if stored is not None and stored.origin == DLSYNC_LOGIN:
         return _stored(lookup, stored, f"{DLSYNC_LOGIN} ({lookup.store.path})")
-    if found is None:
-        found = dtlpy_credentials(lookup.url, lookup.env)
-    if found is None:
-        return None
-    return _newest(lookup, found, stored)
+    found = dtlpy_credentials(lookup.url, lookup.env)
+    return None if found is None else _newest(lookup, found)
 
 
 def load_chain(lookup: Lookup) -> Credentials:
@@ -74,10 +73,14 @@ def load_chain(lookup: Lookup) -> Credentials:
     return found
 
 
-def _newest(lookup: Lookup, found: Credentials, stored: StoredLogin | None) -> Credentials:
-    """``found``, or the token dlsync renewed from the same refresh token when that is newer."""
+def _newest(lookup: Lookup, found: Credentials) -> Credentials:
+    """``found``, or the token dlsync renewed from the same refresh token when that is newer.
+
+    A token without a refresh token is used as it is; the login store is not even read.
+    """
     if found.refresh_token is None:
         return found
+    stored = lookup.store.get(lookup.url)
     renewed = (stored is not None and stored.refresh_token == found.refresh_token
                and _expiry(stored.token) > _expiry(found.token))
     if stored is not None and renewed:
@@ -128,7 +131,7 @@ class StoreRenewal:
                                    f"`dlsync login --remote {url}` again")
         password = login.password.read(self.lookup.env)
         _log.warning("the refresh token was refused; logging in again", remote=url,
-                     email=login.email, password=login.password.describe())
+                     email=login.email, password_from=login.password.describe())
         tokens = await password_login(http, self.lookup.settings.root_url, login.email, password)
         self.login = dataclasses.replace(login, token=tokens.access,
                                          refresh_token=tokens.refresh, saved_at="")
