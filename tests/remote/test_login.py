@@ -143,3 +143,26 @@ async def test_a_dead_refresh_token_of_a_prompted_login_stops_with_exit_3(
     done = await run_cli(mirror_argv(gate, source, state_path), capsys)
     assert done.code == EXIT_AUTH
     assert f"run `dlsync login --remote {gate.url}` again" in done.err
+
+
+async def test_login_from_the_systemd_credential_logs_in_again_from_it(
+        gate: RunningGate, source: Path, state_path: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Without --password-file, the password comes from ``$CREDENTIALS_DIRECTORY/dlsync-password``;
+    the store names the credential, and a later new login reads it from there again."""
+    gate.add_user(EMAIL, PASSWORD)
+    without_explicit_tokens(monkeypatch)
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    (credentials / "dlsync-password").write_text(PASSWORD)
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
+    done = await run_cli(["login", "--remote", gate.url, "--email", EMAIL,
+                          "--state", str(state_path)], capsys)
+    assert done.code == 0, done.err
+    assert stored_logins(state_path)[gate.url]["password"] == {"credential": "dlsync-password"}
+    store = LoginStore(login_store_path(state_path))
+    store.put(gate.url, dead_login(gate, PasswordSource("credential", "dlsync-password")))
+    (source / "a.jpg").write_bytes(b"image bytes")
+    gate.reset_stats()
+    assert (await run_cli(mirror_argv(gate, source, state_path), capsys)).code == 0
+    assert token_requests(gate) == {"401": 1, "200": 1}
