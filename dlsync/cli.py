@@ -82,7 +82,17 @@ def resolve_pair(options: dict[str, Any], **flags: Any) -> tuple[PairConfig, Pat
     rate, concurrency = flags.pop("rate", None), flags.pop("concurrency", None)
     pair = build_pair({**given, **flags}, config=config, pair_name=options["pair_name"],
                       rate=rate, concurrency=concurrency)
-    return pair, state_path_for(options["state"], config)
+    state = state_path_for(options["state"], config)
+    return with_logins(pair, state), state
+
+
+def with_logins(pair: PairConfig, state: Path) -> PairConfig:
+    """``pair`` with its remote's login store beside the state database ``state``."""
+    from dataclasses import replace
+
+    from dlsync.state.location import login_store_path
+
+    return replace(pair, remote=replace(pair.remote, logins=login_store_path(state)))
 
 
 @cli.command()
@@ -171,6 +181,8 @@ def run(config_path: Path | None, state: Path | None, gate_data: Path | None) ->
     SIGTERM/SIGINT stop gracefully; SIGHUP reconciles every pair now. Exit codes: 0 stopped
     cleanly; 2 usage or config error; 3 authentication error; 5 a pair is locked by another run.
     """
+    import dataclasses
+
     import anyio
 
     from dlsync.config import default_config_path, load_config
@@ -181,8 +193,10 @@ def run(config_path: Path | None, state: Path | None, gate_data: Path | None) ->
     if path is None:
         raise click.UsageError("no config found: pass --config FILE or set $DLSYNC_CONFIG")
     config = load_config(path)
-    return anyio.run(lambda: run_service(config, state_path_for(state, config),
-                                         gate_data=gate_data))
+    database = state_path_for(state, config)
+    pairs = {name: with_logins(pair, database) for name, pair in config.pairs.items()}
+    config = dataclasses.replace(config, pairs=pairs)
+    return anyio.run(lambda: run_service(config, database, gate_data=gate_data))
 
 
 @cli.command("ls")
@@ -247,6 +261,82 @@ def doctor(remote: str, project: str | None, probe: bool, as_json: bool, tick: f
     request = DoctorRequest(remote=remote_for(remote), project=project, probe=probe, tick=tick,
                             gate_data=gate_data)
     return run_doctor(request, sys.stdout, as_json=as_json)
+
+
+_ACCOUNT_OPTIONS = (
+    click.option("--remote", default=constants.PRODUCTION_REMOTE, show_default=True,
+                 help="API base URL, or a remote named in the config."),
+    click.option("--config", "config_path", type=_FILE, help="Config file: its [remotes] and "
+                 "its [state] path."),
+    click.option("--state", type=_FILE, help="State database; the login store is beside it.  "
+                 "[default: $XDG_STATE_HOME/dlsync/state.db]"),
+)
+
+
+def account_options(command: _F) -> _F:
+    """Add the options ``login`` and ``whoami`` share."""
+    for option in reversed(_ACCOUNT_OPTIONS):
+        command = option(command)
+    return command
+
+
+def account_remote(remote: str, config_path: Path | None, state: Path | None) -> Any:
+    """The RemoteConfig ``--remote`` names, with its login store beside the state database."""
+    from dataclasses import replace
+
+    from dlsync.account import remote_named
+    from dlsync.push.command import load_optional_config, state_path_for
+    from dlsync.state.location import login_store_path
+
+    config = load_optional_config(config_path)
+    found = remote_named(remote, config.remotes if config else {})
+    return replace(found, logins=login_store_path(state_path_for(state, config)))
+
+
+@cli.command("login")
+@account_options
+@click.option("--email", help="The machine user's e-mail (asked for when not given).")
+@click.option("--password-file", type=_FILE, help="Read the password from this file (kept as "
+              "its path, so dlsync can log in again by itself).  [default: the systemd "
+              "credential dlsync-password, else a hidden prompt]")
+def login_command(remote: str, config_path: Path | None, state: Path | None, email: str | None,
+                  password_file: Path | None) -> int:
+    """Log in to a remote with e-mail and password (a machine user), as dtlpy's login_m2m does.
+
+    The tokens are kept in dlsync's login store beside the state database (mode 0600) and
+    used by mirror, pull and run. Exit codes: 0 logged in; 2 usage error; 3 login refused.
+    """
+    import os
+
+    import anyio
+
+    from dlsync.account import LoginRequest, login
+    from dlsync.remote.logins import password_source
+
+    target = account_remote(remote, config_path, state)
+    source = password_source(password_file, os.environ)
+    email = email or click.prompt("E-mail")
+    password = (source.read(os.environ) if source else
+                click.prompt("Password", hide_input=True))
+    request = LoginRequest(remote=target, email=email, source=source)
+    return anyio.run(lambda: login(request, password, sys.stdout))
+
+
+@cli.command()
+@account_options
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def whoami(remote: str, config_path: Path | None, state: Path | None, as_json: bool) -> int:
+    """Show who the token for a remote belongs to, where it came from and when it expires.
+
+    Never prints a token. Exit codes: 0 the remote accepted the token; 2 usage error; 3 no
+    credentials, or the remote rejected them.
+    """
+    import anyio
+
+    from dlsync.account import whoami as show
+
+    target = account_remote(remote, config_path, state)
+    return anyio.run(lambda: show(target, sys.stdout, as_json=as_json))
 
 
 def main(argv: list[str] | None = None) -> None:

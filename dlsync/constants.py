@@ -87,6 +87,9 @@ REFRESH_TOKEN_ENV = "DLSYNC_REFRESH_TOKEN"
 REFRESH_TOKEN_FILE_ENV = "DLSYNC_REFRESH_TOKEN_FILE"
 TOKEN_CREDENTIAL = "dlsync-token"
 REFRESH_TOKEN_CREDENTIAL = "dlsync-refresh-token"
+PASSWORD_CREDENTIAL = "dlsync-password"  # systemd credential `dlsync login` reads a password from
+DTLPY_PATH_ENV = "DATALOOP_PATH"  # dtlpy's folder (default ~/.dataloop); its cookie.json is read
+DTLPY_COOKIE = "cookie.json"
 SMALL_FILE_BYTES = 1 << 18      # uploads up to this size are read in one call, larger streamed
 
 # State store

@@ -19,6 +19,14 @@ def pytest_configure(config: pytest.Config) -> None:
     logs.configure(json=False, level="warning")
 
 
+@pytest.fixture(autouse=True)
+def no_dtlpy_login(tmp_path_factory: pytest.TempPathFactory,
+                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """dlsync falls back to dtlpy's login (``$DATALOOP_PATH/cookie.json``): point that at an empty
+    folder, so no test ever reads the machine's own ``~/.dataloop``."""
+    monkeypatch.setenv("DATALOOP_PATH", str(tmp_path_factory.getbasetemp() / "no-dataloop"))
+
+
 @pytest.fixture
 def source(tmp_path: Path) -> Path:
     """An empty sync root."""

@@ -41,6 +41,9 @@ class RemoteConfig:
     rate: float = constants.DEFAULT_RATE
     burst: int = constants.DEFAULT_BURST
     concurrency: int = constants.DEFAULT_CONCURRENCY
+    logins: Path | None = None
+    """dlsync's login store (beside the state database in use); not a config key: the command
+    line sets it. ``None``: beside the default state database."""
 
     @property
     def is_local(self) -> bool:

@@ -1,11 +1,13 @@
 """Open a client for a configured remote: a real Dataloop environment or the embedded gate.
 
 ``remote = "local"`` starts the gate in this process, on the per-user data directory, and mints
-a token for it, so a first run needs no account and no second terminal.
+a token for it, so a first run needs no account and no second terminal. A real remote's token
+comes from the credential chain (``dlsync.remote.chain``).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -13,9 +15,12 @@ from pathlib import Path
 
 from dlsync import logs
 from dlsync.config import RemoteConfig
+from dlsync.remote.chain import Lookup, load_chain
 from dlsync.remote.client import DataloopClient
-from dlsync.remote.credentials import Credentials, load_credentials
+from dlsync.remote.credentials import Credentials
+from dlsync.remote.logins import LoginStore
 from dlsync.remote.settings import RemoteSettings
+from dlsync.state.location import default_state_path, login_store_path
 
 _log = logs.get_logger(__name__)
 
@@ -34,6 +39,15 @@ def settings_for(remote: RemoteConfig, url: str | None = None) -> RemoteSettings
                           concurrency=remote.concurrency)
 
 
+def lookup_for(remote: RemoteConfig, settings: RemoteSettings,
+               env: Mapping[str, str] | None = None) -> Lookup:
+    """Where the credential chain looks for ``remote``'s token (``dlsync.remote.chain``)."""
+    env = os.environ if env is None else env
+    store = remote.logins or login_store_path(default_state_path(env))
+    return Lookup(settings=settings, store=LoginStore(store), env=env,
+                  token_file=remote.token_file)
+
+
 @asynccontextmanager
 async def connect(remote: RemoteConfig, *, env: Mapping[str, str] | None = None,
                   gate_data: Path | None = None) -> AsyncIterator[Connection]:
@@ -46,8 +60,8 @@ async def connect(remote: RemoteConfig, *, env: Mapping[str, str] | None = None,
         async with _local(remote, gate_data) as connection:
             yield connection
         return
-    credentials = load_credentials(env, token_file=remote.token_file)
     settings = settings_for(remote)
+    credentials = load_chain(lookup_for(remote, settings, env))
     async with DataloopClient(settings, credentials) as client:
         yield Connection(client, settings.base_url)
 

@@ -1,10 +1,12 @@
-"""Where the remote token comes from, and a value that never shows it.
+"""Tokens given explicitly, and a value that never shows them.
 
-A token is looked up, first found wins, in: the ``DLSYNC_TOKEN`` environment variable, the file
-named by ``DLSYNC_TOKEN_FILE`` (or passed in), and the systemd credential
+An explicit token is looked up, first found wins, in: the ``DLSYNC_TOKEN`` environment variable,
+the file named by ``DLSYNC_TOKEN_FILE`` (or passed in), and the systemd credential
 ``$CREDENTIALS_DIRECTORY/dlsync-token``. The optional refresh token follows the same order with
 ``DLSYNC_REFRESH_TOKEN``, ``DLSYNC_REFRESH_TOKEN_FILE`` and ``dlsync-refresh-token``. Every token
 loaded is registered with ``dlsync.logs.register_secret`` so that no log line can show it.
+These come first in the credential chain (``dlsync.remote.chain``); dlsync's own login and
+dtlpy's login follow.
 """
 
 from __future__ import annotations
@@ -14,12 +16,17 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import jwt
 
 from dlsync import constants, logs
-from dlsync.errors import ConfigError
+from dlsync.errors import AuthError, ConfigError
+
+if TYPE_CHECKING:
+    import aiohttp
+
+REFRESHED = " (refreshed)"
 
 
 def token_claims(token: str) -> dict[str, Any]:
@@ -29,6 +36,18 @@ def token_claims(token: str) -> dict[str, Any]:
     except jwt.PyJWTError:
         return {}
     return claims if isinstance(claims, dict) else {}
+
+
+class Renewal(Protocol):
+    """What happens around a token refresh: where the new token is kept, and whether a new
+    password login may replace a refresh token that stopped working."""
+
+    async def keep(self, credentials: Credentials) -> None:
+        """Persist refreshed ``credentials`` so that the next start uses them."""
+
+    async def relogin(self, http: aiohttp.ClientSession, refused: AuthError) -> Credentials:
+        """Credentials from a new password login; raises an ``AuthError`` (``refused`` with
+        what to do) when no new login is possible."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +60,7 @@ class Credentials:
     token: str = field(repr=False)
     refresh_token: str | None = field(default=None, repr=False)
     source: str = "explicit"
+    renewal: Renewal | None = field(default=None, repr=False, compare=False)
     claims: dict[str, Any] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -66,9 +86,16 @@ class Credentials:
         email = self.claims.get("email")
         return email if isinstance(email, str) else None
 
+    @property
+    def subject(self) -> str | None:
+        """Who the token speaks for: its ``email`` claim, else its ``sub``, else ``None``."""
+        sub = self.claims.get("sub")
+        return self.email or (sub if isinstance(sub, str) else None)
+
     def with_token(self, token: str) -> Credentials:
         """The same credentials with a new access token (after a refresh)."""
-        return dataclasses.replace(self, token=token, source=f"{self.source} (refreshed)")
+        source = self.source if self.source.endswith(REFRESHED) else self.source + REFRESHED
+        return dataclasses.replace(self, token=token, source=source)
 
 
 def _read_secret_file(path: Path, key: str) -> str:
@@ -98,21 +125,34 @@ def _find(env: Mapping[str, str], env_key: str, file_key: str, credential: str,
     return None
 
 
+def explicit_credentials(env: Mapping[str, str] | None = None, *,
+                         token_file: Path | None = None,
+                         refresh_token_file: Path | None = None) -> Credentials | None:
+    """The token and refresh token from env, files or systemd; ``None`` when no token is set."""
+    env = os.environ if env is None else env
+    found = _find(env, constants.TOKEN_ENV, constants.TOKEN_FILE_ENV,
+                  constants.TOKEN_CREDENTIAL, token_file)
+    if found is None:
+        return None
+    refresh = _find(env, constants.REFRESH_TOKEN_ENV, constants.REFRESH_TOKEN_FILE_ENV,
+                    constants.REFRESH_TOKEN_CREDENTIAL, refresh_token_file)
+    return Credentials(token=found[0], refresh_token=refresh[0] if refresh else None,
+                       source=found[1])
+
+
+EXPLICIT_PLACES = (f"${constants.TOKEN_ENV}, ${constants.TOKEN_FILE_ENV}, the systemd credential "
+                   f"{constants.TOKEN_CREDENTIAL}")
+
+
 def load_credentials(env: Mapping[str, str] | None = None, *, token_file: Path | None = None,
                      refresh_token_file: Path | None = None) -> Credentials:
     """Load the token (required) and refresh token (optional) from env, files or systemd.
 
     Raises ``ConfigError`` naming every place looked at when no token is found.
     """
-    env = os.environ if env is None else env
-    found = _find(env, constants.TOKEN_ENV, constants.TOKEN_FILE_ENV,
-                  constants.TOKEN_CREDENTIAL, token_file)
+    found = explicit_credentials(env, token_file=token_file,
+                                 refresh_token_file=refresh_token_file)
     if found is None:
-        raise ConfigError(
-            f"no remote token: set ${constants.TOKEN_ENV}, ${constants.TOKEN_FILE_ENV} or the "
-            f"systemd credential {constants.TOKEN_CREDENTIAL}; dlsync will not start",
-            key=constants.TOKEN_ENV)
-    refresh = _find(env, constants.REFRESH_TOKEN_ENV, constants.REFRESH_TOKEN_FILE_ENV,
-                    constants.REFRESH_TOKEN_CREDENTIAL, refresh_token_file)
-    return Credentials(token=found[0], refresh_token=refresh[0] if refresh else None,
-                       source=found[1])
+        raise ConfigError(f"no remote token: set {EXPLICIT_PLACES}; dlsync will not start",
+                          key=constants.TOKEN_ENV)
+    return found

@@ -6,7 +6,8 @@ and nowhere else. Messages name the method, the path and what the call was about
 Auth: the bearer token is refreshed ahead of its ``exp`` when a refresh token exists
 (``POST {root}/token?default``, reading ``id_token``). A 401 triggers at most one refresh per
 request, then an ``AuthError`` naming the remote URL. Without a refresh token an expired token
-fails before anything is sent.
+fails before anything is sent. The credentials' ``renewal`` (``dlsync.remote.chain``) keeps each
+refreshed token, and may replace a refused refresh token by a new password login.
 """
 
 from __future__ import annotations
@@ -277,8 +278,12 @@ class RemoteSession:
             raise status_error(response.status, _REFRESH_REQUEST, raw, response.headers,
                                self.settings.root_url)
         if response.status != 200:
-            raise AuthError(f"{failure}: HTTP {response.status}: {_error_message(raw)}",
-                            status=response.status, method="POST", url="/token?default")
+            refused = AuthError(f"{failure}: HTTP {response.status}: {_error_message(raw)}",
+                                status=response.status, method="POST", url="/token?default")
+            if self.credentials.renewal is None:
+                raise refused
+            self.credentials = await self.credentials.renewal.relogin(self.http, refused)
+            return
         token = _id_token(raw)
         if token is None:
             raise ProtocolError(f"{failure}: the reply has no id_token", method="POST",
@@ -286,6 +291,8 @@ class RemoteSession:
         self.credentials = self.credentials.with_token(token)
         log.info("token refreshed", remote=self.settings.base_url,
                  expires_at=self.credentials.expires_at)
+        if self.credentials.renewal is not None:
+            await self.credentials.renewal.keep(self.credentials)
 
     async def iter_body(self, response: aiohttp.ClientResponse, chunk: int,
                         req: Request) -> AsyncIterator[bytes]:

@@ -1,4 +1,4 @@
-"""Where the state database lives when no ``--state FILE`` says otherwise.
+"""Where the state database lives when no ``--state FILE`` says otherwise, and what lies beside it.
 
 Outside the synced tree, in the user's state directory, so a sync root never uploads its own
 state and one database holds every sync pair of the user.
@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 STATE_FILE = "state.db"
+LOGINS_FILE = "logins.json"
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -35,3 +36,8 @@ def lock_path(database: Path, pair: str) -> Path:
     """The lock file of sync pair ``pair``: beside the database, named after both."""
     safe = _UNSAFE.sub("_", pair) or "_"
     return database.with_name(f"{database.name}.{safe}.lock")
+
+
+def login_store_path(database: Path) -> Path:
+    """dlsync's own logins (``dlsync login``, refreshed tokens): beside the state database."""
+    return database.with_name(LOGINS_FILE)
