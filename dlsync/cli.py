@@ -58,6 +58,12 @@ _PAIR_OPTIONS = (
     click.option("--config", "config_path", type=_FILE, help="Config file with named sync "
                  "pairs."),
     click.option("--pair", "pair_name", help="Name of the sync pair in the config."),
+    click.option("--exclude", "excludes", multiple=True, metavar="PATTERN",
+                 help="Leave out paths matching PATTERN (gitignore syntax), added to the "
+                 "pair's ignore patterns; repeatable. Excluded paths are never deleted "
+                 "remotely (see --delete-excluded)."),
+    click.option("--exclude-from", type=_FILE, metavar="FILE",
+                 help="Read exclude patterns from FILE, one per line (# comments)."),
     click.option("--gate-data", type=_DIR, hidden=True, help="Data folder of the embedded gate."),
 )
 _PAIR_KEYS = ("source", "project", "dataset", "remote", "remote_dir", "annotations", "workers")
@@ -82,8 +88,28 @@ def resolve_pair(options: dict[str, Any], **flags: Any) -> tuple[PairConfig, Pat
     rate, concurrency = flags.pop("rate", None), flags.pop("concurrency", None)
     pair = build_pair({**given, **flags}, config=config, pair_name=options["pair_name"],
                       rate=rate, concurrency=concurrency)
+    excluded = exclude_patterns(options["excludes"], options["exclude_from"])
+    if excluded:
+        from dataclasses import replace
+
+        pair = replace(pair, ignore=(*pair.ignore, *excluded))
     state = state_path_for(options["state"], config)
     return with_logins(pair, state), state
+
+
+def exclude_patterns(patterns: tuple[str, ...], source: Path | None) -> tuple[str, ...]:
+    """``--exclude`` patterns, then the lines of ``--exclude-from`` (the command-line side of
+    the ``ignore`` key)."""
+    from dlsync.errors import UsageError
+
+    lines: list[str] = []
+    if source is not None:
+        try:
+            lines = source.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"--exclude-from {source}: cannot read it ({exc}); nothing was "
+                             "synced") from None
+    return (*patterns, *lines)
 
 
 def with_logins(pair: PairConfig, state: Path) -> PairConfig:

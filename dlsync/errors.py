@@ -17,7 +17,9 @@ config loader. Code above that boundary never string-matches a message; it asks
     │   └── FileVanishedError    the file was removed before or while it was read         skipped
     ├── AnnotationFileError      an annotation JSON cannot be used (names file, position) per item
     └── RemoteError              anything the remote said or failed to say
-        ├── AuthError            401/403 after refresh: token rejected or expired         fatal
+        ├── AuthError            401 after refresh: token rejected or expired; a 403 on a  fatal
+        │                        project- or dataset-level route (listing, upload, create)
+        ├── ForbiddenError       403 on a route about one item (its annotations too)      per item
         ├── NotFoundError        404                                                      per item
         ├── BadRequestError      400/409/413/422 and other 4xx: the request is wrong      per item
         ├── RateLimitedError     429, with the Retry-After the server gave                retryable
@@ -119,6 +121,10 @@ class AuthError(RemoteError):
     """The remote rejected the credentials (after at most one refresh)."""
 
 
+class ForbiddenError(RemoteError):
+    """403 on a route about one item: that item fails (retried next run), the run goes on."""
+
+
 class NotFoundError(RemoteError):
     """The remote has no such project, dataset, item or annotation."""
 
@@ -154,6 +160,15 @@ class ProtocolError(RemoteError):
 
 class IntegrityError(RemoteError):
     """The remote's reply contradicts what was sent (for example a size mismatch)."""
+
+
+class TruncatedUploadError(IntegrityError):
+    """An upload stored fewer (or more) bytes than were sent; ``item_id`` names the item, whose
+    fingerprint must not stay (a later run without state would adopt it)."""
+
+    def __init__(self, message: str, item_id: str, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.item_id = item_id
 
 
 _RETRYABLE: tuple[type[BaseException], ...] = (

@@ -91,6 +91,13 @@ class ProblemKind(enum.StrEnum):
     NOT_A_FILE = "not-a-file"
     DUPLICATE_NAME = "duplicate-name"   # another name in the directory has the same NFC form
 
+    @property
+    def by_policy(self) -> bool:
+        """True for paths left out on purpose (a symbolic link not followed, a special file, a
+        link loop): reported as excluded, never a failure, as rclone and Syncthing do. The
+        other kinds could sync once the user acts (rename, fix permissions): failures."""
+        return self in (ProblemKind.NOT_A_FILE, ProblemKind.SYMLINK_LOOP)
+
 
 @dataclass(frozen=True, slots=True)
 class ScanProblem:
@@ -156,6 +163,7 @@ class ActionKind(enum.StrEnum):
     DELETE_ANNOTATIONS = "delete-annotations"  # net removal of dlsync's annotations on an item
     CONFLICT = "conflict"            # both sides changed; reported, nothing written
     ERROR = "error"                  # the path cannot be synced (reported with the reason)
+    EXCLUDED = "excluded"            # left out by policy: symlink not followed, special file
 
     @property
     def marker(self) -> str:
@@ -174,6 +182,7 @@ _MARKERS = {
     ActionKind.ADOPT: "=",
     ActionKind.CONFLICT: "!",
     ActionKind.ERROR: "!",
+    ActionKind.EXCLUDED: "~",
 }
 
 

@@ -136,8 +136,8 @@ def _problem(pair: Pair) -> Verdict:
     problem = pair.problem
     assert problem is not None
     if problem.path == pair.path:
-        action = Action(ActionKind.ERROR, pair.path, problem.reason)
-        return Verdict(action, problem.reason)
+        kind = ActionKind.EXCLUDED if problem.kind.by_policy else ActionKind.ERROR
+        return Verdict(Action(kind, pair.path, problem.reason), problem.reason)
     return Verdict(None, f"not checked: {problem.path} could not be scanned ({problem.reason})")
 
 

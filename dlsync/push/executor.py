@@ -22,11 +22,13 @@ import anyio
 from anyio.abc import ObjectReceiveStream
 
 from dlsync import logs
+from dlsync.constants import FINGERPRINT_KEY
 from dlsync.errors import (
     DlsyncError,
     FileChangedError,
     FileVanishedError,
     NotFoundError,
+    TruncatedUploadError,
     UngatedError,
     is_fatal,
 )
@@ -43,7 +45,7 @@ from dlsync.push.itemstep import ItemStep, Landed
 from dlsync.push.job import Job, Sinks, Target
 from dlsync.remote.client import DataloopClient
 from dlsync.remote.fingerprint import read_fingerprint
-from dlsync.remote.types import UploadOp
+from dlsync.remote.types import UploadOp, UploadResult
 from dlsync.state.ops import DeleteFile, MarkFile, UpsertFile
 
 if TYPE_CHECKING:
@@ -133,6 +135,8 @@ class Executor:
             await self._delete(job)
         elif kind is ActionKind.DELETE_ANNOTATIONS:
             await self.item.remove_annotations(job)
+        elif kind is ActionKind.EXCLUDED:
+            self.tally.excluded(kind)
         elif kind is ActionKind.CONFLICT:
             self.tally.conflict(kind, job.action.path, job.action.reason)
             await self._record_failure(job, job.action.reason, FileStatus.CONFLICT)
@@ -165,19 +169,19 @@ class Executor:
         # replace every key the item has) and patches the fingerprint in after, as a merge
         metadata = {"user": self.item.desired_user(job, wanted)} if mode == "skip" else None
         self._check_unchanged(local)
-        result = await self.client.upload(self.target.dataset_id, self._path(local), filename,
-                                          mode="skip" if mode == "skip" else "overwrite",
-                                          metadata=metadata)
+        result = await self._send(job, filename, mode, metadata)
         self._check_unchanged(local)
         sent = result.size
         current: dict[str, Any] | None = None if mode == "skip" else {}
+        if result.op is UploadOp.CREATED and \
+                read_fingerprint(result.item).get("sha256") != action.sha256:
+            current = {}  # the platform dropped the metadata part: the fingerprint is patched
         if result.op is UploadOp.EXISTING and \
                 read_fingerprint(result.item).get("sha256") != action.sha256:
             assert self.gate is not None
             job = self.gate.admit_overwrite(replace(job, action=replace(
                 action, kind=ActionKind.OVERWRITE, item_id=result.item["id"])), planned=False)
-            result = await self.client.upload(self.target.dataset_id, self._path(local),
-                                              filename, mode="overwrite", metadata=None)
+            result = await self._send(job, filename, "overwrite", None)
             self._check_unchanged(local)
             sent += result.size
             current = {}
@@ -185,6 +189,27 @@ class Executor:
         owned = () if result.op is UploadOp.CREATED else self.item.known_owned(job, item_id)
         self.tally.bytes_sent += sent
         await self.item.finish(job, Landed(item_id, wanted, annotation_error, owned, current))
+
+    async def _send(self, job: Job, filename: str, mode: str,
+                    metadata: dict[str, Any] | None) -> UploadResult:
+        """One upload; an item the platform stored truncated loses its fingerprint at once, so
+        that no later run (even without state) takes it as this content."""
+        assert job.local is not None
+        try:
+            return await self.client.upload(self.target.dataset_id, self._path(job.local),
+                                            filename, mode="skip" if mode == "skip"
+                                            else "overwrite", metadata=metadata)
+        except TruncatedUploadError as exc:
+            try:
+                await self.client.patch_item(exc.item_id,
+                                             {"metadata": {"user": {FINGERPRINT_KEY: None}}})
+            except DlsyncError as failure:
+                if is_fatal(failure):
+                    raise
+                _log.warning("could not clear the fingerprint of a truncated item; a run "
+                             "without state will compare its size first", item=exc.item_id,
+                             error=logs.scrub(str(failure)))
+            raise
 
     async def _adopt(self, job: Job) -> None:
         local = job.local

@@ -127,8 +127,10 @@ class Planner:
     def _plan_one(self, pair: Pair, reader: StateReader) -> None:
         if isinstance(pair.problem, ScanProblem) and pair.problem.path == pair.path:
             self.problems += 1
-            _log.warning("path skipped", path=pair.problem.path, kind=pair.problem.kind.value,
-                         reason=pair.problem.reason)
+            log = _log.info if pair.problem.kind.by_policy else _log.warning
+            log("path left out" if pair.problem.kind.by_policy else "path skipped",
+                path=pair.problem.path, kind=pair.problem.kind.value,
+                reason=pair.problem.reason)
         local_fp: Fingerprint | None = None
         if needs_hash(pair):
             assert pair.local is not None

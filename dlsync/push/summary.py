@@ -44,6 +44,10 @@ def summary_lines(tally: Tally, *, title: str) -> list[str]:
     if tally.annotations_posted or tally.annotations_deleted:
         lines.append(f"  annotations: {tally.annotations_posted} posted, "
                      f"{tally.annotations_deleted} deleted")
+    excluded = sum(n for (_, outcome), n in tally.outcomes.items() if outcome == "excluded")
+    if excluded:
+        lines.append(f"  {excluded} left out by policy (symbolic links not followed, special "
+                     "files; --dry-run lists them with ~)")
     skipped = sum(n for (_, outcome), n in tally.outcomes.items() if outcome == "skipped")
     if skipped:
         lines.append(f"  {skipped} skipped (vanished or still changing; retried next run)")

@@ -22,6 +22,7 @@ class Outcome:
     DONE = "done"
     FAILED = "failed"
     SKIPPED = "skipped"     # vanished or changed while read: retried next run, not an error
+    EXCLUDED = "excluded"   # left out by policy (symlink not followed, special file): by design
     CONFLICT = "conflict"
 
 
@@ -66,6 +67,10 @@ class Tally:
     def skipped(self, kind: ActionKind) -> None:
         """Count an action passed over for this run (the file is retried next run)."""
         self.outcomes[(kind.value, Outcome.SKIPPED)] += 1
+
+    def excluded(self, kind: ActionKind) -> None:
+        """Count a path left out by policy; it never changes the exit code."""
+        self.outcomes[(kind.value, Outcome.EXCLUDED)] += 1
 
     def conflict(self, kind: ActionKind, path: str, reason: str) -> None:
         """Count a conflict: reported, nothing overwritten."""

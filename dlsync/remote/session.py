@@ -28,6 +28,7 @@ from dlsync.errors import (
     AmbiguousWriteError,
     AuthError,
     BadRequestError,
+    ForbiddenError,
     NotFoundError,
     ProtocolError,
     RateLimitedError,
@@ -96,12 +97,29 @@ def _error_message(raw: bytes) -> str:
     return logs.scrub(str(message if message is not None else body)[:200])
 
 
+_ITEM_ROUTES = ("/items/", "/annotations/")
+
+
+def _about_one_item(path: str) -> bool:
+    """True for routes about one item or annotation (get, patch, move, delete, its
+    annotations); a 403 there fails only that item. Project, dataset, listing and upload
+    routes are about the whole pair."""
+    return path.startswith(_ITEM_ROUTES)
+
+
 def status_error(status: int, req: Request, raw: bytes, headers: Mapping[str, str],
                  remote: str) -> RemoteError:
     """The dlsync error for a non-2xx ``status`` answering ``req``."""
     text = f"{req.describe()}: HTTP {status}: {_error_message(raw)}"
     kw: dict[str, Any] = {"status": status, "method": req.method, "url": req.path}
-    if status in (401, 403):
+    if status == 403 and _about_one_item(req.path):
+        return ForbiddenError(f"{text}; the platform refused access to this item (check its "
+                              "permissions); retried next run", **kw)
+    if status == 403:
+        return AuthError(f"{remote} refused access (HTTP 403) to {req.describe()}: "
+                         f"{_error_message(raw)}; check the token's permissions on this "
+                         "project and dataset", **kw)
+    if status == 401:
         return AuthError(f"{remote} rejected the credentials: {text}", **kw)
     if status == 404:
         return NotFoundError(text, **kw)

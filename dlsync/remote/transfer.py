@@ -15,7 +15,7 @@ from typing import Any, BinaryIO, Literal, cast
 import aiohttp
 
 from dlsync import constants
-from dlsync.errors import BadRequestError, IntegrityError, LocalFileError, TransportError
+from dlsync.errors import BadRequestError, LocalFileError, TransportError, TruncatedUploadError
 from dlsync.remote import replies
 from dlsync.remote.calls import SAFE, ClientCore
 from dlsync.remote.session import Request
@@ -33,7 +33,9 @@ class TransferOps(ClientCore):
         """Upload ``local_path`` as item ``filename``, streamed from disk.
 
         ``metadata`` is sent as the ``metadata`` form part (``{"user": {...}}``). Raises
-        ``IntegrityError`` when the reply's ``metadata.system.size`` differs from the bytes sent.
+        ``TruncatedUploadError`` when the reply's ``metadata.system.size`` of a created or
+        overwritten item differs from the bytes sent (a skipped upload returns the existing
+        item, which the caller compares by fingerprint).
         """
         what = f"upload {local_path} as {filename!r} to dataset {dataset_id}"
         if any(ord(c) < 32 or ord(c) == 127 for c in filename):  # cannot go in a form header
@@ -46,10 +48,10 @@ class TransferOps(ClientCore):
         item = cast(ItemJson, replies.entity(reply.body, req))
         op = UploadOp.from_header(reply.headers.get("x-item-op"))
         size = (item.get("metadata") or {}).get("system", {}).get("size")
-        if size != body.size:
-            raise IntegrityError(f"{what}: sent {body.size} bytes but the remote item "
-                                 f"{item['id']} ({op}) has size {size}", method="POST",
-                                 url=req.path)
+        if size != body.size and op is not UploadOp.EXISTING:  # a skip returns the old item
+            raise TruncatedUploadError(f"{what}: sent {body.size} bytes but the remote item "
+                                       f"{item['id']} ({op}) has size {size}", item["id"],
+                                       method="POST", url=req.path)
         return UploadResult(item=item, op=op, size=body.size)
 
     async def download(self, item_id: str, *, offset: int = 0) -> AsyncIterator[bytes]:

@@ -102,5 +102,5 @@ class ServiceCounters:
         line = (f"pending {self.queue_depth()}, synced {self.synced}, failed {self.failed}, "
                 f"conflicts {self.conflicts()}")
         if self.paused_pairs:
-            line += f", paused {', '.join(sorted(self.paused_pairs))} (root missing or empty)"
+            line += f", paused {', '.join(sorted(self.paused_pairs))}"
         return line

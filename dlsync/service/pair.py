@@ -26,7 +26,7 @@ import anyio.to_thread
 
 from dlsync import constants, logs
 from dlsync.config import PairConfig
-from dlsync.errors import DlsyncError, EmptyRootError, is_fatal
+from dlsync.errors import AuthError, DlsyncError, EmptyRootError, is_fatal
 from dlsync.local.layout import LayoutKind
 from dlsync.local.watch import Hint, HintKind, WatchSource, open_watch, pump_hints
 from dlsync.model import Direction
@@ -261,7 +261,9 @@ class PairService:
                                      dataset_id=self.dataset_id, stop=self._stop_flag)
                 try:
                     result = await cycle.run()
-                except EmptyRootError as exc:
+                except (EmptyRootError, AuthError) as exc:
+                    if not _pauses(exc):
+                        raise
                     await self._pause(str(exc))
                     return False
                 except DlsyncError as exc:
@@ -287,10 +289,11 @@ class PairService:
         return PairContext(self.pair, self.client, self.store, self._pair_id)
 
     async def _pause(self, reason: str) -> None:
-        """Hold the pair: a root it tracks files in looks unmounted. Nothing is changed; every
-        cycle looks again, and the first that finds the root back resumes the pair."""
+        """Hold the pair: a root it tracks files in looks unmounted, or the platform refuses its
+        project or dataset. Nothing is changed; every cycle looks again, and the first that
+        succeeds resumes the pair."""
         if self.counters.paused_pairs.get(self.pair.name) != reason:
-            _log.error("pair paused: nothing is synced until the folder is back; checked again "
+            _log.error("pair paused: nothing is synced until it can be again; checked again "
                        f"in {constants.CYCLE_RETRY_S:g} s", pair=self.pair.name, reason=reason)
             await anyio.to_thread.run_sync(self.store.write, [
                 pair_paused(self.pair.name, reason, self.clock.wall())])
@@ -298,7 +301,7 @@ class PairService:
 
     async def _resume(self) -> None:
         if self.counters.paused_pairs.pop(self.pair.name, None) is not None:
-            _log.info("pair resumed: its folders are back", pair=self.pair.name)
+            _log.info("pair resumed", pair=self.pair.name)
             await anyio.to_thread.run_sync(self.store.write, [
                 pair_paused(self.pair.name, None, self.clock.wall())])
 
@@ -314,7 +317,9 @@ class PairService:
                 self._work = work
                 try:
                     result = await poll_annotations(self._context())
-                except EmptyRootError as exc:
+                except (EmptyRootError, AuthError) as exc:
+                    if not _pauses(exc):
+                        raise
                     await self._pause(str(exc))
                     return False
                 except DlsyncError as exc:
@@ -371,6 +376,12 @@ class PairService:
                 _log.warning("file failed; will retry in "
                              f"{due - self.clock.monotonic():.0f} s", pair=self.pair.name,
                              path=failure.path, reason=failure.reason)
+
+
+def _pauses(exc: DlsyncError) -> bool:
+    """True for the errors that pause one pair and leave the others running: a root that looks
+    unmounted, or the platform refusing the pair's project or dataset (HTTP 403)."""
+    return isinstance(exc, EmptyRootError) or (isinstance(exc, AuthError) and exc.status == 403)
 
 
 def _nfc(path: str) -> str:

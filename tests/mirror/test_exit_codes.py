@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -48,14 +49,26 @@ async def test_held_lock_is_exit_5(mirror: MirrorRun, source: Path, state_path: 
     assert "locked" in err
 
 
-async def test_special_file_fails_alone(mirror: MirrorRun, remote: Remote,
-                                        source: Path) -> None:
-    """A FIFO (unreadable as a file, even for root) is reported; the other files sync: exit 1."""
+async def test_special_files_and_unfollowed_symlinks_are_left_out_by_policy(
+        mirror: MirrorRun, remote: Remote, source: Path) -> None:
+    """A FIFO, a socket, a broken symlink and a symlink loop are left out by design: every run
+    exits 0 and lists them as excluded (``~`` in the dry run), never as failures, so a
+    scheduler's alert does not fire forever for files that will never sync."""
     (source / "ok.txt").write_bytes(b"ok")
     os.mkfifo(source / "pipe")
-    code, out, err = await mirror("--create")
-    assert code == 1, out + err
-    assert "pipe" in out
+    with socket.socket(socket.AF_UNIX) as listener:
+        listener.bind(str(source / "sock"))
+        (source / "dangling").symlink_to(source / "nowhere")
+        (source / "loop").mkdir()
+        (source / "loop" / "back").symlink_to(source / "loop")
+        for _ in range(2):
+            code, out, err = await mirror("--create")
+            assert code == 0, out + err
+            assert "4 left out by policy" in out
+        dry = await mirror("--dry-run")
+    assert dry.code == 0
+    assert {line.split()[1] for line in dry.out.splitlines() if line.startswith("~ ")} == {
+        "dangling", "loop/back", "pipe", "sock"}
     assert sorted(await remote.items()) == ["/ok.txt"]
 
 

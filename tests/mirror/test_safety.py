@@ -354,3 +354,23 @@ async def test_user_metadata_keys_are_never_removed(
     assert result.code == 0 and result.destroyed == {"overwritten": 1}
     user = (await remote.items())["/img/x.jpg"]["metadata"]["user"]
     assert (user["a"], user["b"]) == (5, 2)
+
+
+async def test_exclude_flags_leave_paths_out_and_never_delete_them(
+        mirror: MirrorRun, remote: Remote, gate: RunningGate, source: Path,
+        tmp_path: Path) -> None:
+    """--exclude and --exclude-from are the command-line side of ``ignore``: excluded paths are
+    not uploaded, and ones already on the platform are not deleted under --delete."""
+    for name in ("a.txt", "b.log", "c.bak", "d.txt"):
+        write_item(source, name, name.encode())
+    assert (await mirror("--create", "--annotations", "none", "--exclude", "*.log")).code == 0
+    assert sorted(await remote.items()) == ["/a.txt", "/c.bak", "/d.txt"]
+    patterns = tmp_path / "excludes.txt"
+    patterns.write_text("# scratch files\n*.bak\n")
+    result = await checked(mirror, gate, "--annotations", "none", "--delete",
+                           "--exclude", "*.log", "--exclude-from", str(patterns))
+    assert result.code == 0, result.run.out + result.run.err
+    assert result.destroyed == {} and result.plan["summary"]["excluded_kept"] == 1
+    assert sorted(await remote.items()) == ["/a.txt", "/c.bak", "/d.txt"]
+    missing = await mirror("--annotations", "none", "--exclude-from", str(tmp_path / "no"))
+    assert missing.code == 2 and "--exclude-from" in missing.err
