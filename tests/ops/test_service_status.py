@@ -14,6 +14,7 @@ from anyio.abc import Process
 from dlsync.gate.server import RunningGate
 from dlsync.model import FileStatus
 from dlsync.status import StatusReport, collect
+from tests.eventually import eventually
 
 DEADLINE_S = 90.0
 
@@ -34,13 +35,15 @@ create = true
 async def _until(state: Path, wanted: str,
                  check: Callable[[StatusReport], bool] | None = None) -> StatusReport:
     """Poll status until the service is in state ``wanted`` (and ``check`` holds)."""
-    with anyio.fail_after(DEADLINE_S):
-        while True:
-            if state.exists():
-                report = collect(state)
-                if report.service.state == wanted and (check is None or check(report)):
-                    return report
-            await anyio.sleep(0.2)
+    def report() -> StatusReport | None:
+        if not state.exists():
+            return None
+        found = collect(state)
+        if found.service.state == wanted and (check is None or check(found)):
+            return found
+        return None
+
+    return await eventually(report, DEADLINE_S)
 
 
 async def _stop(process: Process) -> int:
