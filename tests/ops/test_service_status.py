@@ -11,6 +11,7 @@ from pathlib import Path
 import anyio
 from anyio.abc import Process
 
+from dlsync.errors import StateError
 from dlsync.gate.server import RunningGate
 from dlsync.model import FileStatus
 from dlsync.status import StatusReport, collect
@@ -38,7 +39,10 @@ async def _until(state: Path, wanted: str,
     def report() -> StatusReport | None:
         if not state.exists():
             return None
-        found = collect(state)
+        try:
+            found = collect(state)
+        except StateError:   # the file is there, its schema not yet: the service is starting
+            return None
         if found.service.state == wanted and (check is None or check(found)):
             return found
         return None
