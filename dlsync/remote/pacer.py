@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import enum
 import random
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
@@ -30,6 +29,7 @@ from typing import Protocol, TypeVar
 import anyio
 
 from dlsync import constants, logs
+from dlsync.clock import Clock, SystemClock
 from dlsync.errors import (
     AmbiguousWriteError,
     RateLimitedError,
@@ -41,30 +41,6 @@ from dlsync.errors import (
 T = TypeVar("T")
 
 log = logs.get_logger(__name__)
-
-
-class Clock(Protocol):
-    """Time as the pacer sees it: a monotonic reading and a way to wait."""
-
-    def monotonic(self) -> float:
-        """Seconds on a clock that never goes backwards."""
-        ...
-
-    async def sleep(self, seconds: float) -> None:
-        """Wait ``seconds``."""
-        ...
-
-
-class SystemClock:
-    """The real clock: ``time.monotonic`` and ``anyio.sleep``."""
-
-    def monotonic(self) -> float:
-        """Seconds from ``time.monotonic``."""
-        return time.monotonic()
-
-    async def sleep(self, seconds: float) -> None:
-        """Wait ``seconds`` on the event loop."""
-        await anyio.sleep(seconds)
 
 
 class PacerObserver(Protocol):

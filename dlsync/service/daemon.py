@@ -15,21 +15,22 @@ import os
 import signal
 from collections.abc import Callable
 from contextlib import AsyncExitStack, ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import anyio
 import anyio.to_thread
 
 from dlsync import constants, logs
+from dlsync.clock import Clock, SystemClock
 from dlsync.config import Config, RemoteConfig
 from dlsync.errors import EXIT_OK, DlsyncError, UsageError
 from dlsync.local.watch import NotifyWatchSource, WatchSource
 from dlsync.metrics import Metrics
 from dlsync.remote.connect import Connection, connect
-from dlsync.service.clock import Clock, SystemClock
 from dlsync.service.notify import Notifier
 from dlsync.service.observer import ServiceCounters
-from dlsync.service.pair import PairService
+from dlsync.service.pair import PairService, PairWiring
 from dlsync.service.shared import SharedStore
 from dlsync.state.location import lock_path
 from dlsync.state.lock import PairLock
@@ -39,20 +40,30 @@ from dlsync.state.store import StateStore
 _log = logs.get_logger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class Seams:
+    """Where the service meets the world: time, file-system events and systemd. Tests replace
+    them (a fake clock, a failing watcher, a notify socket of their own)."""
+
+    clock: Clock = field(default_factory=SystemClock)
+    watch_source: WatchSource = field(default_factory=NotifyWatchSource)
+    notifier: Notifier = field(default_factory=Notifier)
+
+
 class Daemon:
     """The service process: pairs, shared clients, signals, heartbeat and sd_notify."""
 
-    def __init__(self, config: Config, state: Path, *, clock: Clock | None = None,
-                 watch_source: WatchSource | None = None, notifier: Notifier | None = None,
+    def __init__(self, config: Config, state: Path, *, seams: Seams | None = None,
                  gate_data: Path | None = None) -> None:
         if not config.pairs:
             raise UsageError(f"the config {config.source or ''} defines no [pairs.NAME]; "
                              "nothing to serve")
         self.config = config
         self.state = state
-        self.clock = clock or SystemClock()
-        self.watch_source = watch_source or NotifyWatchSource()
-        self.notifier = notifier or Notifier()
+        seams = seams or Seams()
+        self.clock = seams.clock
+        self.watch_source = seams.watch_source
+        self.notifier = seams.notifier
         self.gate_data = gate_data
         self.counters = ServiceCounters()
         self.pairs: list[PairService] = []
@@ -117,10 +128,10 @@ class Daemon:
         self.metrics_url = server.url
 
     async def _serve(self, store: StateStore, connections: dict[str, Connection]) -> None:
+        wiring = PairWiring(self.counters, self.clock, self.watch_source)
         for pair in self.config.pairs.values():
             connection = connections[_remote_key(pair.remote)]
-            self.pairs.append(PairService(pair, connection.client, store, connection.url,
-                                          self.counters, self.clock, self.watch_source))
+            self.pairs.append(PairService(pair, connection, store, wiring))
         async with anyio.create_task_group() as tg:
             for service in self.pairs:
                 await tg.start(service.run)

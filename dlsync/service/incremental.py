@@ -11,21 +11,22 @@ and a file that comes back within the grace period is never deleted remotely.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import anyio
-import anyio.from_thread
 import anyio.to_thread
 from anyio.abc import ObjectSendStream
 
 from dlsync import constants
+from dlsync.clock import Clock
 from dlsync.config import PairConfig
 from dlsync.model import ActionKind
 from dlsync.pairs import PairContext
 from dlsync.push.cycle import Cycle, CycleResult, RunOptions
+from dlsync.push.handoff import Handoff
 from dlsync.push.job import Job, Target
 from dlsync.push.planner import Finale, Planner, finish
-from dlsync.service.clock import Clock
 from dlsync.service.scope import ScopedPlanner
 from dlsync.state.ops import MarkFile, RunKind, WriteOp
 from dlsync.state.queries import StateReader
@@ -111,23 +112,19 @@ class ServiceCycle(Cycle):
 
     def plan_in_thread(self, send: ObjectSendStream[Job],
                        writer: StateWriter) -> tuple[Finale, int]:
-        """Plan the scope (or everything) and send jobs; files not yet settled are set aside."""
+        """Plan the scope (or everything) and hand jobs and writes over in batches, as the
+        engine's walk does; files not yet settled are set aside."""
+        handoff = Handoff(send, writer)
+
         def emit(job: Job) -> None:
             if self._settled(job):
                 self.tally.plan(job.action.kind, job.action.size)
-                anyio.from_thread.run(send.send, self.admit(job))
+                handoff.job(self.admit(job))
 
-        def record(op: WriteOp) -> None:
-            anyio.from_thread.run(writer.send, op)
-
-        if self.scope is None:
-            planner = Planner(self.source(), self.pair_id, self.policy(), emit, record)
-        else:
-            planner = ScopedPlanner(self.source(), self.pair_id, self.policy(), emit, record)
-            planner.roots = self.scope
-        planner.stop = self.stop.is_set
+        planner = self._planner(emit, handoff.write)
         with StateReader(self.store.path) as reader:
             deferred = planner.walk(reader)
+        handoff.close()
         self.finish_walk(planner)
         if deferred.stopped:
             self.stopped = True
@@ -135,6 +132,18 @@ class ServiceCycle(Cycle):
         finale = finish(deferred, self.pair_id)
         finale = replace(finale, uploads=tuple(j for j in finale.uploads if self._settled(j)))
         return self._hold_back(finale, start=self.scope is not None), deferred.tracked
+
+    def _planner(self, emit: Callable[[Job], None],
+                 record: Callable[[WriteOp], None]) -> Planner:
+        """The engine's planner over everything, or a ``ScopedPlanner`` over the scope."""
+        if self.scope is None:
+            planner = Planner(self.source(), self.pair_id, self.policy(), emit, record)
+        else:
+            scoped = ScopedPlanner(self.source(), self.pair_id, self.policy(), emit, record)
+            scoped.roots = self.scope
+            planner = scoped
+        planner.stop = self.stop.is_set
+        return planner
 
     def _settled(self, job: Job) -> bool:
         """False (and the path set aside) when a job would send a file still being written."""

@@ -5,47 +5,15 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from dlsync.pull.tally import PullTally
 from dlsync.push.tally import Tally
 
 
-class ServiceView(Protocol):
-    """Read-only view of a running service, for ``dlsync.metrics``."""
-
-    def queue_depth(self) -> int:
-        """Paths waiting: queued hints plus files still settling, over every pair."""
-        ...
-
-    def oldest_pending_age(self) -> float:
-        """Seconds the longest-waiting change has been pending; 0 when none is."""
-        ...
-
-    def actions(self) -> Mapping[tuple[str, str], int]:
-        """Actions ended since start, by ``(kind, outcome)`` (outcomes as in ``sync.tally``)."""
-        ...
-
-    def bytes_sent(self) -> int:
-        """Bytes uploaded since start."""
-        ...
-
-    def pacer_rates(self) -> Mapping[str, float]:
-        """The current request rate (per second) of each remote's pacer, by remote name."""
-        ...
-
-    def conflicts(self) -> int:
-        """Tracked files in conflict now, over every pair."""
-        ...
-
-    def paused(self) -> int:
-        """Pairs paused because a root they track files in is missing or empty."""
-        ...
-
-
 @dataclass(slots=True)
 class ServiceCounters:
-    """The service's ``ServiceView``: totals fed by every cycle, gauges read on demand."""
+    """What the service lets metrics read (``dlsync.metrics.ServiceReadings``) and the status line
+    says: totals fed by every cycle, gauges read on demand."""
 
     outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)
     sent: int = 0

@@ -19,12 +19,14 @@ import errno
 import os
 import threading
 import unicodedata
+from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
 import anyio.to_thread
 
 from dlsync import constants, logs
+from dlsync.clock import Clock, wait_for_event
 from dlsync.config import PairConfig
 from dlsync.errors import AuthError, DlsyncError, EmptyRootError, is_fatal
 from dlsync.local.layout import LayoutKind
@@ -32,8 +34,7 @@ from dlsync.local.watch import Hint, HintKind, WatchSource, open_watch, pump_hin
 from dlsync.model import Direction
 from dlsync.pairs import PairContext, pair_spec
 from dlsync.pull.puller import PullResult, poll_annotations
-from dlsync.remote.client import DataloopClient
-from dlsync.service.clock import Clock, wait_for_event
+from dlsync.remote.connect import Connection
 from dlsync.service.incremental import GoneHold, ServiceCycle
 from dlsync.service.observer import ServiceCounters
 from dlsync.service.queue import CoalescingQueue
@@ -50,25 +51,33 @@ _REMEDY = ("raise the limit: sysctl fs.inotify.max_user_watches=1048576 (persist
            "/etc/sysctl.d/); until then every change waits for the next full scan")
 
 
+@dataclass(frozen=True, slots=True)
+class PairWiring:
+    """What every pair of one service shares: its counters, its clock and its watcher source."""
+
+    counters: ServiceCounters
+    clock: Clock
+    watch_source: WatchSource
+
+
 class PairService:
     """Keeps one sync pair in sync until stopped."""
 
-    def __init__(self, pair: PairConfig, client: DataloopClient, store: StateStore,
-                 remote_url: str, counters: ServiceCounters, clock: Clock,
-                 watch_source: WatchSource) -> None:
+    def __init__(self, pair: PairConfig, connection: Connection, store: StateStore,
+                 wiring: PairWiring) -> None:
         self.pair = pair
-        self.client = client
+        self.client = connection.client
         self.store = store
-        self.remote_url = remote_url
-        self.counters = counters
-        self.clock = clock
-        self.watch_source = watch_source
+        self.remote_url = connection.url
+        self.counters = wiring.counters
+        self.clock = wiring.clock
+        self.watch_source = wiring.watch_source
         self.queue: CoalescingQueue[str, HintKind] = CoalescingQueue(constants.QUEUE_SIZE)
-        self.settler = Settler(pair.settle, clock)
-        self.hold = GoneHold.for_pair(pair, clock)
+        self.settler = Settler(pair.settle, wiring.clock)
+        self.hold = GoneHold.for_pair(pair, wiring.clock)
         self.watching = False
         self.dataset_id = ""
-        self.retries = RetrySchedule(clock)
+        self.retries = RetrySchedule(wiring.clock)
         self._lock = anyio.Lock()
         self._stop_flag = threading.Event()
         self._trigger = anyio.Event()
@@ -79,8 +88,8 @@ class PairService:
         self._pair_id = 0
         self.polls = 0
         """Annotation polls completed (``direction`` ``pull-annotations`` or ``both``)."""
-        counters.depth_gauges.append(lambda: self.queue.depth + len(self.settler.pending))
-        counters.age_gauges.append(self.settler.oldest_age)
+        wiring.counters.depth_gauges.append(lambda: self.queue.depth + len(self.settler.pending))
+        wiring.counters.age_gauges.append(self.settler.oldest_age)
 
     # -- life cycle ---------------------------------------------------------------------------
 

@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from dlsync import constants
+from dlsync.clock import Clock
 from dlsync.model import FileStatus, StateRecord
-from dlsync.service.clock import Clock
 from dlsync.state.ops import MarkFile
 
 

@@ -14,7 +14,7 @@ import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from dlsync.service.clock import Clock
+from dlsync.clock import Clock
 
 Signature = tuple[int, int, int]
 

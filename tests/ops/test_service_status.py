@@ -11,9 +11,11 @@ from pathlib import Path
 import anyio
 from anyio.abc import Process
 
+from dlsync.errors import StateError
 from dlsync.gate.server import RunningGate
 from dlsync.model import FileStatus
 from dlsync.status import StatusReport, collect
+from tests.eventually import eventually
 
 DEADLINE_S = 90.0
 
@@ -34,13 +36,18 @@ create = true
 async def _until(state: Path, wanted: str,
                  check: Callable[[StatusReport], bool] | None = None) -> StatusReport:
     """Poll status until the service is in state ``wanted`` (and ``check`` holds)."""
-    with anyio.fail_after(DEADLINE_S):
-        while True:
-            if state.exists():
-                report = collect(state)
-                if report.service.state == wanted and (check is None or check(report)):
-                    return report
-            await anyio.sleep(0.2)
+    def report() -> StatusReport | None:
+        if not state.exists():
+            return None
+        try:
+            found = collect(state)
+        except StateError:   # the file is there, its schema not yet: the service is starting
+            return None
+        if found.service.state == wanted and (check is None or check(found)):
+            return found
+        return None
+
+    return await eventually(report, DEADLINE_S)
 
 
 async def _stop(process: Process) -> int:

@@ -1,9 +1,10 @@
 """Operation-level retries (create, exactly-once annotation post, download resume) wait the
 pacer's backoff on the pacer's clock and stop at the pacer's attempt cap and total-wait budget.
 
-The clock here records every sleep asked of it and advances at once, so each test sees exactly
-which waits the pacer chose without sleeping. ``TopRandom`` makes full jitter draw the top of its
-range: with ``backoff_base`` 1 s the waits after failures 1, 2, 3 are 1, 2 and 4 s.
+The fake clock here (``autoadvance``) records every sleep asked of it and advances at once, so
+each test sees exactly which waits the pacer chose without sleeping. ``TopRandom`` makes full
+jitter draw the top of its range: with ``backoff_base`` 1 s the waits after failures 1, 2, 3 are
+1, 2 and 4 s.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import anyio.lowlevel
 import pytest
 
 from dlsync.errors import AmbiguousWriteError, RateLimitedError, ServerError, TransportError
@@ -25,6 +25,7 @@ from dlsync.remote.credentials import Credentials
 from dlsync.remote.pacer import Pacer, PacerSettings
 from dlsync.remote.settings import RemoteSettings
 from dlsync.remote.types import DatasetJson, ProjectJson
+from tests.fakeclock import FakeClock
 from tests.remote.conftest import EMAIL, settings_for, unique
 from tests.remote.test_client_ops import box, put
 from tests.remote.test_pacer import TopRandom
@@ -33,23 +34,7 @@ ANNOTATION_ROUTE = "POST /items/{id}/annotations"
 PROJECT_ROUTE = "POST /projects"
 
 
-class RecordingClock:
-    """A clock that advances by each requested sleep at once and remembers the request."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-        await anyio.lowlevel.checkpoint()
-
-
-def pacer_for(settings: RemoteSettings, clock: RecordingClock, **kw: Any) -> Pacer:
+def pacer_for(settings: RemoteSettings, clock: FakeClock, **kw: Any) -> Pacer:
     """The pacer ``settings`` ask for, with a 1 s backoff base, a burst large enough that the
     bucket never sleeps, the recording clock and top-of-range jitter."""
     limits = dataclasses.replace(settings.pacer_settings(), burst=100_000, backoff_base=1.0,
@@ -58,14 +43,14 @@ def pacer_for(settings: RemoteSettings, clock: RecordingClock, **kw: Any) -> Pac
 
 
 @pytest.fixture
-def clock() -> RecordingClock:
+def clock() -> FakeClock:
     """A fresh recording clock."""
-    return RecordingClock()
+    return FakeClock(autoadvance=True)
 
 
 @pytest.fixture
 async def slow_client(gate: RunningGate,
-                      clock: RecordingClock) -> AsyncIterator[DataloopClient]:
+                      clock: FakeClock) -> AsyncIterator[DataloopClient]:
     """A gate client with max_attempts 4 whose pacer sleeps on ``clock``."""
     settings = settings_for(gate, max_attempts=4)
     creds = Credentials(gate.mint_token(email=EMAIL, ttl=3600))
@@ -84,7 +69,7 @@ def route_count(gate: RunningGate, route: str) -> int:
 def test_next_delay_shares_the_attempt_cap_and_total_wait() -> None:
     """next_delay gives full-jitter backoff, ``None`` at ``max_attempts`` or past the budget."""
     pacer = Pacer(PacerSettings(max_attempts=5, max_total_wait=10.0, backoff_base=1.0),
-                  clock=RecordingClock(), rng=TopRandom())
+                  clock=FakeClock(autoadvance=True), rng=TopRandom())
     assert [pacer.next_delay(n, 0.0) for n in (1, 2, 3, 4)] == [1.0, 2.0, 4.0, 8.0]
     assert pacer.next_delay(5, 0.0) is None  # the fifth attempt was the last
     assert pacer.next_delay(3, 6.5) is None  # 6.5 + 4 would pass 10
@@ -94,7 +79,7 @@ def test_next_delay_shares_the_attempt_cap_and_total_wait() -> None:
 async def test_retry_budget_sleeps_on_the_pacer_clock_and_counts_retries() -> None:
     """A RetryBudget sleeps each delay on the pacer's clock, counts it as a retry and a wait,
     and refuses at once (no sleep) when the attempt cap is reached."""
-    clock = RecordingClock()
+    clock = FakeClock(autoadvance=True)
     pacer = Pacer(PacerSettings(max_attempts=3, backoff_base=1.0), clock=clock, rng=TopRandom())
     budget = pacer.retry_budget("an operation")
     error = ServerError("503", status=503)
@@ -111,7 +96,7 @@ async def test_retry_budget_sleeps_on_the_pacer_clock_and_counts_retries() -> No
 
 
 async def test_create_backs_off_between_posts_up_to_the_attempt_cap(
-        gate: RunningGate, slow_client: DataloopClient, clock: RecordingClock) -> None:
+        gate: RunningGate, slow_client: DataloopClient, clock: FakeClock) -> None:
     """A project create answered 5xx every time is posted max_attempts (4) times, with the
     pacer's backoff (1, 2, 4 s) between the posts, then the 5xx is raised."""
     gate.set_faults(FaultSettings(fail_rate=1.0, seed=3, routes=(PROJECT_ROUTE,)))
@@ -123,7 +108,7 @@ async def test_create_backs_off_between_posts_up_to_the_attempt_cap(
 
 
 async def test_create_after_ambiguous_post_waits_then_finds_it(
-        gate: RunningGate, slow_client: DataloopClient, clock: RecordingClock) -> None:
+        gate: RunningGate, slow_client: DataloopClient, clock: FakeClock) -> None:
     """A create applied but dropped before its reply is looked up after one backoff and not
     posted again: exactly one project of that name exists."""
     name = unique("p")
@@ -138,7 +123,7 @@ async def test_create_after_ambiguous_post_waits_then_finds_it(
 
 
 async def test_create_stops_when_the_total_wait_budget_is_spent(
-        gate: RunningGate, clock: RecordingClock) -> None:
+        gate: RunningGate, clock: FakeClock) -> None:
     """With max_total_wait 3.5 s the create loop waits 1 + 2 s; a third wait (4 s) would pass
     the budget, so it stops after three posts however many attempts remain."""
     settings = settings_for(gate, max_attempts=10, max_total_wait=3.5)
@@ -156,7 +141,7 @@ async def test_create_stops_when_the_total_wait_budget_is_spent(
 
 
 async def test_ambiguous_annotation_post_backs_off_before_listing(
-        gate: RunningGate, slow_client: DataloopClient, clock: RecordingClock,
+        gate: RunningGate, slow_client: DataloopClient, clock: FakeClock,
         project: ProjectJson, tmp_path: Path) -> None:
     """An annotation post applied but dropped waits one backoff, lists the item, finds its
     stamps and posts nothing again: the annotations are there once."""
@@ -175,7 +160,7 @@ async def test_ambiguous_annotation_post_backs_off_before_listing(
 
 
 async def test_annotation_post_never_applied_gives_up_at_the_cap(
-        gate: RunningGate, slow_client: DataloopClient, clock: RecordingClock,
+        gate: RunningGate, slow_client: DataloopClient, clock: FakeClock,
         dataset: DatasetJson, tmp_path: Path) -> None:
     """Posts dropped before they apply are re-posted max_attempts (4) times in all, with
     backoff between them, then the AmbiguousWriteError is raised; nothing landed."""
@@ -244,7 +229,7 @@ class BreakingStream:
         return 0
 
 
-async def test_download_resume_backs_off_between_resumes(clock: RecordingClock) -> None:
+async def test_download_resume_backs_off_between_resumes(clock: FakeClock) -> None:
     """A stream cut mid-body twice is resumed twice, each after the pacer's backoff (1, 2 s);
     the bytes arrive whole and in order."""
     data = bytes(range(256)) * 400
@@ -260,7 +245,7 @@ async def test_download_resume_backs_off_between_resumes(clock: RecordingClock) 
     assert clock.sleeps == [1.0, 2.0]
 
 
-async def test_download_resume_gives_up_at_the_attempt_cap(clock: RecordingClock) -> None:
+async def test_download_resume_gives_up_at_the_attempt_cap(clock: FakeClock) -> None:
     """A stream cut every time is tried max_attempts (3) times in all, then TransportError."""
     server = BreakingStream(bytes(100_000), breaks=100)
     async with server as url:

@@ -7,7 +7,6 @@ import random
 from collections.abc import Awaitable, Callable
 
 import anyio
-import anyio.lowlevel
 import pytest
 
 from dlsync.errors import (
@@ -20,22 +19,7 @@ from dlsync.errors import (
 )
 from dlsync.remote.pacer import Idempotency, Pacer, PacerSettings, TokenBucket
 from dlsync.remote.session import parse_retry_after
-
-
-class FakeClock:
-    """A clock whose sleeps advance time at once."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.slept = 0.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
-        self.slept += seconds
-        await anyio.lowlevel.checkpoint()
+from tests.fakeclock import FakeClock
 
 
 class TopRandom(random.Random):
@@ -59,12 +43,12 @@ def failing(errors: list[RemoteError]) -> tuple[Callable[[], Awaitable[str]], li
 
 
 def make(clock: FakeClock, **kw: float) -> Pacer:
-    return Pacer(PacerSettings(**kw), clock=clock, rng=random.Random(7))  # type: ignore[arg-type]
+    return Pacer(PacerSettings(**kw), clock=clock, rng=random.Random(7))
 
 
 async def test_bucket_spaces_requests_at_rate_after_burst() -> None:
     """25 tokens at 10/s with burst 5 take (25 - 5) / 10 = 2 s, the first 5 with no wait."""
-    clock = FakeClock()
+    clock = FakeClock(autoadvance=True)
     bucket = TokenBucket(10.0, 5, clock)
     waits = [await bucket.acquire() for _ in range(25)]
     assert waits[:5] == [0.0] * 5
@@ -74,7 +58,7 @@ async def test_bucket_spaces_requests_at_rate_after_burst() -> None:
 
 async def test_bucket_refills_up_to_burst_only() -> None:
     """After a long idle time the bucket holds at most ``burst`` tokens."""
-    clock = FakeClock()
+    clock = FakeClock(autoadvance=True)
     bucket = TokenBucket(10.0, 3, clock)
     clock.now += 3600
     waits = [await bucket.acquire() for _ in range(4)]
@@ -84,7 +68,7 @@ async def test_bucket_refills_up_to_burst_only() -> None:
 
 async def test_concurrency_cap_limits_calls_in_flight() -> None:
     """With concurrency 3, at most 3 sends run at once and all 10 finish."""
-    pacer = make(FakeClock(), rate=1000.0, burst=1000, concurrency=3)
+    pacer = make(FakeClock(autoadvance=True), rate=1000.0, burst=1000, concurrency=3)
     release = anyio.Event()
     in_flight, peak, done = [0], [0], [0]
 
@@ -110,7 +94,7 @@ async def test_concurrency_cap_limits_calls_in_flight() -> None:
 
 async def test_retry_after_seconds_is_waited_at_least() -> None:
     """A 429 with Retry-After: 7 is retried after at least 7 s, and counted."""
-    clock = FakeClock()
+    clock = FakeClock(autoadvance=True)
     pacer = make(clock)
     send, calls = failing([RateLimitedError("429", retry_after=7.0)])
     assert await pacer.call(send, idempotency=Idempotency.SAFE) == "ok"
@@ -133,7 +117,7 @@ def test_retry_after_http_date_is_parsed() -> None:
 
 async def test_retry_after_holds_every_caller() -> None:
     """After a 429 with Retry-After: 5, the next request of any caller starts 5 s later."""
-    clock = FakeClock()
+    clock = FakeClock(autoadvance=True)
     pacer = make(clock, rate=100.0, burst=100)
     send, _ = failing([RateLimitedError("429", retry_after=5.0)])
     start = clock.now
@@ -145,7 +129,7 @@ async def test_retry_after_holds_every_caller() -> None:
 
 async def test_burst_of_429s_halves_rate_once_per_window() -> None:
     """Five concurrent 429s from one overload halve the rate once; a later one halves again."""
-    clock = FakeClock()
+    clock = FakeClock(autoadvance=True)
     pacer = make(clock, rate=100.0, burst=100)
     answer = anyio.Event()
 
@@ -174,7 +158,7 @@ async def test_burst_of_429s_halves_rate_once_per_window() -> None:
 
 async def test_rate_recovers_additively_up_to_the_maximum_only() -> None:
     """After a cut, each quiet second of successes adds 10 % of the maximum, never above it."""
-    clock = FakeClock()
+    clock = FakeClock(autoadvance=True)
     pacer = make(clock, rate=100.0, burst=100, increase_step=0.1, increase_interval=1.0)
     send, _ = failing([RateLimitedError("429", retry_after=1.0)])
     await pacer.call(send, idempotency=Idempotency.SAFE)
@@ -191,7 +175,7 @@ async def test_rate_recovers_additively_up_to_the_maximum_only() -> None:
 
 async def test_rate_never_drops_below_minimum() -> None:
     """Repeated 429s never cut the rate below ``min_rate``."""
-    clock = FakeClock()
+    clock = FakeClock(autoadvance=True)
     pacer = make(clock, rate=4.0, burst=4, min_rate=1.0)
     for _ in range(10):
         clock.now += 10
@@ -204,9 +188,9 @@ async def test_rate_never_drops_below_minimum() -> None:
 def test_full_jitter_backoff_bounds() -> None:
     """Backoff after attempt n lies in [0, min(cap, base·2^(n-1))] and reaches that ceiling."""
     settings = PacerSettings(backoff_base=0.5, backoff_cap=8.0)
-    top = Pacer(settings, clock=FakeClock(), rng=TopRandom())
+    top = Pacer(settings, clock=FakeClock(autoadvance=True), rng=TopRandom())
     assert [top.backoff(n) for n in (1, 2, 3, 4, 5, 6, 20)] == [0.5, 1, 2, 4, 8, 8, 8]
-    sampled = Pacer(settings, clock=FakeClock(), rng=random.Random(1))
+    sampled = Pacer(settings, clock=FakeClock(autoadvance=True), rng=random.Random(1))
     draws = [sampled.backoff(3) for _ in range(2000)]
     assert all(0.0 <= d <= 2.0 for d in draws)
     assert min(draws) < 0.2 and max(draws) > 1.8  # the whole range is used
@@ -214,7 +198,7 @@ def test_full_jitter_backoff_bounds() -> None:
 
 async def test_server_errors_retried_up_to_max_attempts() -> None:
     """A send that always answers 503 is tried exactly ``max_attempts`` times, then raises."""
-    pacer = make(FakeClock(), max_attempts=4)
+    pacer = make(FakeClock(autoadvance=True), max_attempts=4)
     send, calls = failing([ServerError("503", status=503) for _ in range(10)])
     with pytest.raises(ServerError):
         await pacer.call(send, idempotency=Idempotency.SAFE)
@@ -224,7 +208,7 @@ async def test_server_errors_retried_up_to_max_attempts() -> None:
 
 async def test_total_wait_bounds_retries() -> None:
     """Retries stop once the next wait would exceed ``max_total_wait``."""
-    clock = FakeClock()
+    clock = FakeClock(autoadvance=True)
     pacer = Pacer(PacerSettings(max_attempts=100, max_total_wait=10.0, backoff_base=1.0,
                                 backoff_cap=4.0), clock=clock, rng=TopRandom())
     send, calls = failing([TransportError("reset") for _ in range(100)])
@@ -244,7 +228,7 @@ async def test_total_wait_bounds_retries() -> None:
 async def test_calls_that_must_not_be_repeated_are_sent_once(
         error: RemoteError, idempotency: Idempotency) -> None:
     """Non-retryable errors, unsafe calls after possible application and NEVER calls: one send."""
-    pacer = make(FakeClock())
+    pacer = make(FakeClock(autoadvance=True))
     send, calls = failing([error])
     with pytest.raises(type(error)):
         await pacer.call(send, idempotency=idempotency)
@@ -255,7 +239,7 @@ async def test_calls_that_must_not_be_repeated_are_sent_once(
                                    TransportError("connection refused")])
 async def test_unsafe_calls_retried_when_certainly_not_applied(error: RemoteError) -> None:
     """An unsafe call is re-sent after a 429 or a connection that was never made."""
-    pacer = make(FakeClock())
+    pacer = make(FakeClock(autoadvance=True))
     send, calls = failing([error])
     assert await pacer.call(send, idempotency=Idempotency.UNSAFE) == "ok"
     assert calls[0] == 2

@@ -1,9 +1,10 @@
 """Service fixtures: the daemon in-process against a real gate, a config in tmp_path, and a view
-of the platform through ``DataloopClient``. Waits poll the remote with a deadline, never sleep."""
+of the platform through ``DataloopClient``. Waits poll with ``eventually``, never sleep; a test
+that needs time to pass runs the daemon on a ``FakeClock`` and advances it."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,13 +13,17 @@ from typing import Any
 import anyio
 import pytest
 
+from dlsync.clock import Clock
 from dlsync.config import load_config
 from dlsync.gate.server import RunningGate
+from dlsync.local.watch import WatchSource
 from dlsync.remote.client import DataloopClient
 from dlsync.remote.credentials import Credentials
 from dlsync.remote.settings import RemoteSettings
 from dlsync.remote.types import ItemJson
-from dlsync.service.daemon import Daemon
+from dlsync.service.daemon import Daemon, Seams
+from dlsync.service.notify import Notifier
+from tests.eventually import eventually
 
 PROJECT = "service"
 DATASET = "live"
@@ -74,14 +79,16 @@ class Platform:
                        async for a in self.client.iter_annotations(dataset, item_id)])
 
     async def wait_for(self, check: Callable[[dict[str, ItemJson]], bool],
-                       timeout: float = 30.0) -> dict[str, ItemJson]:
-        """Poll the items until ``check`` holds; fail after ``timeout`` seconds."""
-        with anyio.fail_after(timeout):
-            while True:
-                found = await self.items()
-                if check(found):
-                    return found
-                await anyio.sleep(0.05)
+                       timeout: float = 30.0, *,
+                       meanwhile: Callable[[], object] | None = None) -> dict[str, ItemJson]:
+        """Poll the items until ``check`` holds (``meanwhile`` between polls, as in
+        ``eventually``); fail after ``timeout`` seconds."""
+        async def found() -> tuple[dict[str, ItemJson]] | None:
+            items = await self.items()
+            return (items,) if check(items) else None   # a tuple: truthy even when empty
+
+        (items,) = await eventually(found, timeout, meanwhile=meanwhile)
+        return items
 
     def uploads(self) -> int:
         """Upload requests the gate answered so far."""
@@ -107,15 +114,18 @@ async def platform(gate: RunningGate, monkeypatch: pytest.MonkeyPatch
         yield Platform(gate, client)
 
 
-ServiceRun = Callable[..., Any]
-
-
 @asynccontextmanager
-async def running(config: Path, **options: Any) -> AsyncIterator[Daemon]:
-    """The daemon serving ``config`` in this event loop until the block ends (then stopped)."""
+async def running(config: Path, *, clock: Clock | None = None,
+                  watch_source: WatchSource | None = None,
+                  notifier: Notifier | None = None) -> AsyncIterator[Daemon]:
+    """The daemon serving ``config`` in this event loop until the block ends (then stopped);
+    the seams not given are the real ones."""
     loaded = load_config(config)
     assert loaded.state is not None
-    daemon = Daemon(loaded, loaded.state, **options)
+    defaults = Seams()
+    seams = Seams(clock or defaults.clock, watch_source or defaults.watch_source,
+                  notifier or defaults.notifier)
+    daemon = Daemon(loaded, loaded.state, seams=seams)
     result: list[int] = []
     async with anyio.create_task_group() as tg:
         async def serve() -> None:
@@ -129,5 +139,3 @@ async def running(config: Path, **options: Any) -> AsyncIterator[Daemon]:
             daemon.stop()
     assert result == [0]
 
-
-Started = Callable[[Path], Awaitable[Daemon]]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import anyio
-
 from dlsync.gate.server import RunningGate
+from tests.eventually import eventually
+from tests.fakeclock import FakeClock
 from tests.service.conftest import Platform, running, write_config
 
 
@@ -46,7 +46,8 @@ async def test_folder_rename_becomes_moves(tmp_path: Path, gate: RunningGate, so
 
 async def test_delete_and_restore_within_grace_keeps_item(
         tmp_path: Path, gate: RunningGate, source: Path, platform: Platform) -> None:
-    """A file deleted and restored within delete_grace is never deleted remotely.
+    """A file deleted and restored within delete_grace is never deleted remotely; the one not
+    restored is deleted once its grace has passed on the clock.
 
     A third file stays throughout: a source emptied of every tracked file would pause the pair
     (it looks unmounted), which ``test_pause.py`` covers.
@@ -54,13 +55,18 @@ async def test_delete_and_restore_within_grace_keeps_item(
     (source / "keep.txt").write_bytes(b"precious")
     (source / "other.txt").write_bytes(b"gone for good")
     (source / "stays.txt").write_bytes(b"anchor")
+    clock = FakeClock()
+    clock.advance(1.0)           # the three files have been quiet for longer than settle
     config = write_config(tmp_path, gate, source, delete=True, delete_grace=2.0)
-    async with running(config):
+    async with running(config, clock=clock) as daemon:
         before = await platform.wait_for(lambda found: len(found) == 3)
         (source / "keep.txt").rename(tmp_path / "aside.txt")
         (source / "other.txt").unlink()
-        await anyio.sleep(0.5)   # the user's pause before restoring, well inside the grace
+        held = daemon.pairs[0].hold.until
+        await eventually(lambda: {"keep.txt", "other.txt"} <= set(held))   # grace has begun
+        clock.advance(0.5)       # the user's pause before restoring, well inside the grace
         (tmp_path / "aside.txt").rename(source / "keep.txt")
-        after = await platform.wait_for(lambda found: "/other.txt" not in found)
+        after = await platform.wait_for(lambda found: "/other.txt" not in found,
+                                        meanwhile=lambda: clock.advance(0.1))
     assert after["/keep.txt"]["id"] == before["/keep.txt"]["id"]
     assert set(after) == {"/keep.txt", "/stays.txt"}

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import aiohttp
-import anyio
 
 from dlsync.config import load_config
 from dlsync.gate.server import RunningGate
@@ -16,6 +14,7 @@ from dlsync.model import FileStatus
 from dlsync.service.daemon import Daemon
 from dlsync.state.queries import StateReader
 from dlsync.status import collect
+from tests.eventually import eventually
 from tests.mirror.conftest import writes
 from tests.service.conftest import Platform, running, write_config
 
@@ -29,20 +28,12 @@ def _labels(path: Path) -> list[str]:
     return sorted(a["label"] for a in json.loads(path.read_text())["annotations"])
 
 
-async def _until(check: Any, timeout: float = 30.0) -> None:
-    with anyio.fail_after(timeout):
-        while not await check():
-            await anyio.sleep(0.05)
-
-
 async def _polls(daemon: Daemon, count: int) -> None:
     """Wait until the pair has completed ``count`` more annotation polls."""
     service = daemon.pairs[0]
     target = service.polls + count
 
-    async def done() -> bool:
-        return service.polls >= target
-    await _until(done)
+    await eventually(lambda: service.polls >= target)
 
 
 async def _annotate(platform: Platform, item_id: str, label: str) -> str:
@@ -70,7 +61,7 @@ async def _pushed_first(tmp_path: Path, gate: RunningGate, source: Path,
 
         async def labelled() -> bool:
             return await platform.labels(item_id) == ["cat"]
-        await _until(labelled)
+        await eventually(labelled)
     return item_id
 
 
@@ -85,7 +76,7 @@ async def test_both_pulls_platform_changes_pushes_local_ones_and_echoes_nothing(
 
         async def pulled(want: list[str]) -> bool:
             return _labels(sidecar) == want
-        await _until(lambda: pulled(["cat", "dog"]))
+        await eventually(lambda: pulled(["cat", "dog"]))
 
         await _polls(daemon, 2)   # the write's watcher hint has been handled by now
         gate.reset_stats()
@@ -93,15 +84,15 @@ async def test_both_pulls_platform_changes_pushes_local_ones_and_echoes_nothing(
         assert writes(gate.stats()) == {}
 
         await _relabel(gate, added, "wolf")
-        await _until(lambda: pulled(["cat", "wolf"]))
+        await eventually(lambda: pulled(["cat", "wolf"]))
         await platform.client.delete_annotation(added)
-        await _until(lambda: pulled(["cat"]))
+        await eventually(lambda: pulled(["cat"]))
 
         _write(sidecar, ["cat", "owl"])
 
         async def pushed() -> bool:
             return await platform.labels(item_id) == ["cat", "owl"]
-        await _until(pushed)
+        await eventually(pushed)
         await _polls(daemon, 2)
     assert _labels(sidecar) == ["cat", "owl"]
     assert await platform.labels(item_id) == ["cat", "owl"]
@@ -123,7 +114,7 @@ async def test_pull_annotations_brings_changes_down_and_sends_nothing_up(
 
         async def pulled() -> bool:
             return _labels(source / "a.jpg.json") == ["cat", "dog"]
-        await _until(pulled)
+        await eventually(pulled)
         await _polls(daemon, 2)
         dlsync_writes = {route: n - gate_writes_before.get(route, 0)
                          for route, n in writes(gate.stats()).items()}

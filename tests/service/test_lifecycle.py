@@ -6,13 +6,14 @@ import socket
 from collections.abc import Sequence
 from pathlib import Path
 
-import anyio
-import pytest
 from structlog.testing import capture_logs
 
+from dlsync import constants
 from dlsync.gate.server import RunningGate
 from dlsync.local.watch import Watch
 from dlsync.service.notify import Notifier
+from tests.eventually import eventually
+from tests.fakeclock import FakeClock
 from tests.service.conftest import Platform, running, write_config
 
 
@@ -32,7 +33,8 @@ async def test_reconcile_restores_item_deleted_on_platform(
 
 async def test_sd_notify_messages_arrive(tmp_path: Path, gate: RunningGate, source: Path,
                                          platform: Platform) -> None:
-    """READY=1, STATUS=, WATCHDOG=1 and STOPPING=1 reach the notify socket."""
+    """READY=1, STATUS=, WATCHDOG=1 and STOPPING=1 reach the notify socket; STATUS= again
+    every ``STATUS_EVERY_S`` and WATCHDOG=1 at half the watchdog interval, on the clock."""
     address = str(tmp_path / "notify.sock")
     received: list[str] = []
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
@@ -48,15 +50,26 @@ async def test_sd_notify_messages_arrive(tmp_path: Path, gate: RunningGate, sour
                 except BlockingIOError:
                     return
 
-        async with running(config, notifier=notifier):
-            with anyio.fail_after(10):
-                while "WATCHDOG=1" not in received or not any(
-                        line.startswith("STATUS=pending") for line in received):
-                    drain()
-                    await anyio.sleep(0.05)
+        def heard() -> tuple[int, int]:
+            """How many STATUS= and WATCHDOG=1 lines arrived so far."""
+            drain()
+            return (sum(line.startswith("STATUS=pending") for line in received),
+                    received.count("WATCHDOG=1"))
+
+        clock = FakeClock()
+        async with running(config, notifier=notifier, clock=clock):
+            await eventually(lambda: min(heard()) >= 1)
+            await eventually(lambda: clock.waiting(constants.STATUS_EVERY_S))
+            statuses, watchdogs = heard()
+            clock.advance(constants.STATUS_EVERY_S)
+            await eventually(lambda: heard()[0] > statuses and heard()[1] > watchdogs)
         drain()
     assert received.index("READY=1") < received.index("STOPPING=1")
     assert received[-2:] == ["STOPPING=1", "STATUS=stopping"]
+
+
+FALLBACK_STEP_S = constants.FALLBACK_SCAN_S / 10
+"""How far the clock moves between two looks at the platform: a scan every tenth look."""
 
 
 class _NoWatches:
@@ -68,17 +81,15 @@ class _NoWatches:
 
 async def test_watcher_failure_falls_back_to_periodic_scans(
         tmp_path: Path, gate: RunningGate, source: Path, platform: Platform) -> None:
-    """Without a watcher the service warns with the remedy and still syncs by scanning."""
-    config = write_config(tmp_path, gate, source, reconcile_interval=0.5)
+    """Without a watcher the service warns with the remedy and still syncs, by a full scan
+    every ``FALLBACK_SCAN_S`` on the clock."""
+    config = write_config(tmp_path, gate, source)
+    clock = FakeClock()
     with capture_logs() as logs:
-        async with running(config, watch_source=_NoWatches()):
+        async with running(config, watch_source=_NoWatches(), clock=clock):
             (source / "late.txt").write_bytes(b"found by a scan")
-            await platform.wait_for(lambda found: "/late.txt" in found)
+            await platform.wait_for(lambda found: "/late.txt" in found,
+                                    meanwhile=lambda: clock.advance(FALLBACK_STEP_S))
     warnings = [e for e in logs if e["event"].startswith("filesystem watcher unavailable")]
     assert warnings and "max_user_watches" in warnings[0]["remedy"]
 
-
-@pytest.fixture(autouse=True)
-def _short_status(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Status updates every 0.1 s so the notify test sees one quickly."""
-    monkeypatch.setattr("dlsync.constants.STATUS_EVERY_S", 0.1)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import aiohttp
-import anyio
 
 from dlsync.gate.server import RunningGate
+from tests.eventually import eventually
 from tests.service.conftest import Platform, running, write_config
 
 
@@ -29,9 +29,7 @@ async def test_running_service_serves_its_metrics(tmp_path: Path, gate: RunningG
     async with running(config) as daemon:
         (source / "a.txt").write_bytes(b"12345")
         await platform.wait_for(lambda found: "/a.txt" in found)
-        with anyio.fail_after(10):
-            while daemon.counters.synced < 1:   # the batch is counted once it has ended
-                await anyio.sleep(0.02)
+        await eventually(lambda: daemon.counters.synced >= 1)  # counted once the batch ended
         assert daemon.metrics_url is not None
         async with aiohttp.ClientSession() as session, session.get(daemon.metrics_url) as reply:
             assert reply.status == 200

@@ -11,6 +11,7 @@ import anyio
 
 from dlsync.errors import EXIT_AUTH
 from dlsync.gate.server import RunningGate
+from tests.eventually import eventually
 from tests.service.conftest import DATASET, PROJECT, Platform, running, write_config
 
 _BOX = ('{"annotations": [{"type": "box", "label": "%s", "coordinates": '
@@ -32,14 +33,14 @@ async def test_annotation_tree_outside_source_is_watched(
         items = await platform.wait_for(lambda found: "/sub/cat.jpg" in found)
         item_id = items["/sub/cat.jpg"]["id"]
         (annotations / "sub" / "cat.json").write_text(_BOX % "cat")
-        with anyio.fail_after(30):
-            while await platform.labels(item_id) != ["cat"]:
-                await anyio.sleep(0.05)
+        await eventually(lambda: _labelled(platform, item_id, ["cat"]))
         (annotations / "sub" / "cat.json").write_text(_BOX % "lynx")
-        with anyio.fail_after(30):
-            while await platform.labels(item_id) != ["lynx"]:
-                await anyio.sleep(0.05)
+        await eventually(lambda: _labelled(platform, item_id, ["lynx"]))
     assert platform.uploads() == 1
+
+
+async def _labelled(platform: Platform, item_id: str, labels: list[str]) -> bool:
+    return await platform.labels(item_id) == labels
 
 
 async def test_pairs_on_one_remote_share_one_client(

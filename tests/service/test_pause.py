@@ -5,11 +5,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import anyio
-
 from dlsync.gate.server import RunningGate
 from dlsync.state.ops import PAUSED_KEY
 from dlsync.state.queries import StateReader
+from tests.eventually import eventually
 from tests.service.conftest import DATASET, PROJECT, Platform, running
 
 
@@ -48,18 +47,14 @@ async def test_vanished_root_pauses_its_pair_while_the_other_syncs(
         pair_one.trigger_reconcile()  # the periodic reconcile, or SIGHUP, sees the new root
         (tmp_path / "two" / "new.txt").write_bytes(b"still syncing")
         await platform.wait_for(lambda found: "/two/new.txt" in found)
-        with anyio.fail_after(30):
-            while "one" not in daemon.counters.paused_pairs:
-                await anyio.sleep(0.05)
+        await eventually(lambda: "one" in daemon.counters.paused_pairs)
         assert "paused one" in daemon.counters.status_line()
         assert daemon.counters.paused() == 1
         assert "unmounted" in str(_paused_in_state(tmp_path / "state.db", "one"))
         (tmp_path / "one").rmdir()
         shutil.move(tmp_path / "aside", tmp_path / "one")
         pair_one.trigger_reconcile()
-        with anyio.fail_after(30):
-            while "one" in daemon.counters.paused_pairs:
-                await anyio.sleep(0.05)
+        await eventually(lambda: "one" not in daemon.counters.paused_pairs)
         after = await platform.items()
     assert {name: before[name]["id"] for name in before} == \
         {name: after[name]["id"] for name in before}

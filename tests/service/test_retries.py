@@ -1,60 +1,75 @@
-"""Failed files come back with exponential backoff, the due time recorded in state."""
+"""Failed files come back with exponential backoff, the due time recorded in state.
+
+The daemon runs on a fake clock: a retry comes exactly when the clock reaches its due time.
+"""
 
 from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
 
-import anyio
 import anyio.to_thread
 import pytest
 
+from dlsync import constants
 from dlsync.gate.server import RunningGate
 from dlsync.service.retry import backoff
+from tests.eventually import eventually
+from tests.fakeclock import FakeClock
 from tests.service.conftest import Platform, running, write_config
 
+SETTLE_TICK_S = constants.SETTLE_TICK_S
+"""How often a settling path is looked at again (``settle`` here is more than twice as long)."""
 
-def _row(state: Path, path: str) -> tuple[str, int, float | None, float] | None:
+Row = tuple[str, int, float | None]
+
+
+def _row(state: Path, path: str) -> Row | None:
     conn = sqlite3.connect(state)
     try:
-        return conn.execute("SELECT status, attempts, next_attempt, updated FROM files "
-                            "WHERE path = ?", (path,)).fetchone()
+        return conn.execute("SELECT status, attempts, next_attempt FROM files WHERE path = ?",
+                            (path,)).fetchone()
     finally:
         conn.close()
 
 
-async def _until(state: Path, path: str, check: object) -> tuple[str, int, float | None, float]:
-    with anyio.fail_after(30):
-        while True:
-            row = await anyio.to_thread.run_sync(_row, state, path)
-            if row is not None and check(row):  # type: ignore[operator]
-                return row
-            await anyio.sleep(0.05)
+async def _failed(state: Path, path: str, attempts: int) -> Row:
+    """The row of ``path`` once it records its ``attempts``-th failure and the next due time."""
+    async def row() -> Row | None:
+        found = await anyio.to_thread.run_sync(_row, state, path)
+        return found if found is not None and found[1] == attempts and found[2] else None
+
+    return await eventually(row)
 
 
-@pytest.fixture(autouse=True)
-def _quick_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Backoff starts at 0.3 s and idle pairs look every 0.05 s, so retries come quickly."""
-    monkeypatch.setattr("dlsync.constants.ITEM_RETRY_BASE_S", 0.3)
-    monkeypatch.setattr("dlsync.constants.IDLE_WAKE_S", 0.05)
+async def _when(clock: FakeClock, sleeping: float, advance: float) -> None:
+    """Once the pair sleeps ``sleeping`` seconds on ``clock``, advance it by ``advance``."""
+    await eventually(lambda: clock.waiting(sleeping))
+    clock.advance(advance)
 
 
 async def test_failed_file_is_retried_with_doubling_backoff(
         tmp_path: Path, gate: RunningGate, source: Path, platform: Platform) -> None:
-    """A file the platform refuses is tried again unchanged, waiting twice as long each time."""
+    """A file the platform refuses is tried again unchanged, waiting twice as long each time:
+    state records the due time, and the retry comes when the clock reaches it."""
     state = tmp_path / "state.db"
     name = "bell\x07.txt"        # a control character: the platform refuses the name
     (source / name).write_bytes(b"content")
     (source / "fine.txt").write_bytes(b"content too")
+    clock = FakeClock()
+    clock.advance(1.0)           # both files have been quiet for longer than settle
     config = write_config(tmp_path, gate, source)
-    async with running(config):
-        first = await _until(state, name, lambda r: r[1] == 1 and r[2] is not None)
-        second = await _until(state, name, lambda r: r[1] == 2 and r[2] is not None)
-        third = await _until(state, name, lambda r: r[1] == 3 and r[2] is not None)
+    async with running(config, clock=clock):
         found = await platform.wait_for(lambda found: "/fine.txt" in found)
-    assert first[0] == second[0] == third[0] == "failed"
-    for _status, attempts, due, updated in (first, second, third):
-        assert due is not None
-        assert abs((due - updated) - backoff(attempts)) < 0.25, attempts
+        for attempts in (1, 2, 3):
+            status, _, due = await _failed(state, name, attempts)
+            assert status == "failed"
+            assert due == pytest.approx(clock.wall() + backoff(attempts))
+            await _when(clock, constants.IDLE_WAKE_S, backoff(attempts) - 0.01)
+            await eventually(lambda: clock.waiting(constants.IDLE_WAKE_S))  # looked: not due
+            assert (await anyio.to_thread.run_sync(_row, state, name))[1] == attempts
+            await _when(clock, constants.IDLE_WAKE_S, constants.IDLE_WAKE_S)  # due: retried
+            await _when(clock, SETTLE_TICK_S, SETTLE_TICK_S)   # its stat is seen unchanged
+        await _failed(state, name, 4)
     assert backoff(3) == 2 * backoff(2) == 4 * backoff(1)
     assert set(found) == {"/fine.txt"}

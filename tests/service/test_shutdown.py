@@ -18,6 +18,7 @@ from dlsync.constants import FINGERPRINT_KEY
 from dlsync.gate.faults import FaultSettings
 from dlsync.gate.server import GateOptions, RunningGate, start_gate
 from dlsync.remote.types import ItemJson
+from tests.eventually import eventually
 from tests.service.conftest import Platform, write_config
 
 FILES = 300
@@ -31,9 +32,7 @@ async def _start(config: Path, tmp_path: Path) -> Process:
         process = await anyio.open_process(
             [sys.executable, "-m", "dlsync", "--log-json", "run", "--config", str(config)],
             stdout=subprocess.DEVNULL, stderr=err, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    with anyio.fail_after(60):
-        while log.read_text().count("service ready") == before:
-            await anyio.sleep(0.05)
+    await eventually(lambda: log.read_text().count("service ready") > before, timeout=60)
     return process
 
 
@@ -92,9 +91,7 @@ async def test_sigterm_mid_burst_then_restart(tmp_path: Path, gate: RunningGate,
     process = await _start(config, tmp_path)
     try:
         done = await platform.wait_for(lambda found: len(found) >= FILES, timeout=90)
-        with anyio.fail_after(30):
-            while len(_synced(tmp_path / "state.db")) < FILES:
-                await anyio.sleep(0.05)
+        await eventually(lambda: len(_synced(tmp_path / "state.db")) >= FILES)
     finally:
         assert await _stop(process) == 0
     assert len(done) == FILES

@@ -13,6 +13,7 @@ import anyio.to_thread
 from dlsync.gate.server import RunningGate
 from dlsync.service.shared import SharedStore
 from dlsync.state.ops import daemon_heartbeat
+from tests.eventually import eventually
 from tests.service.conftest import Platform, running, write_config
 
 _PEEK = ("import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
@@ -25,6 +26,10 @@ def _synced(state: Path) -> set[str]:
         return {row[0] for row in conn.execute("SELECT path FROM files WHERE status = 'synced'")}
     finally:
         conn.close()
+
+
+async def _recorded(state: Path, path: str) -> bool:
+    return path in await anyio.to_thread.run_sync(_synced, state)
 
 
 async def test_another_process_reading_state_leaves_the_service_intact(
@@ -40,9 +45,7 @@ async def test_another_process_reading_state_leaves_the_service_intact(
         assert (tmp_path / "state.db-wal").exists()   # the peek was not the last connection
         (source / "b.txt").write_bytes(b"after the peek")
         await platform.wait_for(lambda found: "/b.txt" in found)
-        with anyio.fail_after(10):
-            while "b.txt" not in await anyio.to_thread.run_sync(_synced, state):
-                await anyio.sleep(0.05)
+        await eventually(lambda: _recorded(state, "b.txt"))
     assert _synced(state) == {"a.txt", "b.txt"}
 
 

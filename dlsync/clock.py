@@ -1,4 +1,9 @@
-"""The service's clock: a seam so tests can drive settle, grace and reconcile timing."""
+"""Time as dlsync reads it: one seam for the pacer and the service, so tests can drive both.
+
+``Clock`` is what a component reads and waits on; ``SystemClock`` is the real one. The pacer
+spaces and backs off requests on it, the service settles files, holds gone paths, schedules
+retries and paces its loops on it.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ import anyio
 
 
 class Clock(Protocol):
-    """Where the service reads time and waits."""
+    """Where a component reads time and waits."""
 
     def monotonic(self) -> float:
         """Seconds on a clock that never goes backwards."""
@@ -25,7 +30,7 @@ class Clock(Protocol):
 
 
 class SystemClock:
-    """The real clock."""
+    """The real clock: ``time.monotonic``, ``time.time`` and ``anyio.sleep``."""
 
     def monotonic(self) -> float:
         """``time.monotonic()``."""
@@ -36,7 +41,7 @@ class SystemClock:
         return time.time()
 
     async def sleep(self, seconds: float) -> None:
-        """``anyio.sleep``."""
+        """``anyio.sleep`` on the event loop."""
         await anyio.sleep(seconds)
 
 
