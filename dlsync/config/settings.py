@@ -33,7 +33,10 @@ class LogLevel(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class RemoteConfig:
-    """A Dataloop API endpoint and how hard dlsync may use it; ``url`` "local" is the gate."""
+    """A Dataloop API endpoint and how hard dlsync may use it; ``url`` "local" is the gate.
+
+    ``bwlimit`` is bytes per second (``None``: no limit); ``blind_retry_max_size`` bytes.
+    """
 
     name: str
     url: str
@@ -41,6 +44,11 @@ class RemoteConfig:
     rate: float = constants.DEFAULT_RATE
     burst: int = constants.DEFAULT_BURST
     concurrency: int = constants.DEFAULT_CONCURRENCY
+    bwlimit: float | None = None
+    stall_timeout: float = constants.STALL_TIMEOUT_S
+    blind_retry_max_size: int = constants.BLIND_RETRY_MAX_BYTES
+    ca_file: Path | None = None
+    verify_ssl: bool = True
 
     @property
     def is_local(self) -> bool:

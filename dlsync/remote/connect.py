@@ -6,6 +6,7 @@ a token for it, so a first run needs no account and no second terminal.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from dlsync import logs
 from dlsync.config import RemoteConfig
 from dlsync.remote.client import DataloopClient
 from dlsync.remote.credentials import Credentials, load_credentials
+from dlsync.remote.proxy import proxy_for
 from dlsync.remote.settings import RemoteSettings
 
 _log = logs.get_logger(__name__)
@@ -28,10 +30,20 @@ class Connection:
     url: str
 
 
-def settings_for(remote: RemoteConfig, url: str | None = None) -> RemoteSettings:
-    """Client settings for ``remote`` (``url`` replaces its URL, e.g. the embedded gate's)."""
-    return RemoteSettings(url=url or remote.url, rate=remote.rate, burst=remote.burst,
-                          concurrency=remote.concurrency)
+def settings_for(remote: RemoteConfig, url: str | None = None,
+                 env: Mapping[str, str] | None = None) -> RemoteSettings:
+    """Client settings for ``remote`` (``url`` replaces its URL, e.g. the embedded gate's).
+
+    The proxy comes from ``env`` (default: the process environment); a loopback URL, such as
+    the embedded gate's, is never proxied.
+    """
+    target = url or remote.url
+    return RemoteSettings(
+        url=target, rate=remote.rate, burst=remote.burst, concurrency=remote.concurrency,
+        stall_timeout=remote.stall_timeout, bwlimit=remote.bwlimit,
+        blind_retry_max_size=remote.blind_retry_max_size, ca_file=remote.ca_file,
+        verify_ssl=remote.verify_ssl,
+        proxy=proxy_for(target, os.environ if env is None else env))
 
 
 @asynccontextmanager
@@ -47,7 +59,7 @@ async def connect(remote: RemoteConfig, *, env: Mapping[str, str] | None = None,
             yield connection
         return
     credentials = load_credentials(env, token_file=remote.token_file)
-    settings = settings_for(remote)
+    settings = settings_for(remote, env=env)
     async with DataloopClient(settings, credentials) as client:
         yield Connection(client, settings.base_url)
 
