@@ -33,11 +33,6 @@ def format_size(size: int) -> str:
     raise AssertionError("unreachable")
 
 
-def format_rate(rate: float | None) -> str:
-    """Bytes per second as people read it: ``1.0 MiB/s``, or ``off``."""
-    return "off" if rate is None else f"{format_size(round(rate))}/s"
-
-
 def parse_size(text: str) -> int:
     """Bytes from an rclone-style size: ``64M`` is 64 MiB, ``512`` is 512 KiB, ``100B`` bytes.
 

@@ -23,17 +23,9 @@ class Bandwidth:
         self.rate = rate
         self._clock = clock or SystemClock()
         self._paid_until = self._clock.monotonic()
-        self.moved = 0
-        """Bytes granted so far."""
-
-    @property
-    def limited(self) -> bool:
-        """Whether a limit applies."""
-        return self.rate is not None
 
     async def take(self, size: int) -> None:
         """Wait until ``size`` more bytes may move to or from the remote."""
-        self.moved += size
         if self.rate is None or size <= 0:
             return
         now = self._clock.monotonic()
@@ -41,7 +33,3 @@ class Bandwidth:
         self._paid_until = start + size / self.rate
         if self._paid_until > now:
             await self._clock.sleep(self._paid_until - now)
-
-
-UNLIMITED = Bandwidth(None)
-"""A budget that never waits (tests and callers without a remote)."""

@@ -144,7 +144,8 @@ class RemoteSession:
         self.pacer = pacer
         self._http: aiohttp.ClientSession | None = None
         self._refresh_lock = anyio.Lock()
-        self._streamed_body_timeout = aiohttp.ClientTimeout()
+        self._streamed_body_timeout = aiohttp.ClientTimeout(
+            total=None, connect=settings.connect_timeout, sock_read=None)
 
     async def open(self) -> None:
         """Open the connection pool: the remote's TLS trust, its proxy, the stall timeout.
@@ -160,8 +161,6 @@ class RemoteSession:
             timeout=aiohttp.ClientTimeout(total=None, connect=s.connect_timeout,
                                           sock_read=s.stall_timeout),
             headers={"User-Agent": USER_AGENT}, proxy=s.proxy, trust_env=False)
-        self._streamed_body_timeout = aiohttp.ClientTimeout(
-            total=None, connect=s.connect_timeout, sock_read=None)
 
     async def close(self) -> None:
         """Close the connection pool."""

@@ -68,8 +68,9 @@ def upload_requests(gate: RunningGate) -> int:
 @pytest.mark.slow
 async def test_slow_200_mib_upload_is_not_cut_off_or_resent(
         disk_gate: RunningGate, opened: list[DataloopClient], tmp_path: Path) -> None:
-    """A 200 MiB upload held to 100 MiB/s takes about 2 s, four times the 0.5 s stall timeout:
-    it is sent once and succeeds, because bytes keep moving (no read timeout cuts it off)."""
+    """A 200 MiB upload held to 100 MiB/s takes about 2 s, several times the 0.5 s stall
+    timeout: it is sent once and succeeds, because bytes keep moving (no read timeout cuts it
+    off)."""
     client, dataset = await _client(disk_gate, stall_timeout=0.5, bwlimit=100.0 * MIB)
     opened.append(client)
     big = sparse(tmp_path / "big.bin", 200 * MIB)
@@ -78,7 +79,7 @@ async def test_slow_200_mib_upload_is_not_cut_off_or_resent(
     result = await client.upload(dataset["id"], big, "/big.bin")
     elapsed = time.monotonic() - started
     assert result.size == 200 * MIB and result.op is UploadOp.CREATED
-    assert elapsed > 4 * 0.5
+    assert elapsed > 3 * 0.5
     assert upload_requests(disk_gate) == 1
     assert client.pacer.stats().transport_errors == 0
 
