@@ -28,6 +28,7 @@ from dlsync.remote.credentials import Credentials
 from dlsync.remote.dtlpy_login import cookie_path
 from dlsync.remote.logins import DLSYNC_LOGIN, PasswordSource, StoredLogin
 from dlsync.remote.password import Tokens, password_login
+from dlsync.remote.tls import client_tls
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +59,11 @@ async def login(request: LoginRequest, password: str, out: TextIO) -> int:
     settings = settings_for(request.remote)
     lookup = lookup_for(request.remote, settings, os.environ)
     timeout = aiohttp.ClientTimeout(total=None, connect=settings.connect_timeout,
-                                    sock_read=settings.read_timeout)
-    async with aiohttp.ClientSession(timeout=timeout) as http:
+                                    sock_read=settings.stall_timeout)
+    connector = aiohttp.TCPConnector(ssl=client_tls(settings.url, settings.ca_file,
+                                                    verify=settings.verify_ssl))
+    async with aiohttp.ClientSession(timeout=timeout, proxy=settings.proxy,
+                                     connector=connector) as http:
         tokens = await password_login(http, settings.root_url, request.email, password)
     lookup.store.put(lookup.url, _stored(request, tokens))
     creds = Credentials(tokens.access, tokens.refresh, source=DLSYNC_LOGIN)

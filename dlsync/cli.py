@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -40,6 +41,37 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+
+
+if TYPE_CHECKING:
+    _ParamType = click.ParamType[float]
+else:  # click before 8.3 has no generic ParamType
+    _ParamType = click.ParamType
+
+
+class _Rate(_ParamType):
+    """An rclone ``--bwlimit`` value in bytes per second: ``10M`` is 10 MiB/s, a bare number
+    KiB/s; ``off`` (or 0) is 0.0, which lifts a configured limit."""
+
+    name = "RATE"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> float:
+        from dlsync.units import parse_rate
+
+        if isinstance(value, float):
+            return value
+        try:
+            return parse_rate(str(value)) or 0.0
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+_BWLIMIT = click.option(
+    "--bwlimit", type=_Rate(), default=None, help="Bandwidth limit for this remote, shared by "
+    "every upload and download: bytes per second with a suffix B, K, M, G (binary: 10M is "
+    "10 MiB/s; a bare number is KiB/s, as in rclone), or off.  [default: the remote's "
+    "bwlimit, else off]")
 
 _PAIR_OPTIONS = (
     click.argument("source", required=False, type=_DIR),
@@ -90,9 +122,10 @@ def resolve_pair(options: dict[str, Any], **flags: Any) -> tuple[PairConfig, Pat
                       rate=rate, concurrency=concurrency)
     excluded = exclude_patterns(options["excludes"], options["exclude_from"])
     if excluded:
-        from dataclasses import replace
-
         pair = replace(pair, ignore=(*pair.ignore, *excluded))
+    bwlimit = options.get("bwlimit")
+    if bwlimit is not None:  # 0.0: --bwlimit off
+        pair = replace(pair, remote=replace(pair.remote, bwlimit=bwlimit or None))
     state = state_path_for(options["state"], config)
     return with_logins(pair, state), state
 
@@ -144,6 +177,7 @@ def with_logins(pair: PairConfig, state: Path) -> PairConfig:
 @click.option("--dry-run", is_flag=True, help="Print the plan and change nothing.")
 @click.option("--rate", type=click.FloatRange(min=0.1), help="Maximum requests per second.")
 @click.option("--concurrency", type=click.IntRange(min=1), help="Maximum requests in flight.")
+@_BWLIMIT
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a "
               "terminal).")
 def mirror(create: bool | None, delete: bool | None, max_delete: int | None,
@@ -177,6 +211,7 @@ def mirror(create: bool | None, delete: bool | None, max_delete: int | None,
               help="When both sides changed an item's annotations: keep both (the platform's "
               "version beside the file), or let one side win.  [default: keep-both]")
 @click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
+@_BWLIMIT
 def pull(items: bool, full: bool, conflict: str | None, dry_run: bool,
          **options: Any) -> int:
     """Bring the platform's annotations of a dataset into the folder SOURCE, once.

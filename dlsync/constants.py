@@ -9,7 +9,9 @@ PAGE_SIZE = 1000
 ANNOTATION_BATCH = 100
 TOKEN_REFRESH_AHEAD_S = 120.0
 CONNECT_TIMEOUT_S = 10.0
-READ_TIMEOUT_S = 120.0
+STALL_TIMEOUT_S = 120.0         # a request fails when no byte moved either way for this long
+BLIND_RETRY_MAX_BYTES = 64 << 20  # larger uploads are looked up before they are sent again
+BANDWIDTH_BURST_S = 0.1         # --bwlimit: an idle budget lets this many seconds' bytes go at once
 MAX_CONNECTIONS = 64
 
 # Pacer

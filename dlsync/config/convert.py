@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from dlsync import units
 from dlsync.errors import ConfigError
 from dlsync.local.layout import AnnotationLayout, LayoutKind
 
@@ -154,3 +155,24 @@ def address(value: object, where: Where) -> str:
     if not host or not port.isascii() or not port.isdigit() or int(port) > 65535:
         raise where.error(f"expected HOST:PORT, got {text!r}")
     return text
+
+
+def bandwidth(value: object, where: Where) -> float | None:
+    """An rclone ``--bwlimit`` rate such as ``"10M"`` (10 MiB/s) in bytes per second; ``None``
+    for ``"off"``. A string, so the unit is always written."""
+    text = string(value, where)
+    try:
+        return units.parse_rate(text)
+    except ValueError as exc:
+        raise where.error(str(exc)) from None
+
+
+def byte_size(value: object, where: Where) -> int:
+    """A size: an integer of bytes, or an rclone-style string such as ``"64M"``."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return integer(0)(value, where)  # type: ignore[no-any-return]
+    text = string(value, where)
+    try:
+        return units.parse_size(text)
+    except ValueError as exc:
+        raise where.error(str(exc)) from None

@@ -46,6 +46,11 @@ REMOTE_KEYS: dict[str, Convert] = {
     "rate": convert.number(0.0, inclusive=False),
     "burst": convert.integer(1),
     "concurrency": convert.integer(1),
+    "bwlimit": convert.bandwidth,
+    "stall_timeout": convert.number(0.0, inclusive=False),
+    "blind_retry_max_size": convert.byte_size,
+    "ca_file": convert.path,
+    "verify_ssl": convert.boolean,
 }
 SERVICE_KEYS: dict[str, Convert] = {
     "metrics": convert.boolean,

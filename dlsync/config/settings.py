@@ -33,7 +33,10 @@ class LogLevel(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class RemoteConfig:
-    """A Dataloop API endpoint and how hard dlsync may use it; ``url`` "local" is the gate."""
+    """A Dataloop API endpoint and how hard dlsync may use it; ``url`` "local" is the gate.
+
+    ``bwlimit`` is bytes per second (``None``: no limit); ``blind_retry_max_size`` bytes.
+    """
 
     name: str
     url: str
@@ -44,6 +47,11 @@ class RemoteConfig:
     logins: Path | None = None
     """dlsync's login store (beside the state database in use); not a config key: the command
     line sets it. ``None``: beside the default state database."""
+    bwlimit: float | None = None
+    stall_timeout: float = constants.STALL_TIMEOUT_S
+    blind_retry_max_size: int = constants.BLIND_RETRY_MAX_BYTES
+    ca_file: Path | None = None
+    verify_ssl: bool = True
 
     @property
     def is_local(self) -> bool:

@@ -24,6 +24,7 @@ from dlsync.remote import replies
 from dlsync.remote.calls import SAFE, UNSAFE
 from dlsync.remote.client import DataloopClient, UploadMode
 from dlsync.remote.session import BodyFactory, Reply
+from dlsync.remote.stall import StallWatch
 from dlsync.remote.types import AnnotationJson, ItemJson
 
 _COMMAND_DONE = frozenset({"success", "failed", "canceled", "timeout"})
@@ -154,7 +155,7 @@ def _form(file: ProbeFile) -> BodyFactory:
     """The multipart body dlsync sends for an upload: type, path, metadata, file."""
 
     @asynccontextmanager
-    async def body() -> AsyncIterator[aiohttp.FormData]:
+    async def body(watch: StallWatch) -> AsyncIterator[aiohttp.FormData]:
         form = aiohttp.FormData()
         form.add_field("type", "file")
         form.add_field("path", file.filename)

@@ -10,21 +10,25 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from dlsync.remote.bandwidth import Bandwidth
 from dlsync.remote.credentials import Credentials
 from dlsync.remote.pacer import Idempotency, Pacer
 from dlsync.remote.session import BodyFactory, RemoteSession, Reply, Request
 from dlsync.remote.settings import RemoteSettings
+from dlsync.remote.stall import StallWatch
 
 SAFE, UNSAFE = Idempotency.SAFE, Idempotency.UNSAFE
 
 
 class ClientCore:
-    """One remote: its settings, credentials, pacer and connection pool."""
+    """One remote: its settings, credentials, pacer, byte budget and connection pool."""
 
     def __init__(self, settings: RemoteSettings, credentials: Credentials, *,
                  pacer: Pacer | None = None) -> None:
         self.settings = settings
         self.pacer = pacer or Pacer(settings.pacer_settings())
+        self.bandwidth = Bandwidth(settings.bwlimit)
+        """The ``bwlimit`` budget every upload and download of this remote takes from."""
         self._session = RemoteSession(settings, credentials, self.pacer)
 
     @property
@@ -39,10 +43,10 @@ class ClientCore:
 
 
 def form(fields: dict[str, str]) -> BodyFactory:
-    """A body factory for a form-urlencoded body."""
+    """A body factory for a form-urlencoded body (small: it does not report progress)."""
 
     @asynccontextmanager
-    async def body() -> AsyncIterator[Any]:
+    async def body(watch: StallWatch) -> AsyncIterator[Any]:
         yield dict(fields)
 
     return body

@@ -10,8 +10,9 @@ The operations live in one mixin per concern: ``projects`` (projects, datasets),
 paging) and ``calls`` (settings, pacer, session).
 
 Which calls are retried by the pacer (``Idempotency``): reads, PATCH/PUT, deletes and uploads in
-``mode=skip`` or ``overwrite`` are SAFE; creating a project, dataset or folder and posting
-annotations are UNSAFE and re-sent only when the remote certainly did not get them.
+``mode=skip`` or ``overwrite`` up to ``blind_retry_max_size`` are SAFE; creating a project,
+dataset or folder, posting annotations and larger uploads are UNSAFE and re-sent only when the
+remote certainly did not get them (or, for an upload, when a lookup shows it is not there).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from dlsync.remote.users import UserOps
 __all__ = ["DataloopClient", "UploadMode"]
 
 
-class DataloopClient(ProjectOps, ItemOps, TransferOps, AnnotationOps, UserOps):
+class DataloopClient(ProjectOps, TransferOps, ItemOps, AnnotationOps, UserOps):
     """One remote: its settings, credentials, pacer and connection pool."""
 
     async def __aenter__(self) -> Self:

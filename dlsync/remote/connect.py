@@ -19,6 +19,7 @@ from dlsync.remote.chain import Lookup, load_chain
 from dlsync.remote.client import DataloopClient
 from dlsync.remote.credentials import Credentials
 from dlsync.remote.logins import LoginStore
+from dlsync.remote.proxy import proxy_for
 from dlsync.remote.settings import RemoteSettings
 from dlsync.state.location import default_state_path, login_store_path
 
@@ -33,10 +34,20 @@ class Connection:
     url: str
 
 
-def settings_for(remote: RemoteConfig, url: str | None = None) -> RemoteSettings:
-    """Client settings for ``remote`` (``url`` replaces its URL, e.g. the embedded gate's)."""
-    return RemoteSettings(url=url or remote.url, rate=remote.rate, burst=remote.burst,
-                          concurrency=remote.concurrency)
+def settings_for(remote: RemoteConfig, url: str | None = None,
+                 env: Mapping[str, str] | None = None) -> RemoteSettings:
+    """Client settings for ``remote`` (``url`` replaces its URL, e.g. the embedded gate's).
+
+    The proxy comes from ``env`` (default: the process environment); a loopback URL, such as
+    the embedded gate's, is never proxied.
+    """
+    target = url or remote.url
+    return RemoteSettings(
+        url=target, rate=remote.rate, burst=remote.burst, concurrency=remote.concurrency,
+        stall_timeout=remote.stall_timeout, bwlimit=remote.bwlimit,
+        blind_retry_max_size=remote.blind_retry_max_size, ca_file=remote.ca_file,
+        verify_ssl=remote.verify_ssl,
+        proxy=proxy_for(target, os.environ if env is None else env))
 
 
 def lookup_for(remote: RemoteConfig, settings: RemoteSettings,
@@ -60,7 +71,7 @@ async def connect(remote: RemoteConfig, *, env: Mapping[str, str] | None = None,
         async with _local(remote, gate_data) as connection:
             yield connection
         return
-    settings = settings_for(remote)
+    settings = settings_for(remote, env=env)
     credentials = load_chain(lookup_for(remote, settings, env))
     async with DataloopClient(settings, credentials) as client:
         yield Connection(client, settings.base_url)

@@ -39,8 +39,11 @@ from dlsync.errors import (
 from dlsync.remote.credentials import Credentials
 from dlsync.remote.pacer import Idempotency, Pacer
 from dlsync.remote.settings import RemoteSettings
+from dlsync.remote.stall import StallWatch
+from dlsync.remote.tls import client_tls
 
-BodyFactory = Callable[[], AbstractAsyncContextManager[Any]]
+BodyFactory = Callable[[StallWatch], AbstractAsyncContextManager[Any]]
+"""Makes a request body for one attempt; a body that reports progress tells the watch."""
 USER_AGENT = f"dlsync/{__version__} aiohttp/{aiohttp.__version__}"
 
 log = logs.get_logger(__name__)
@@ -131,15 +134,20 @@ def status_error(status: int, req: Request, raw: bytes, headers: Mapping[str, st
     return BadRequestError(text, **kw)
 
 
-def transport_error(exc: BaseException, req: Request) -> TransportError:
+def transport_error(exc: BaseException, req: Request,
+                    watch: StallWatch | None = None) -> TransportError:
     """The dlsync error for an aiohttp failure while ``req`` was in flight.
 
-    A connection that was never made is a plain ``TransportError``. Anything later (a reset, a
-    drop, a read timeout) on a call that is not safe to repeat is an ``AmbiguousWriteError``.
+    A connection that was never made, or a body cut off while it was still being written
+    (``watch.writing``), is a plain ``TransportError``. Anything later (a reset, a drop, a
+    stall, a read timeout) on a call that is not safe to repeat is an ``AmbiguousWriteError``.
     """
     reason = f"{type(exc).__name__}: {logs.scrub(str(exc)) or 'no detail'}"
     kw: dict[str, Any] = {"method": req.method, "url": req.path}
     never_sent = isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError)
+    if watch is not None and watch.writing:
+        return TransportError(f"{req.describe()}: the body was cut off before all of it was "
+                              f"sent ({reason}); nothing was applied", **kw)
     if never_sent or req.idempotency is Idempotency.SAFE:
         return TransportError(f"{req.describe()}: no reply: {reason}", **kw)
     return AmbiguousWriteError(
@@ -155,15 +163,23 @@ class RemoteSession:
         self.pacer = pacer
         self._http: aiohttp.ClientSession | None = None
         self._refresh_lock = anyio.Lock()
+        self._streamed_body_timeout = aiohttp.ClientTimeout(
+            total=None, connect=settings.connect_timeout, sock_read=None)
 
     async def open(self) -> None:
-        """Open the connection pool."""
+        """Open the connection pool: the remote's TLS trust, its proxy, the stall timeout.
+
+        A request without a streamed body fails after ``stall_timeout`` seconds without a byte
+        of reply (aiohttp's read timeout); one with a streamed body has no read timeout and is
+        watched by a ``StallWatch`` instead, which counts the bytes it sends too.
+        """
         s = self.settings
+        tls = client_tls(s.base_url, s.ca_file, verify=s.verify_ssl)
         self._http = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=s.max_connections, limit_per_host=0),
+            connector=aiohttp.TCPConnector(limit=s.max_connections, limit_per_host=0, ssl=tls),
             timeout=aiohttp.ClientTimeout(total=None, connect=s.connect_timeout,
-                                          sock_read=s.read_timeout),
-            headers={"User-Agent": USER_AGENT})
+                                          sock_read=s.stall_timeout),
+            headers={"User-Agent": USER_AGENT}, proxy=s.proxy, trust_env=False)
 
     async def close(self) -> None:
         """Close the connection pool."""
@@ -207,22 +223,36 @@ class RemoteSession:
         return await self._open(req, self.credentials.token)
 
     async def _send(self, req: Request, token: str) -> Reply:
-        response = await self._open(req, token)
-        try:
-            raw = await response.read()
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise transport_error(exc, req) from None
-        finally:
-            response.release()
+        if req.body is None:
+            response, raw = await self._exchange(req, token, None)
+        else:
+            with StallWatch(self.settings.stall_timeout) as watch:
+                response, raw = await self._exchange(req, token, watch)
+            if watch.stalled:
+                raise transport_error(TimeoutError(f"no byte moved for {watch.timeout:g} s"),
+                                      req, watch)
         return Reply(response.status, response.headers, self._decode(raw, req))
 
-    async def _open(self, req: Request, token: str) -> aiohttp.ClientResponse:
+    async def _exchange(self, req: Request, token: str,
+                        watch: StallWatch | None) -> tuple[aiohttp.ClientResponse, bytes]:
+        response = await self._open(req, token, watch)
+        try:
+            return response, await response.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise transport_error(exc, req, watch) from None
+        finally:
+            response.release()
+
+    async def _open(self, req: Request, token: str,
+                    watch: StallWatch | None = None) -> aiohttp.ClientResponse:
         headers = {"authorization": f"Bearer {token}", **(req.headers or {})}
         url = self.settings.base_url + req.path
         try:
-            response = await self._dispatch(req, url, headers)
+            response = await self._dispatch(req, url, headers, watch)
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise transport_error(exc, req) from None
+            raise transport_error(exc, req, watch) from None
+        if watch is not None:
+            watch.moved()
         if response.status >= 300:
             try:
                 raw = await response.read()
@@ -234,14 +264,15 @@ class RemoteSession:
                                self.settings.base_url)
         return response
 
-    async def _dispatch(self, req: Request, url: str,
-                        headers: dict[str, str]) -> aiohttp.ClientResponse:
+    async def _dispatch(self, req: Request, url: str, headers: dict[str, str],
+                        watch: StallWatch | None) -> aiohttp.ClientResponse:
         if req.body is None:
             return await self.http.request(req.method, url, params=req.params, json=req.json,
                                            headers=headers)
-        async with req.body() as data:
+        assert watch is not None, "a streamed body is sent under a StallWatch (_send)"
+        async with req.body(watch) as data:
             return await self.http.request(req.method, url, params=req.params, data=data,
-                                           headers=headers)
+                                           headers=headers, timeout=self._streamed_body_timeout)
 
     @staticmethod
     def _decode(raw: bytes, req: Request) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from dlsync import constants
 from dlsync.remote.pacer import PacerSettings
@@ -16,6 +17,13 @@ class RemoteSettings:
 
     ``url`` is the API base ending in ``/api/v1``; ``gate_url`` (for ``/token?default``) is the
     host root, derived from ``url`` when not given.
+
+    Transfer and network settings (docs/remote.md, "HTTP"): ``stall_timeout`` seconds without a
+    byte moving either way fail a request; ``bwlimit`` bytes per second (``None``: no limit)
+    are shared by every upload and download; an upload larger than ``blind_retry_max_size``
+    bytes is looked up before it is sent again after an ambiguous failure; ``proxy`` is the
+    HTTP proxy URL (``None``: direct; ``connect`` takes it from the environment);
+    ``ca_file`` and ``verify_ssl`` say how the remote's certificate is checked.
     """
 
     url: str = constants.PRODUCTION_REMOTE
@@ -25,11 +33,16 @@ class RemoteSettings:
     concurrency: int = constants.DEFAULT_CONCURRENCY
     max_connections: int = constants.MAX_CONNECTIONS
     connect_timeout: float = constants.CONNECT_TIMEOUT_S
-    read_timeout: float = constants.READ_TIMEOUT_S
+    stall_timeout: float = constants.STALL_TIMEOUT_S
     max_attempts: int = constants.MAX_ATTEMPTS
     max_total_wait: float = constants.MAX_TOTAL_WAIT_S
     refresh_ahead: float = constants.TOKEN_REFRESH_AHEAD_S
     page_size: int = constants.PAGE_SIZE
+    bwlimit: float | None = None
+    blind_retry_max_size: int = constants.BLIND_RETRY_MAX_BYTES
+    proxy: str | None = None
+    ca_file: Path | None = None
+    verify_ssl: bool = True
 
     @property
     def base_url(self) -> str:

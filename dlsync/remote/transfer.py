@@ -1,5 +1,11 @@
 """``TransferOps``: an item's bytes, uploaded as a streamed multipart form and downloaded
-with Range resumes."""
+with Range resumes, both within the remote's ``bwlimit``.
+
+An upload up to ``blind_retry_max_size`` bytes is a SAFE call: the pacer re-sends it after any
+transport error (with ``mode=skip`` or ``overwrite`` a repeat cannot change the outcome, it
+only costs the bytes). A larger one is never re-sent blindly: the item is looked up first
+(``_landed``), and only sent again when the failed attempt did not leave it there.
+"""
 
 from __future__ import annotations
 
@@ -9,22 +15,40 @@ import os
 import posixpath
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Literal, cast
 
 import aiohttp
+import anyio
+from aiohttp.abc import AbstractStreamWriter
+from aiohttp.payload import Payload
 
-from dlsync import constants
-from dlsync.errors import BadRequestError, LocalFileError, TransportError, TruncatedUploadError
+from dlsync import constants, logs
+from dlsync.errors import (
+    AmbiguousWriteError,
+    BadRequestError,
+    LocalFileError,
+    NotFoundError,
+    ServerError,
+    TransportError,
+    TruncatedUploadError,
+)
 from dlsync.remote import replies
-from dlsync.remote.calls import SAFE, ClientCore
+from dlsync.remote.bandwidth import Bandwidth
+from dlsync.remote.calls import SAFE, UNSAFE
+from dlsync.remote.items import ItemOps
+from dlsync.remote.pacer import Idempotency
 from dlsync.remote.session import Request
+from dlsync.remote.stall import StallWatch
 from dlsync.remote.types import ItemJson, UploadOp, UploadResult
 
 UploadMode = Literal["skip", "overwrite"]
 
+log = logs.get_logger(__name__)
 
-class TransferOps(ClientCore):
+
+class TransferOps(ItemOps):
     """Upload a local file as an item; download an item's bytes."""
 
     async def upload(self, dataset_id: str, local_path: Path, filename: str, *,
@@ -42,15 +66,50 @@ class TransferOps(ClientCore):
             raise BadRequestError(f"{what}: the name contains a control character, which item "
                                   "names cannot hold; rename the file to sync it",
                                   method="POST", url=f"/datasets/{dataset_id}/items")
-        body = _FileBody(local_path, filename, metadata)
-        reply, req = await self._call("POST", f"/datasets/{dataset_id}/items", what,
-                                      params={"mode": mode}, body=body.open)
+        body = _FileBody(local_path, filename, metadata, self.bandwidth)
+        upload = _Upload(dataset_id, body, mode, what)
+        if _size_of(local_path) <= self.settings.blind_retry_max_size:
+            return await self._send_upload(upload, SAFE)
+        return await self._upload_looked_up(upload)
+
+    async def _upload_looked_up(self, upload: _Upload) -> UploadResult:
+        """Upload a large file; after an ambiguous failure, look the item up before resending.
+
+        The item as it was before the first attempt tells an overwrite that landed (the
+        item's ``updatedAt`` moved) from one that did not.
+        """
+        before = await self._find_item(upload)
+        budget = self.pacer.retry_budget(upload.what)
+        while True:
+            try:
+                return await self._send_upload(upload, UNSAFE)
+            except (AmbiguousWriteError, ServerError) as exc:
+                landed = _landed(upload, before, await self._find_item(upload))
+                if landed is not None:
+                    log.info("upload failed without a reply, but the item is there; not sent "
+                             "again", what=upload.what, item=landed.item["id"],
+                             error=str(exc))
+                    return landed
+                if not await budget.wait(exc, then="send again: the item is not there"):
+                    raise
+
+    async def _find_item(self, upload: _Upload) -> ItemJson | None:
+        try:
+            return await self.get_item_by_path(upload.dataset_id, upload.body.filename)
+        except NotFoundError:
+            return None
+
+    async def _send_upload(self, upload: _Upload, idempotency: Idempotency) -> UploadResult:
+        body = upload.body
+        reply, req = await self._call("POST", f"/datasets/{upload.dataset_id}/items",
+                                      upload.what, idempotency, params={"mode": upload.mode},
+                                      body=body.open)
         item = cast(ItemJson, replies.entity(reply.body, req))
         op = UploadOp.from_header(reply.headers.get("x-item-op"))
-        size = (item.get("metadata") or {}).get("system", {}).get("size")
+        size = _item_size(item)
         if size != body.size and op is not UploadOp.EXISTING:  # a skip returns the old item
-            raise TruncatedUploadError(f"{what}: sent {body.size} bytes but the remote item "
-                                       f"{item['id']} ({op}) has size {size}", item["id"],
+            raise TruncatedUploadError(f"{upload.what}: sent {body.size} bytes but the remote "
+                                       f"item {item['id']} ({op}) has size {size}", item["id"],
                                        method="POST", url=req.path)
         return UploadResult(item=item, op=op, size=body.size)
 
@@ -73,11 +132,50 @@ class TransferOps(ClientCore):
                     chunk, skip = chunk[skip:], max(0, skip - len(chunk))
                     have += len(chunk)
                     if chunk:
+                        await self.bandwidth.take(len(chunk))
                         yield chunk
                 return
             except TransportError as exc:
                 if not await budget.wait(exc, then=f"resume from byte {have} with Range"):
                     raise
+
+
+@dataclass(frozen=True, slots=True)
+class _Upload:
+    """One upload as its attempts share it: where to, what, how."""
+
+    dataset_id: str
+    body: _FileBody
+    mode: UploadMode
+    what: str
+
+
+def _item_size(item: ItemJson) -> object:
+    return (item.get("metadata") or {}).get("system", {}).get("size")
+
+
+def _landed(upload: _Upload, before: ItemJson | None,
+            after: ItemJson | None) -> UploadResult | None:
+    """The result a failed attempt left behind, or ``None`` when it must be sent again.
+
+    The item is there, of the size sent, and: with ``mode=skip`` it was there before (the
+    upload would have answered "existing") or carries the metadata sent; with
+    ``mode=overwrite`` it was not there before, or its ``updatedAt`` moved.
+    """
+    body = upload.body
+    if after is None or _item_size(after) != body.size:
+        return None
+    if before is None:
+        sent = (body.metadata or {}).get("user") or {}
+        user = (after.get("metadata") or {}).get("user") or {}
+        if all(user.get(key) == value for key, value in sent.items()):
+            return UploadResult(item=after, op=UploadOp.CREATED, size=body.size)
+        return None
+    if upload.mode == "skip":
+        return UploadResult(item=after, op=UploadOp.EXISTING, size=body.size)
+    if after.get("updatedAt") != before.get("updatedAt") or after["id"] != before["id"]:
+        return UploadResult(item=after, op=UploadOp.OVERWRITE, size=body.size)
+    return None
 
 
 class _FileBody:
@@ -86,14 +184,16 @@ class _FileBody:
     Re-opened for each attempt; ``size`` is the byte count sent by the last attempt.
     """
 
-    def __init__(self, path: Path, filename: str, metadata: dict[str, Any] | None) -> None:
+    def __init__(self, path: Path, filename: str, metadata: dict[str, Any] | None,
+                 bandwidth: Bandwidth) -> None:
         self.path = path
         self.filename = filename
         self.metadata = metadata
+        self.bandwidth = bandwidth
         self.size = -1
 
     @asynccontextmanager
-    async def open(self) -> AsyncIterator[aiohttp.FormData]:
+    async def open(self, watch: StallWatch) -> AsyncIterator[aiohttp.FormData]:
         """Yield the form for one attempt; a streamed file is closed afterwards."""
         content, self.size = _file_content(self.path)
         try:
@@ -103,20 +203,78 @@ class _FileBody:
             if self.metadata is not None:
                 form.add_field("metadata", json.dumps(self.metadata))
             name = posixpath.basename(self.filename)
-            form.add_field("file", content, filename=name,
-                           content_type=mimetypes.guess_type(name)[0]
-                           or "application/octet-stream")
+            content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+            if isinstance(content, bytes):
+                await self.bandwidth.take(len(content))  # before the watch starts
+                form.add_field("file", content, filename=name, content_type=content_type)
+            else:
+                part = _FilePart(content, _Flow(self.size, self.bandwidth, watch),
+                                 filename=name, content_type=content_type)
+                form.add_field("file", part, filename=name)
             yield form
         finally:
             if not isinstance(content, bytes):
                 content.close()
 
 
+@dataclass(frozen=True, slots=True)
+class _Flow:
+    """What a streamed file part answers to: its length, the byte budget, the stall watch."""
+
+    size: int
+    bandwidth: Bandwidth
+    watch: StallWatch
+
+
+class _FilePart(Payload):
+    """A file streamed as a form part: read in a worker thread, paced by ``bwlimit``, each
+    piece reported to the stall watch. Exactly ``size`` bytes (the Content-Length) are sent."""
+
+    def __init__(self, handle: BinaryIO, flow: _Flow, *, filename: str,
+                 content_type: str) -> None:
+        super().__init__(handle, filename=filename, content_type=content_type)
+        self._size = flow.size
+        self._flow = flow
+
+    def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
+        raise TypeError("a streamed file part has no text form")
+
+    async def write(self, writer: AbstractStreamWriter) -> None:
+        """Write the file, piece by piece, as the byte budget allows."""
+        flow, handle = self._flow, cast(BinaryIO, self._value)
+        left = flow.size
+        flow.watch.body_started()
+        while left > 0:
+            piece = await anyio.to_thread.run_sync(handle.read,
+                                                   min(left, constants.UPLOAD_CHUNK))
+            if not piece:
+                raise LocalFileError(str(getattr(handle, "name", "file")),
+                                     "shrank while it was uploaded; retried once it settles")
+            with flow.watch.paused():
+                await flow.bandwidth.take(len(piece))
+            await writer.write(piece)
+            flow.watch.moved()
+            left -= len(piece)
+        flow.watch.body_sent()
+
+    async def write_with_length(self, writer: AbstractStreamWriter,
+                                content_length: int | None) -> None:
+        """Write the file (its length is already the part's length)."""
+        await self.write(writer)
+
+
+def _size_of(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError as exc:
+        raise LocalFileError(str(path), f"cannot be read for upload: {exc.strerror}") from None
+
+
 def _file_content(path: Path) -> tuple[bytes | BinaryIO, int]:
     """What to send for ``path`` and its size: the bytes of a small file, else the open file.
 
     Files up to ``SMALL_FILE_BYTES`` are read in one call on the event loop (cheaper than a
-    thread hand-off); larger ones are streamed by aiohttp, which reads them in a worker thread.
+    thread hand-off); larger ones are streamed by ``_FilePart``, read in a worker thread.
     """
     try:
         handle = path.open("rb")

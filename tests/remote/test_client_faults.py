@@ -97,9 +97,9 @@ async def test_upload_size_mismatch_is_an_integrity_error(
 
 async def test_read_timeout_on_annotation_post_is_ambiguous(
         gate: Any, dataset: DatasetJson, tmp_path: Path) -> None:
-    """A reply slower than the read timeout makes an annotation post ambiguous, not re-sent."""
+    """A reply slower than the stall timeout makes an annotation post ambiguous, not re-sent."""
     creds = Credentials(gate.mint_token(email=EMAIL, ttl=3600))
-    async with DataloopClient(settings_for(gate, read_timeout=0.2), creds) as slow:
+    async with DataloopClient(settings_for(gate, stall_timeout=0.2), creds) as slow:
         item = await put(slow, dataset, tmp_path, "/slow.jpg")
         gate.set_faults(FaultSettings(latency_ms=1000, routes=(ANNOTATION_ROUTE,)))
         before = slow.pacer.stats().attempts
