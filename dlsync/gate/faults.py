@@ -43,6 +43,8 @@ class FaultSettings:
     seed: int | None = None
     routes: tuple[str, ...] = ()      # route keys such as "POST /items/{id}/annotations"
     fail_first: int = 0               # the first N attempts of each distinct request -> 503
+    truncate_uploads: bool = False    # uploads are recorded one byte short (a truncated store)
+    forbid: tuple[str, ...] = ()      # route keys answered 403, as to a token without access
 
     def __post_init__(self) -> None:
         for name in ("fail_rate", "drop_rate", "drop_after_share"):
@@ -62,6 +64,7 @@ class FaultSettings:
         """The settings as the admin endpoint shows them."""
         out = asdict(self)
         out["routes"] = list(self.routes)
+        out["forbid"] = list(self.forbid)
         return out
 
     def updated(self, changes: Mapping[str, Any]) -> FaultSettings:
@@ -71,13 +74,15 @@ class FaultSettings:
         if unknown:
             raise bad_request(f"unknown fault setting(s) {unknown}; known: {sorted(known)}")
         values = dict(changes)
-        if "routes" in values:
-            routes = values["routes"]
-            if not isinstance(routes, list) or not all(isinstance(r, str) for r in routes):
-                raise bad_request("fault setting 'routes' must be a list of route keys")
-            values["routes"] = tuple(routes)
+        for listed in ("routes", "forbid"):
+            if listed in values:
+                routes = values[listed]
+                if not isinstance(routes, list) or not all(isinstance(r, str) for r in routes):
+                    raise bad_request(f"fault setting {listed!r} must be a list of route keys")
+                values[listed] = tuple(routes)
         for name, value in values.items():
-            if name != "routes" and value is not None and not isinstance(value, int | float):
+            if name not in ("routes", "forbid") and value is not None and \
+                    not isinstance(value, int | float):
                 raise bad_request(f"fault setting {name!r} must be a number, got {value!r}")
         try:
             return replace(self, **values)

@@ -70,6 +70,8 @@ async def traffic(request: web.Request, handler: Handler) -> web.StreamResponse:
         return _drop(request)
     if verdict.status is not None:
         response: web.StreamResponse = _fault_response(verdict)
+    elif key in gate.faults.settings.forbid:
+        response = error_response(403, f"access to {key} is forbidden for this user")
     else:
         response = await handler(request)
     if verdict.drop == "after":

@@ -42,6 +42,7 @@ class PullKind(enum.StrEnum):
     UNCHANGED = "unchanged"
     NOT_SYNCED = "not-synced"     # the item is not (yet) synced by a push: left to it
     NOT_LOCAL = "not-local"       # the item's file is not here and --items is off
+    LINK = "link"                 # a link item: its content lives at a URL; not downloaded
 
     @property
     def marker(self) -> str:
@@ -60,7 +61,7 @@ class PullKind(enum.StrEnum):
 
 
 _MARKERS = {PullKind.DOWNLOAD: "+", PullKind.CREATE: "+", PullKind.REPLACE: "*",
-            PullKind.CONFLICT: "!"}
+            PullKind.CONFLICT: "!", PullKind.LINK: "~"}
 _OUTCOMES = {PullKind.DOWNLOAD: "downloaded", PullKind.CREATE: "written",
              PullKind.REPLACE: "written", PullKind.RECORD: "recorded",
              PullKind.KEEP_LOCAL: "kept-local", PullKind.RESOLVE: "resolved"}
@@ -80,6 +81,7 @@ class ItemFacts:
     decision: Decision | None = None   # the annotation rules' verdict (None: not asked)
     current: Path | None = None        # the item's annotation file, when there is one
     conflict_copy_gone: bool = False   # a conflict the user settled by removing the copy
+    link: str | None = None            # where a link item's content lives (its linkInfo ref)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +102,9 @@ def needs_annotations(facts: ItemFacts) -> bool:
 def step_without_annotations(facts: ItemFacts) -> PullStep | None:
     """The step when the annotation sets do not matter; ``None`` when they decide."""
     state = facts.state
+    if state is None and facts.link is not None:
+        return PullStep(PullKind.LINK, facts.path,
+                        f"link item, its content is at {facts.link}; not downloaded")
     if state is None and facts.items and not facts.media_exists:
         return PullStep(PullKind.DOWNLOAD, facts.path, "new locally: downloaded")
     if state is None:

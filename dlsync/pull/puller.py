@@ -14,6 +14,7 @@ destruction gate first).
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -221,7 +222,7 @@ class Puller:
         state = self._reader.file(self.pair_id, entry.path)
         media = self.root / entry.path
         facts = ItemFacts(entry.path, state, media.exists(), self.pair.annotations.kind,
-                          self.options.items)
+                          self.options.items, link=link_of(entry.item))
         quick = step_without_annotations(facts)
         if quick is not None and quick.kind is PullKind.DOWNLOAD and not self.options.dry_run:
             state = await self._download(entry, media)
@@ -290,6 +291,15 @@ class Puller:
             set_hash = None
         mark: dict[str, Any] = {FINGERPRINT_KEY: fingerprint_metadata(sha256, size, set_hash)}
         await self.context.client.patch_item(entry.item["id"], {"metadata": {"user": mark}})
+
+
+def link_of(item: Mapping[str, Any]) -> str | None:
+    """Where a link item's content lives (``metadata.system.shebang.linkInfo.ref``), or None
+    for an ordinary item."""
+    shebang = ((item.get("metadata") or {}).get("system") or {}).get("shebang")
+    info = shebang.get("linkInfo") if isinstance(shebang, dict) else None
+    ref = info.get("ref") if isinstance(info, dict) else None
+    return str(ref) if ref else None
 
 
 async def poll_annotations(context: PairContext, *, full: bool = False) -> PullResult:

@@ -8,12 +8,12 @@ from typing import Any
 import anyio
 import pytest
 
-from dlsync.errors import AmbiguousWriteError, IntegrityError
+from dlsync.errors import AmbiguousWriteError, TruncatedUploadError
 from dlsync.gate.faults import FaultSettings
 from dlsync.remote.client import DataloopClient
 from dlsync.remote.credentials import Credentials
 from dlsync.remote.stamps import stamp_key
-from dlsync.remote.types import AnnotationJson, DatasetJson
+from dlsync.remote.types import AnnotationJson, DatasetJson, UploadOp
 from tests.remote.conftest import EMAIL, settings_for
 from tests.remote.test_client_ops import box, put
 
@@ -85,14 +85,21 @@ async def test_drop_after_apply_leaves_exactly_the_intended_annotations(
 
 
 async def test_upload_size_mismatch_is_an_integrity_error(
-        client: DataloopClient, dataset: DatasetJson, tmp_path: Path) -> None:
-    """mode=skip finding a remote item of another size raises IntegrityError naming both sizes."""
+        client: DataloopClient, gate: Any, dataset: DatasetJson, tmp_path: Path) -> None:
+    """A stored item whose size is not what was sent raises TruncatedUploadError naming both
+    sizes and the item; mode=skip finding an item of another size returns that item for the
+    caller to compare (it is not a truncation)."""
     local = tmp_path / "s.bin"
     local.write_bytes(b"12345")
     await client.upload(dataset["id"], local, "/s.bin")
     local.write_bytes(b"1234567890")
-    with pytest.raises(IntegrityError, match=r"sent 10 bytes .* size 5"):
-        await client.upload(dataset["id"], local, "/s.bin")
+    skipped = await client.upload(dataset["id"], local, "/s.bin")
+    assert skipped.op is UploadOp.EXISTING and skipped.item["metadata"]["system"]["size"] == 5
+    gate.set_faults(FaultSettings(truncate_uploads=True))
+    with pytest.raises(TruncatedUploadError, match=r"sent 10 bytes .* size 9") as raised:
+        await client.upload(dataset["id"], local, "/s.bin", mode="overwrite")
+    gate.set_faults(FaultSettings())
+    assert raised.value.item_id == skipped.item["id"]
 
 
 async def test_read_timeout_on_annotation_post_is_ambiguous(
