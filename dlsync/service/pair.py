@@ -18,9 +18,7 @@ from __future__ import annotations
 import errno
 import os
 import threading
-import unicodedata
 from dataclasses import dataclass
-from pathlib import Path
 
 import anyio
 import anyio.to_thread
@@ -29,12 +27,12 @@ from dlsync import constants, logs
 from dlsync.clock import Clock, wait_for_event
 from dlsync.config import PairConfig
 from dlsync.errors import AuthError, DlsyncError, EmptyRootError, is_fatal
-from dlsync.local.layout import LayoutKind
 from dlsync.local.watch import Hint, HintKind, WatchSource, open_watch, pump_hints
 from dlsync.model import Direction
 from dlsync.pairs import PairContext, pair_spec
 from dlsync.pull.puller import PullResult, poll_annotations
 from dlsync.remote.connect import Connection
+from dlsync.service.hints import files_under, sync_paths, watch_paths
 from dlsync.service.incremental import GoneHold, ServiceCycle
 from dlsync.service.observer import ServiceCounters
 from dlsync.service.queue import CoalescingQueue
@@ -136,19 +134,11 @@ class PairService:
 
     # -- watcher ------------------------------------------------------------------------------
 
-    def _watch_paths(self) -> list[Path]:
-        paths = [self.pair.source]
-        layout = self.pair.annotations
-        if layout.kind is LayoutKind.DIRECTORY and layout.directory is not None and \
-                not layout.directory.is_relative_to(self.pair.source):
-            paths.append(layout.directory)
-        return paths
-
     async def _start_watcher(self, tg: anyio.abc.TaskGroup) -> None:
         if not self.pushes:
             return   # nothing local is sent, so no change needs watching
         try:
-            watch = await open_watch(self.watch_source, self._watch_paths())
+            watch = await open_watch(self.watch_source, watch_paths(self.pair))
         except Exception as exc:
             self._fall_back(exc)
             return
@@ -172,35 +162,8 @@ class PairService:
 
     async def _on_hints(self, hints: list[Hint]) -> None:
         for hint in hints:
-            for path in self._relative(hint.path):
+            for path in sync_paths(self.pair, hint.path):
                 await self.queue.put(path, hint.kind)
-
-    def _relative(self, path: Path) -> list[str]:
-        """The sync-root paths a changed path stands for (an annotation file: its item too)."""
-        layout = self.pair.annotations
-        if layout.kind is LayoutKind.DIRECTORY and layout.directory is not None and \
-                path.is_relative_to(layout.directory):
-            stem = path.relative_to(layout.directory).as_posix().removesuffix(".json")
-            return [_nfc(stem), *self._with_stem(_nfc(stem))]
-        try:
-            rel = _nfc(path.relative_to(self.pair.source).as_posix())
-        except ValueError:
-            return []
-        if rel in ("", "."):
-            return []
-        if layout.kind is LayoutKind.SIDECAR and rel.endswith(".json"):
-            return [rel, rel.removesuffix(".json")]
-        return [rel]
-
-    def _with_stem(self, stem: str) -> list[str]:
-        """Files ``stem.*`` beside where ``stem`` would be (directory-layout annotations)."""
-        parent, _, name = stem.rpartition("/")
-        try:
-            names = os.listdir(self.pair.source / parent)
-        except OSError:
-            return []
-        return [f"{parent}/{n}" if parent else n for n in names
-                if os.path.splitext(n)[0] == name]
 
     # -- loops --------------------------------------------------------------------------------
 
@@ -258,7 +221,7 @@ class PairService:
         ready = self.settler.check(lambda rel: look(os.path.join(root, rel)),
                                    constants.SERVICE_BATCH)
         for folder in ready.dirs:
-            self.settler.note(_files_under(self.pair.source, folder))
+            self.settler.note(files_under(self.pair.source, folder))
         return ready
 
     async def _cycle(self, scope: tuple[str, ...] | None) -> bool:
@@ -391,16 +354,3 @@ def _pauses(exc: DlsyncError) -> bool:
     """True for the errors that pause one pair and leave the others running: a root that looks
     unmounted, or the platform refusing the pair's project or dataset (HTTP 403)."""
     return isinstance(exc, EmptyRootError) or (isinstance(exc, AuthError) and exc.status == 403)
-
-
-def _nfc(path: str) -> str:
-    return unicodedata.normalize("NFC", path)
-
-
-def _files_under(root: Path, folder: str) -> list[str]:
-    """Every file under ``root/folder``, as paths relative to ``root``."""
-    found: list[str] = []
-    for top, _dirs, files in os.walk(root / folder):
-        rel = os.path.relpath(top, root).replace(os.sep, "/")
-        found.extend(_nfc(f"{rel}/{name}") for name in files)
-    return found
