@@ -216,8 +216,10 @@ class _Walker:
         nfc = unicodedata.normalize("NFC", name)
         if self.layout.kind is LayoutKind.SIDECAR:
             candidates = [name]
-        elif self.layout.kind is LayoutKind.DIRECTORY:
+        elif self.layout.kind is LayoutKind.DIRECTORY and self.layout.is_dataloop:
             candidates = [nfc + _JSON, os.path.splitext(nfc)[0] + _JSON]
+        elif self.layout.kind is LayoutKind.DIRECTORY:    # YOLO a/b.txt, VOC a/b.xml
+            candidates = [os.path.splitext(nfc)[0] + self.layout.suffix]
         else:
             return None
         for candidate in candidates:

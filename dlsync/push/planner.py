@@ -21,6 +21,7 @@ from dlsync.errors import AnnotationFileError, FileChangedError, FileVanishedErr
 from dlsync.local.annotations import load_annotation_file
 from dlsync.local.fingerprint import fingerprint
 from dlsync.local.ignore import IgnoreRules
+from dlsync.local.labelformat import LabelReader
 from dlsync.local.layout import AnnotationLayout
 from dlsync.local.scan import scan
 from dlsync.model import (
@@ -57,6 +58,7 @@ class Source:
     rules: IgnoreRules
     layout: AnnotationLayout
     follow_symlinks: bool = False
+    labels: LabelReader | None = None       # YOLO, VOC: the codec reading label files
 
 
 @dataclass(slots=True)
@@ -199,7 +201,8 @@ class Planner:
         wanted, error = None, None
         if local.annotation_path is not None:
             try:
-                wanted = load_annotation_file(local.annotation_path)
+                wanted = self.source.labels.read(local) if self.source.labels else \
+                    load_annotation_file(local.annotation_path)
             except AnnotationFileError as exc:
                 error = exc  # the executor reports it, naming the file
         owned = self._owned(pair, action, reader)
