@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.formats_sync.conftest import Dataset, MirrorRun, PullRun, Remote
+from tests.formats_sync.conftest import Dataset, MirrorRun, Remote
 from tests.mirror.conftest import writes
 
 YOLO = ("--annotation-format", "yolo")
@@ -35,3 +35,69 @@ async def test_boxes_and_polygons_reach_the_platform(dataset: Dataset, mirror: M
     again = await mirror(*_flags(dataset))
     assert again.code == 0, again
     assert writes(remote.gate.stats()) == before
+
+
+async def test_an_annotators_edit_comes_back_and_nothing_else_changes(
+        dataset: Dataset, mirror: MirrorRun, pull: PullRun, remote: Remote) -> None:
+    """A box moved on the platform is rewritten in its line; the other line, the attribute
+    and the note an annotator added survive a pull then a mirror; that mirror writes nothing."""
+    (dataset.labels / "classes.txt").write_text("cat\ndog\n")
+    dataset.write("a/wide.png", ".txt", "0 0.500000 0.500000 0.250000 0.500000\n"
+                                        "1 0.250000 0.250000 0.100000 0.100000\n")
+    assert (await mirror(*_flags(dataset), "--create")).code == 0
+    item = (await remote.items())["/a/wide.png"]["id"]
+    cat, dog = sorted(await remote.annotations(item), key=lambda a: str(a["label"]))
+    await remote.edit_annotation(str(cat["id"]), {"coordinates": [
+        {"x": 320, "y": 240, "z": 0}, {"x": 480, "y": 480, "z": 0}]})
+    await remote.edit_annotation(str(dog["id"]), {
+        "metadata": {"system": {"attributes": {"pose": "sitting"}}}})
+    note = await remote.annotate(item, "bird")       # a class annotation: YOLO cannot say it
+    assert (await pull(*_flags(dataset))).code == 0
+    assert dataset.read("a/wide.png", ".txt") == ("0 0.625000 0.750000 0.250000 0.500000\n"
+                                                  "1 0.250000 0.250000 0.100000 0.100000\n")
+    assert (dataset.labels / "classes.txt").read_text() == "cat\ndog\n"
+    before = writes(remote.gate.stats())
+    outcome = await mirror(*_flags(dataset))
+    assert outcome.code == 0, outcome
+    assert writes(remote.gate.stats()) == before
+    after = {str(a["id"]): a for a in await remote.annotations(item)}
+    assert note in after
+    assert after[str(dog["id"])]["metadata"]["system"]["attributes"] == {"pose": "sitting"}
+
+
+async def test_a_new_label_is_appended_to_the_classes_file(
+        dataset: Dataset, mirror: MirrorRun, pull: PullRun, remote: Remote) -> None:
+    """A box with a label the classes file lacks is pulled with the next class id."""
+    (dataset.labels / "classes.txt").write_text("cat\n")
+    dataset.write("a/wide.png", ".txt", "0 0.500000 0.500000 0.250000 0.500000\n")
+    assert (await mirror(*_flags(dataset), "--create")).code == 0
+    item = (await remote.items())["/a/wide.png"]["id"]
+    box = {"type": "box", "label": "fox", "coordinates": [{"x": 0, "y": 0, "z": 0},
+                                                          {"x": 64, "y": 48, "z": 0}]}
+    await remote.client.post_annotations(item, [box])  # type: ignore[list-item]
+    assert (await pull(*_flags(dataset))).code == 0
+    assert (dataset.labels / "classes.txt").read_text() == "cat\nfox\n"
+    assert "1 0.050000 0.050000 0.100000 0.100000\n" in dataset.read("a/wide.png", ".txt")
+    before = writes(remote.gate.stats())
+    assert (await mirror(*_flags(dataset))).code == 0
+    assert writes(remote.gate.stats()) == before
+
+
+async def test_sidecar_with_yolo_is_a_usage_error(dataset: Dataset, mirror: MirrorRun) -> None:
+    """YOLO files live in a folder; ``sidecar`` is Dataloop JSON (exit 2, the key named)."""
+    outcome = await mirror(*YOLO, "--annotations", "sidecar")
+    assert outcome.code == 2
+    assert "annotation_format" in outcome.err
+
+
+async def test_a_bad_line_fails_its_item_alone(dataset: Dataset, mirror: MirrorRun,
+                                               remote: Remote) -> None:
+    """A malformed line names the file and line; the other items sync."""
+    (dataset.labels / "classes.txt").write_text("cat\n")
+    dataset.write("a/wide.png", ".txt", "0 0.5 0.5 0.25\n")
+    dataset.write("a/tall.jpg", ".txt", "0 0.5 0.5 0.25 0.25\n")
+    outcome = await mirror(*_flags(dataset), "--create", "--json")
+    assert outcome.code == 1
+    assert "wide.txt:1" in outcome.out + outcome.err
+    items = await remote.items()
+    assert len(await remote.annotations(items["/a/tall.jpg"]["id"])) == 1
