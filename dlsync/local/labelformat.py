@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -35,7 +36,7 @@ from dlsync.local.annotations import (
     set_hash_of,
 )
 from dlsync.local.layout import AnnotationLayout, LabelFormat
-from dlsync.model import LocalEntry
+from dlsync.model import LocalEntry, ScanProblem
 
 _KEY = re.compile(r"^(yolo|voc|coco)/([0-9]+)x([0-9]+)/([0-9a-f]{64})$")
 
@@ -125,12 +126,26 @@ class LabelReader:
         """The reader of ``layout``'s format (a YOLO classes file is read now)."""
         if layout.format is LabelFormat.YOLO:
             return cls(layout, root, open_yolo(layout, classes))
+        if layout.format is LabelFormat.COCO:
+            from dlsync.local.cocofile import CocoReader
+
+            return CocoReader(layout, root)
         if layout.format is LabelFormat.VOC:
             from dlsync.formats.voc import VocCodec
 
             assert layout.directory is not None
             return cls(layout, root, VocCodec(layout.directory))
         return cls(layout, root)
+
+    @contextmanager
+    def walking(self) -> Iterator[None]:
+        """What a walk needs open while it reads (COCO: the file's index)."""
+        yield
+
+    def paired(self, entries: Iterable[LocalEntry | ScanProblem]
+               ) -> Iterator[LocalEntry | ScanProblem]:
+        """The scanned ``entries`` paired with their annotations (COCO: per-image signals)."""
+        return iter(entries)
 
     @property
     def name(self) -> str:

@@ -33,14 +33,15 @@ def view(set_hash: str | None) -> SetView:
 class RemoteDocument:
     """The annotation file a pull would write for one item, parsed back as the push reads it.
 
-    A Dataloop JSON file is ``data``; a YOLO or VOC file is written by ``writer`` (its codec),
-    and ``read_hash`` gives the set hash of such a file on disk.
+    A Dataloop JSON file is ``data``; a YOLO, VOC or COCO file is written by ``writer`` (its
+    codec; for COCO it returns the image's signal, ``local.cocofile``, instead of the file's
+    stat), and ``read_hash`` gives the item's set hash in such a file on disk.
     """
 
     data: bytes
     parsed: AnnotationSet
     owned: tuple[tuple[str, str], ...]     # (canonical hash, annotation id), file order
-    writer: Callable[[Path], None] | None = field(default=None, compare=False)
+    writer: Callable[[Path], FileStat | None] | None = field(default=None, compare=False)
     read_hash: Callable[[Path], str] | None = field(default=None, compare=False)
 
     def save(self, target: Path) -> FileStat:
@@ -48,8 +49,7 @@ class RemoteDocument:
         if self.writer is None:
             return write_atomically(target, self.data)
         target.parent.mkdir(parents=True, exist_ok=True)
-        self.writer(target)
-        return stat_of(target)
+        return self.writer(target) or stat_of(target)
 
 
 def remote_document(entry: RemoteEntry) -> RemoteDocument:

@@ -25,7 +25,9 @@ from dlsync.errors import AnnotationFileError, ConfigError
 from dlsync.formats.images import ImageSize
 from dlsync.local.labelformat import LabelReader, format_owned, open_yolo
 from dlsync.local.layout import AnnotationLayout, LabelFormat
+from dlsync.model import RelPath
 from dlsync.pull.document import RemoteDocument
+from dlsync.pull.files import find_annotation_file, new_annotation_file
 from dlsync.pull.source import RemoteEntry
 
 Writer = Callable[[Path, str, ImageSize, Sequence[Mapping[str, Any]]], None]
@@ -43,6 +45,10 @@ class FormatFiles:
     def open(cls, layout: AnnotationLayout, root: Path,
              classes: Path | None = None) -> FormatFiles:
         """The files of ``layout``'s format; a YOLO classes file is started when missing."""
+        if layout.format is LabelFormat.COCO:
+            from dlsync.pull.cocowrite import CocoFiles
+
+            return CocoFiles.open_coco(layout, root)
         try:
             if layout.format is LabelFormat.YOLO:
                 codec = open_yolo(layout, classes, create=True)
@@ -64,5 +70,17 @@ class FormatFiles:
         def write(target: Path) -> None:
             with self._lock:
                 self._write(target, entry.path, size, written)
+            return None
 
         return RemoteDocument(b"", parsed, owned, write, self.reader.set_hash(entry.path))
+
+    def current(self, rel: str) -> Path | None:
+        """The label file of the item ``rel``, when there is one."""
+        return find_annotation_file(self.reader.root, self.reader.layout, RelPath(rel))
+
+    def new_file(self, rel: str) -> Path | None:
+        """Where a pull creates the label file of ``rel``."""
+        return new_annotation_file(self.reader.root, self.reader.layout, RelPath(rel))
+
+    def close(self) -> None:
+        """Release what the pull held open (COCO: the file's index)."""

@@ -126,6 +126,13 @@ class Puller:
 
         A root with tracked files that looks unmounted stops the pull before anything is
         written (``EmptyRootError``, exit 4): files never go into an empty mount point."""
+        try:
+            return await self._run()
+        finally:
+            if self._files is not None:
+                self._files.close()
+
+    async def _run(self) -> PullResult:
         context = self.context
         await anyio.to_thread.run_sync(check_pair_roots, self.pair, context.store,
                                        self.pair_id)
@@ -244,7 +251,8 @@ class Puller:
     async def _annotations(self, entry: RemoteEntry, state: StateRecord,
                            facts: ItemFacts) -> None:
         document = self._document(entry)
-        current = find_annotation_file(self.root, self.pair.annotations, entry.path)
+        current = find_annotation_file(self.root, self.pair.annotations, entry.path) \
+            if self._files is None else self._files.current(entry.path)
         recorded = FileStat(state.annotation_size, state.annotation_mtime_ns)
         local_hash = local_set_hash(current, recorded, state.annotations_hash,
                                     document.read_hash)
@@ -255,7 +263,8 @@ class Puller:
             not conflict_files(current)
         facts = replace(facts, decision=decision, current=current, conflict_copy_gone=settled)
         target = None if current is not None else \
-            new_annotation_file(self.root, self.pair.annotations, entry.path)
+            new_annotation_file(self.root, self.pair.annotations, entry.path) \
+            if self._files is None else self._files.new_file(entry.path)
         step = step_for(facts, target)
         await self._settle(step, PullJob(step, entry, state, document, local_hash))
 

@@ -13,6 +13,7 @@ talks to the event loop only through the two callbacks it is given.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -95,9 +96,13 @@ class Planner:
         """March the scan against state and the cached remote listing; emit what is ready."""
         local = scan(self.source.root, rules=self.source.rules, layout=self.source.layout,
                      follow_symlinks=self.source.follow_symlinks)
-        self.plan_pairs(march(self._report_unjoinable(local),
-                              self._count(reader.files(self.pair)),
-                              reader.remote_items(self.pair)), reader)
+        labels = self.source.labels
+        with labels.walking() if labels else nullcontext():
+            if labels is not None:
+                local = labels.paired(local)
+            self.plan_pairs(march(self._report_unjoinable(local),
+                                  self._count(reader.files(self.pair)),
+                                  reader.remote_items(self.pair)), reader)
         return self.deferred
 
     def plan_pairs(self, pairs: Iterable[Pair], reader: StateReader) -> None:

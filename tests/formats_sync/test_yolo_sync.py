@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.formats_sync.conftest import Dataset, MirrorRun, Remote
+from tests.formats_sync.conftest import Dataset, MirrorRun, PullRun, Remote
 from tests.mirror.conftest import writes
 
 YOLO = ("--annotation-format", "yolo")
