@@ -58,7 +58,7 @@ async def test_coco_round_trip(dataset: Dataset, mirror: MirrorRun, pull: PullRu
     by_id = {a["id"]: a for a in document["annotations"]}
     assert by_id[100] == _coco()["annotations"][0]           # kept verbatim, score and all
     assert by_id[101] == _coco()["annotations"][1]
-    assert [a for a in document["annotations"] if a["image_id"] == 9][0]["bbox"] == [
+    assert next(a for a in document["annotations"] if a["image_id"] == 9)["bbox"] == [
         10, 310, 100, 80.5]
     assert document["info"] == {"description": "pets"}
     assert [i["id"] for i in document["images"]] == [7, 9]
