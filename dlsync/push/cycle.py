@@ -106,6 +106,7 @@ class Cycle:
     async def run(self) -> CycleResult:
         """List, plan, execute and record one cycle."""
         await anyio.to_thread.run_sync(self.check_roots)
+        await anyio.to_thread.run_sync(self.labels)   # a bad classes file stops before the API
         dataset_id = await resolve_dataset(self.client, self.pair)
         result = CycleResult(self.tally, dataset_id=dataset_id)
         run_id = new_run_id()

@@ -77,3 +77,27 @@ async def test_coco_needs_a_json_file(dataset: Dataset, mirror: MirrorRun) -> No
     outcome = await mirror("--annotation-format", "coco", "--annotations", str(dataset.labels))
     assert outcome.code == 2
     assert "annotations" in outcome.err and ".json" in outcome.err
+
+
+async def test_a_conflict_writes_a_coco_file_of_just_that_image(
+        dataset: Dataset, mirror: MirrorRun, pull: PullRun, remote: Remote) -> None:
+    """Both sides changed one image: the file keeps the local entries and the platform's
+    version lands in ``<file>.conflict-<UTC>.json``, a COCO file holding only that image."""
+    coco = dataset.labels / "pets.json"
+    coco.write_text(json.dumps(_coco()))
+    assert (await mirror(*_flags(coco), "--create")).code == 0
+    items = await remote.items()
+    rotated = (await remote.annotations(items["/b/rotated.jpg"]["id"]))[0]
+    await remote.edit_annotation(str(rotated["id"]), {"coordinates": [
+        {"x": 1, "y": 301, "z": 0}, {"x": 101, "y": 399, "z": 0}]})
+    local = _coco()
+    local["annotations"][2]["bbox"] = [5, 305, 150, 90]
+    coco.write_text(json.dumps(local))
+    outcome = await pull(*_flags(coco))
+    assert outcome.code == 1, outcome
+    assert json.loads(coco.read_text()) == local
+    (copy,) = dataset.labels.glob("pets.conflict-*.json")
+    document = json.loads(copy.read_text())
+    assert [i["file_name"] for i in document["images"]] == ["b/rotated.jpg"]
+    assert [a["bbox"] for a in document["annotations"]] == [[1, 301, 100, 98]]
+

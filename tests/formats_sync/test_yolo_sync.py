@@ -101,3 +101,35 @@ async def test_a_bad_line_fails_its_item_alone(dataset: Dataset, mirror: MirrorR
     assert "wide.txt:1" in outcome.out + outcome.err
     items = await remote.items()
     assert len(await remote.annotations(items["/a/tall.jpg"]["id"])) == 1
+
+
+async def test_a_vanished_label_file_is_a_guarded_removal(
+        dataset: Dataset, mirror: MirrorRun, remote: Remote) -> None:
+    """A tracked ``.txt`` that is gone keeps its boxes while deletes are off, and with
+    ``--delete`` removes only dlsync's own (an annotator's classification stays)."""
+    (dataset.labels / "classes.txt").write_text("cat\n")
+    dataset.write("a/wide.png", ".txt", "0 0.5 0.5 0.25 0.5\n")
+    assert (await mirror(*_flags(dataset), "--create")).code == 0
+    item = (await remote.items())["/a/wide.png"]["id"]
+    kept = await remote.annotate(item, "blurry")
+    dataset.label("a/wide.png", ".txt").unlink()
+    assert (await mirror(*_flags(dataset))).code == 0
+    assert len(await remote.annotations(item)) == 2
+    assert (await mirror(*_flags(dataset), "--delete")).code == 0
+    assert [str(a["id"]) for a in await remote.annotations(item)] == [kept]
+
+
+async def test_classes_without_yolo_is_a_config_error(dataset: Dataset,
+                                                      mirror: MirrorRun) -> None:
+    """``--classes`` names a YOLO classes file; with Dataloop JSON it is refused (exit 2)."""
+    outcome = await mirror("--classes", str(dataset.labels / "classes.txt"))
+    assert outcome.code == 2
+    assert "classes" in outcome.err
+
+
+async def test_a_missing_classes_file_is_a_config_error(dataset: Dataset,
+                                                        mirror: MirrorRun) -> None:
+    """No classes file in the places tried stops the mirror (exit 2), naming them."""
+    outcome = await mirror("--annotation-format", "yolo", "--annotations", str(dataset.labels))
+    assert outcome.code == 2
+    assert "classes.txt" in outcome.err
