@@ -82,6 +82,12 @@ _PAIR_OPTIONS = (
     click.option("--remote-dir", help="Dataset folder the source maps to.  [default: /]"),
     click.option("--annotations", help='Where annotation JSON files are: a folder, "sidecar" '
                  '(a/b.jpg.json beside a/b.jpg) or "none".  [default: sidecar]'),
+    click.option("--annotation-format", type=click.Choice(["dataloop", "yolo", "coco", "voc"]),
+                 help="Format of the annotation files: Dataloop JSON, YOLO (--annotations "
+                 "DIR of .txt), COCO (--annotations FILE.json) or Pascal VOC (--annotations DIR "
+                 "of .xml).  [default: dataloop]"),
+    click.option("--classes", help="YOLO class names: a data.yaml or a text file.  [default: "
+                 "DIR/../data.yaml, DIR/data.yaml, DIR/classes.txt]"),
     click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
     click.option("--state", type=_FILE, help="State database.  [default: "
                  "$XDG_STATE_HOME/dlsync/state.db]"),
@@ -98,7 +104,8 @@ _PAIR_OPTIONS = (
                  help="Read exclude patterns from FILE, one per line (# comments)."),
     click.option("--gate-data", type=_DIR, hidden=True, help="Data folder of the embedded gate."),
 )
-_PAIR_KEYS = ("source", "project", "dataset", "remote", "remote_dir", "annotations", "workers")
+_PAIR_KEYS = ("source", "project", "dataset", "remote", "remote_dir", "annotations",
+              "annotation_format", "classes", "workers")
 
 
 def pair_options(command: _F) -> _F:

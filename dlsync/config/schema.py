@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from dlsync import constants
 from dlsync.config import convert
 from dlsync.config.convert import Convert, Where, suggest
 from dlsync.config.settings import LOCAL, LogFormat, LogLevel, PairConfig, RemoteConfig
+from dlsync.local.layout import AnnotationLayout, LabelFormat, LayoutKind
 from dlsync.model import ConflictPolicy, Direction
 
 PAIR_KEYS: dict[str, Convert] = {
@@ -23,6 +25,8 @@ PAIR_KEYS: dict[str, Convert] = {
     "dataset": convert.string,
     "remote_dir": convert.remote_dir,
     "annotations": convert.annotation_layout,
+    "annotation_format": convert.choice(LabelFormat),
+    "classes": convert.path,
     "create": convert.boolean,
     "delete": convert.boolean,
     "max_delete": convert.integer(0),
@@ -117,4 +121,31 @@ def build_pair(name: str, typed: Mapping[str, Any], remotes: Mapping[str, Remote
     if explicit is None:
         explicit = frozenset(key for key in LIMIT_KEYS if key in typed)
     values.pop("explicit", None)
+    values["annotations"] = label_layout(values, where)
     return PairConfig(name=name, explicit=explicit, **values)
+
+
+def label_layout(values: Mapping[str, Any], where: Where) -> AnnotationLayout:
+    """The pair's annotation layout with its label format (docs/formats.md, "Layouts").
+
+    ``sidecar`` stays Dataloop JSON: with ``yolo`` or ``voc`` it is an error; ``coco`` needs
+    ``annotations`` to name one ``.json`` file; ``classes`` is only for ``yolo``.
+    """
+    layout: AnnotationLayout = values.get("annotations", AnnotationLayout.sidecar())
+    name: LabelFormat = values.get("annotation_format", LabelFormat.DATALOOP)
+    here = where.child("annotation_format")
+    if name is LabelFormat.DATALOOP:
+        if values.get("classes") is not None:
+            raise where.child("classes").error("classes is for annotation_format = \"yolo\"")
+        return replace(layout, format=name)
+    if layout.kind is not LayoutKind.DIRECTORY or layout.directory is None:
+        raise here.error(f"{name.value} needs annotations to name "
+                         f"{'a .json file' if name is LabelFormat.COCO else 'a folder'}, "
+                         f"not {layout.kind.value!r} (sidecar files are Dataloop JSON)")
+    if name is LabelFormat.COCO and layout.directory.suffix.lower() != ".json":
+        raise where.child("annotations").error(
+            f"with annotation_format = \"coco\", annotations must name a .json file, "
+            f"got {str(layout.directory)!r}")
+    if values.get("classes") is not None and name is not LabelFormat.YOLO:
+        raise where.child("classes").error("classes is for annotation_format = \"yolo\"")
+    return replace(layout, format=name)

@@ -10,7 +10,7 @@ from pathlib import Path
 from dlsync import constants
 from dlsync.config.convert import suggest
 from dlsync.errors import ConfigError
-from dlsync.local.layout import AnnotationLayout
+from dlsync.local.layout import AnnotationLayout, LabelFormat
 from dlsync.model import ConflictPolicy, Direction
 
 
@@ -73,6 +73,8 @@ class PairConfig:
     remote: RemoteConfig = LOCAL
     remote_dir: str = "/"
     annotations: AnnotationLayout = field(default_factory=AnnotationLayout.sidecar)
+    annotation_format: LabelFormat = LabelFormat.DATALOOP   # also in ``annotations.format``
+    classes: Path | None = None                              # YOLO class names
     create: bool = False
     delete: bool = False
     max_delete: int = constants.DEFAULT_MAX_DELETE

@@ -66,7 +66,8 @@ class CocoIndex:
         fd, database_path = tempfile.mkstemp(prefix=".dlsync-coco-", suffix=".sqlite",
                                              dir=workdir)
         os.close(fd)
-        database = sqlite3.connect(database_path)
+        # callers that use an index from several threads serialise every call themselves
+        database = sqlite3.connect(database_path, check_same_thread=False)
         index = cls(path, database, database_path)
         try:
             database.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + SCHEMA)

@@ -65,18 +65,25 @@ class VocCodec:
         return self.annotations_dir / Path(rel_path).with_suffix(SUFFIX)
 
     def read(self, source_root: Path, rel_path: str) -> list[Annotation]:
-        path = self.label_path(rel_path)
+        return self.parse(self.label_path(rel_path), image_size(source_root / rel_path))
+
+    def parse(self, path: Path, size: ImageSize) -> list[Annotation]:
+        """The annotations of the VOC file at ``path``, for an image of ``size``."""
         root = _parse(path)
-        size = image_size(source_root / rel_path)
         return [_annotation(element, f"object[{i}]", size, str(path))
                 for i, element in enumerate(root.iter("object"), start=1)]
 
     def write(self, source_root: Path, rel_path: str,
               annotations: Sequence[Mapping[str, Any]]) -> WriteResult:
-        size = image_size(source_root / rel_path)
+        return self.write_to(self.label_path(rel_path), rel_path,
+                             image_size(source_root / rel_path), annotations)
+
+    def write_to(self, path: Path, rel_path: str, size: ImageSize,
+                 annotations: Sequence[Mapping[str, Any]]) -> WriteResult:
+        """Replace the file at ``path`` with the expressible ``annotations`` of the image
+        ``rel_path`` of ``size``."""
         found = [(i, self.project(a, size)) for i, a in enumerate(annotations)]
         kept = [p for _, p in found if p is not None]
-        path = self.label_path(rel_path)
         write_text(path, _document(rel_path, size, kept))
         return WriteResult(path, len(kept), tuple(i for i, p in found if p is None))
 

@@ -72,19 +72,26 @@ class YoloCodec:
         return self.labels_dir / Path(rel_path).with_suffix(SUFFIX)
 
     def read(self, source_root: Path, rel_path: str) -> list[Annotation]:
-        path = self.label_path(rel_path)
+        return self.parse(self.label_path(rel_path), image_size(source_root / rel_path))
+
+    def parse(self, path: Path, size: ImageSize) -> list[Annotation]:
+        """The annotations of the label file at ``path``, for an image of ``size``."""
         text = _read_text(path)
-        size = image_size(source_root / rel_path)
         return [self._annotation(tokens, size, f"{path}:{number}")
                 for number, tokens in _lines(text, path)]
 
     def write(self, source_root: Path, rel_path: str,
               annotations: Sequence[Mapping[str, Any]]) -> WriteResult:
-        size = image_size(source_root / rel_path)
+        return self.write_to(self.label_path(rel_path), image_size(source_root / rel_path),
+                             annotations)
+
+    def write_to(self, path: Path, size: ImageSize,
+                 annotations: Sequence[Mapping[str, Any]]) -> WriteResult:
+        """Replace the file at ``path`` with the expressible ``annotations`` of an image of
+        ``size`` (new labels appended to the classes file first)."""
         found = [(i, self.project(a, size)) for i, a in enumerate(annotations)]
         kept = [p for _, p in found if p is not None]
         self.classes = classfile.add_names(self.classes, _names(kept))
-        path = self.label_path(rel_path)
         write_text(path, "".join(self._line(p) + "\n" for p in kept))
         return WriteResult(path, len(kept), tuple(i for i, p in found if p is None))
 

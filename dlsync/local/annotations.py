@@ -275,6 +275,11 @@ def _set_hash(annotations: Iterable[CanonicalAnnotation], user: Mapping[str, Any
     return digest.hexdigest()
 
 
+def set_hash_of(annotations: Iterable[CanonicalAnnotation], user: Mapping[str, Any]) -> str:
+    """The set hash of ``annotations`` with the item's user metadata ``user``."""
+    return _set_hash(annotations, user)
+
+
 def _kind(value: Any) -> str:
     return {dict: "object", list: "list", str: "string", bool: "boolean", int: "number",
             float: "number"}.get(type(value), "null")

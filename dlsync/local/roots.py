@@ -19,7 +19,7 @@ from pathlib import Path
 
 from dlsync.config import PairConfig
 from dlsync.errors import EmptyRootError, UsageError
-from dlsync.local.layout import LayoutKind
+from dlsync.local.layout import LabelFormat, LayoutKind
 from dlsync.state.queries import TrackedKinds
 
 _Finder = Callable[[str], bool]
@@ -45,7 +45,10 @@ def check_roots(pair: PairConfig, tracked: TrackedKinds) -> None:
     if not tracked.annotation_files:
         return
     layout = pair.annotations
-    if layout.kind is LayoutKind.DIRECTORY and layout.directory is not None:
+    if layout.format is LabelFormat.COCO and layout.directory is not None:
+        state = None if layout.directory.is_file() else "missing"
+        where = f"COCO file {layout.directory}"
+    elif layout.kind is LayoutKind.DIRECTORY and layout.directory is not None:
         state = _look(layout.directory, _any_file)
         where = f"annotation folder {layout.directory}"
     elif layout.kind is LayoutKind.SIDECAR:

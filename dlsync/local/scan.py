@@ -26,7 +26,7 @@ from pathlib import Path
 
 from dlsync.errors import LocalFileError
 from dlsync.local.ignore import IgnoreRules
-from dlsync.local.layout import AnnotationLayout, LayoutKind
+from dlsync.local.layout import AnnotationLayout, LabelFormat, LayoutKind
 from dlsync.model import LocalEntry, ProblemKind, RelPath, ScanProblem
 
 ScanResult = LocalEntry | ScanProblem
@@ -79,6 +79,7 @@ class _Walker:
         self.layout = layout
         self.follow = follow_symlinks
         self.skip_dir = _annotation_dir_inside(root, layout)
+        self._coco = layout.format is LabelFormat.COCO
         self.stack: list[_Frame] = []
 
     def walk(self) -> Iterator[ScanResult]:
@@ -106,7 +107,7 @@ class _Walker:
             listing = sorted(it, key=lambda e: _sort_key(e.name))
         entries, sidecars = self._split_sidecars(listing)
         frame = _Frame(rel, ident, _named(rel, entries), sidecars)
-        if self.layout.kind is LayoutKind.DIRECTORY:
+        if self.layout.kind is LayoutKind.DIRECTORY and not self._coco:
             found = self._annotation_listing(rel)
             if isinstance(found, ScanProblem):
                 frame.entries = itertools.chain((found,), frame.entries)
@@ -185,7 +186,8 @@ class _Walker:
             is_dir = entry.is_dir(follow_symlinks=self.follow)
         except OSError:
             is_dir = False
-        return self.rules.matches(rel, is_dir) or (is_dir and rel == self.skip_dir)
+        return self.rules.matches(rel, is_dir) or (
+            (is_dir or self._coco) and rel == self.skip_dir)
 
     def _enter(self, rel: str, real: str, ident: tuple[int, int]) -> Iterator[ScanResult]:
         if any(f.ident == ident for f in self.stack):
@@ -216,8 +218,12 @@ class _Walker:
         nfc = unicodedata.normalize("NFC", name)
         if self.layout.kind is LayoutKind.SIDECAR:
             candidates = [name]
-        elif self.layout.kind is LayoutKind.DIRECTORY:
+        elif self._coco:
+            return None    # one COCO file for the root: paired by labelformat, not by name
+        elif self.layout.kind is LayoutKind.DIRECTORY and self.layout.is_dataloop:
             candidates = [nfc + _JSON, os.path.splitext(nfc)[0] + _JSON]
+        elif self.layout.kind is LayoutKind.DIRECTORY:    # YOLO a/b.txt, VOC a/b.xml
+            candidates = [os.path.splitext(nfc)[0] + self.layout.suffix]
         else:
             return None
         for candidate in candidates:

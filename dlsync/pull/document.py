@@ -9,10 +9,13 @@ platform's set.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from dlsync.constants import FINGERPRINT_KEY, URL_FIELDS
 from dlsync.local.annotations import AnnotationSet, dump_annotation_file, parse_annotations
+from dlsync.pull.files import FileStat, stat_of, write_atomically
 from dlsync.pull.rules import SetView
 from dlsync.pull.source import RemoteEntry
 
@@ -28,11 +31,25 @@ def view(set_hash: str | None) -> SetView:
 
 @dataclass(frozen=True, slots=True)
 class RemoteDocument:
-    """The annotation file a pull would write for one item, parsed back as the push reads it."""
+    """The annotation file a pull would write for one item, parsed back as the push reads it.
+
+    A Dataloop JSON file is ``data``; a YOLO, VOC or COCO file is written by ``writer`` (its
+    codec; for COCO it returns the image's signal, ``local.cocofile``, instead of the file's
+    stat), and ``read_hash`` gives the item's set hash in such a file on disk.
+    """
 
     data: bytes
     parsed: AnnotationSet
     owned: tuple[tuple[str, str], ...]     # (canonical hash, annotation id), file order
+    writer: Callable[[Path], FileStat | None] | None = field(default=None, compare=False)
+    read_hash: Callable[[Path], str] | None = field(default=None, compare=False)
+
+    def save(self, target: Path) -> FileStat:
+        """Write the file at ``target`` atomically; its new stat."""
+        if self.writer is None:
+            return write_atomically(target, self.data)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return self.writer(target) or stat_of(target)
 
 
 def remote_document(entry: RemoteEntry) -> RemoteDocument:

@@ -24,7 +24,6 @@ from dlsync.pull.files import (
     conflict_name,
     local_set_hash,
     stat_of,
-    write_atomically,
 )
 from dlsync.pull.plan import PullKind, PullStep
 from dlsync.pull.source import RemoteEntry
@@ -85,7 +84,7 @@ class PullExecutor:
         assert target is not None
         if job.step.kind is PullKind.REPLACE:
             self._check_unchanged(job, target)
-        stat = await anyio.to_thread.run_sync(write_atomically, target, job.document.data)
+        stat = await anyio.to_thread.run_sync(job.document.save, target)
         await self._record(job, job.document.parsed.set_hash, stat)
         self.tally.count(job.step.kind.outcome)
         _log.info("annotations pulled", path=job.path, file=str(target),
@@ -96,7 +95,8 @@ class PullExecutor:
     def _check_unchanged(job: PullJob, path: Path) -> None:
         """Refuse to replace a file that changed after it was read (retried next pull)."""
         before = FileStat(job.state.annotation_size, job.state.annotation_mtime_ns)
-        if stat_of(path) != before and local_set_hash(path, None, None) != job.local_hash:
+        if stat_of(path) != before and \
+                local_set_hash(path, None, None, job.document.read_hash) != job.local_hash:
             raise AnnotationFileError(str(path), "changed while the pull read it; not "
                                       "replaced, retried next pull")
 
@@ -124,10 +124,10 @@ class PullExecutor:
     async def _conflict(self, job: PullJob) -> None:
         target = job.step.file
         assert target is not None   # both sides changed: the local file exists
-        copy = conflict_copy_of(target, job.document.parsed.set_hash)
+        copy = conflict_copy_of(target, job.document.parsed.set_hash, job.document.read_hash)
         if copy is None:
             copy = conflict_name(target)
-            await anyio.to_thread.run_sync(write_atomically, copy, job.document.data)
+            await anyio.to_thread.run_sync(job.document.save, copy)
         reason = job.step.reason.removesuffix(": both kept")
         why = (f"annotations {reason}; the local file {target.name} is kept and the platform's "
                f"version is in {copy.name}: merge them into {target.name} (or delete "

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from dlsync.local.layout import AnnotationLayout, LayoutKind
 from dlsync.model import RelPath
 
 _JSON = ".json"
+_LABEL_SUFFIXES = (".txt", ".xml")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +46,8 @@ def annotation_candidates(root: Path, layout: AnnotationLayout, path: RelPath) -
     if layout.kind is LayoutKind.DIRECTORY and layout.directory is not None:
         folder, _, name = path.rpartition("/")
         base = layout.directory / folder if folder else layout.directory
+        if not layout.is_dataloop:
+            return [base / (os.path.splitext(name)[0] + layout.suffix)]
         return [base / (name + _JSON), base / (os.path.splitext(name)[0] + _JSON)]
     return []
 
@@ -71,18 +75,19 @@ def stat_of(path: Path) -> FileStat:
     return FileStat(st.st_size, st.st_mtime_ns)
 
 
-def local_set_hash(path: Path | None, recorded: FileStat | None,
-                   recorded_hash: str | None) -> str | None:
+def local_set_hash(path: Path | None, recorded: FileStat | None, recorded_hash: str | None,
+                   set_hash_of: Callable[[Path], str] | None = None) -> str | None:
     """The set hash of the annotation file at ``path`` (``None``: there is none).
 
     When its stat equals ``recorded`` the file was not touched and ``recorded_hash`` stands for
-    it; otherwise it is read. Raises ``AnnotationFileError`` naming the file when unusable.
+    it; otherwise it is read (by ``set_hash_of``, Dataloop JSON when not given). Raises
+    ``AnnotationFileError`` naming the file when unusable.
     """
     if path is None:
         return None
     if recorded is not None and stat_of(path) == recorded and recorded_hash is not None:
         return recorded_hash
-    return load_annotation_file(path).set_hash
+    return (set_hash_of or _json_set_hash)(path)
 
 
 def write_atomically(target: Path, data: bytes) -> FileStat:
@@ -105,30 +110,45 @@ def write_atomically(target: Path, data: bytes) -> FileStat:
 
 
 def conflict_name(annotation_file: Path, now: float | None = None) -> Path:
-    """``b.json`` → ``b.conflict-20261127T101500Z.json`` beside it (UTC, to the second)."""
+    """``b.json`` → ``b.conflict-20261127T101500Z.json`` beside it (UTC, to the second);
+    a YOLO ``b.txt`` or VOC ``b.xml`` keeps its ending the same way."""
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() if now is None else now))
-    stem = annotation_file.name.removesuffix(_JSON)
-    return annotation_file.with_name(f"{stem}{CONFLICT_MARK}{stamp}{_JSON}")
+    suffix = _suffix(annotation_file)
+    stem = annotation_file.name.removesuffix(suffix)
+    return annotation_file.with_name(f"{stem}{CONFLICT_MARK}{stamp}{suffix}")
 
 
 def conflict_files(annotation_file: Path) -> list[Path]:
     """The conflict copies beside ``annotation_file``, oldest name first."""
-    stem = annotation_file.name.removesuffix(_JSON)
+    suffix = _suffix(annotation_file)
+    stem = annotation_file.name.removesuffix(suffix)
     try:
-        return sorted(annotation_file.parent.glob(f"{_glob_escape(stem)}{CONFLICT_MARK}*{_JSON}"))
+        return sorted(annotation_file.parent.glob(f"{_glob_escape(stem)}{CONFLICT_MARK}*{suffix}"))
     except OSError:
         return []
 
 
-def conflict_copy_of(annotation_file: Path, set_hash: str) -> Path | None:
-    """An existing conflict copy beside ``annotation_file`` holding the set ``set_hash``."""
+def conflict_copy_of(annotation_file: Path, set_hash: str,
+                     set_hash_of: Callable[[Path], str] | None = None) -> Path | None:
+    """An existing conflict copy beside ``annotation_file`` holding the set ``set_hash``
+    (each copy's set hash taken by ``set_hash_of``, Dataloop JSON when not given)."""
+    read = set_hash_of or _json_set_hash
     for copy in conflict_files(annotation_file):
         try:
-            if load_annotation_file(copy).set_hash == set_hash:
+            if read(copy) == set_hash:
                 return copy
         except AnnotationFileError:
             continue
     return None
+
+
+def _json_set_hash(path: Path) -> str:
+    return load_annotation_file(path).set_hash
+
+
+def _suffix(annotation_file: Path) -> str:
+    """The ending a conflict copy keeps: ``.txt`` and ``.xml`` as they are, else ``.json``."""
+    return annotation_file.suffix if annotation_file.suffix in _LABEL_SUFFIXES else _JSON
 
 
 def _glob_escape(text: str) -> str:

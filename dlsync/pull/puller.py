@@ -27,7 +27,7 @@ from dlsync.destruction import DestructionGate, Limits
 from dlsync.errors import AnnotationFileError, DlsyncError, is_fatal, primary
 from dlsync.model import FileStatus, StateRecord
 from dlsync.pairs import PairContext, check_pair_roots
-from dlsync.pull.document import remote_document, view
+from dlsync.pull.document import RemoteDocument, remote_document, view
 from dlsync.pull.download import Fetch, download_item
 from dlsync.pull.executor import PullExecutor, PullJob
 from dlsync.pull.files import (
@@ -37,6 +37,7 @@ from dlsync.pull.files import (
     local_set_hash,
     new_annotation_file,
 )
+from dlsync.pull.formatwrite import FormatFiles
 from dlsync.pull.plan import (
     ItemFacts,
     PullKind,
@@ -113,6 +114,9 @@ class Puller:
         self.gate = DestructionGate(Limits.of(context.pair))
         self._executor: PullExecutor | None = None
         self._reader: StateReader | None = None
+        layout = context.pair.annotations
+        self._files = None if layout.is_dataloop else \
+            FormatFiles.open(layout, context.pair.source, context.pair.classes)
 
     @property
     def root(self) -> Path:
@@ -123,6 +127,13 @@ class Puller:
 
         A root with tracked files that looks unmounted stops the pull before anything is
         written (``EmptyRootError``, exit 4): files never go into an empty mount point."""
+        try:
+            return await self._run()
+        finally:
+            if self._files is not None:
+                self._files.close()
+
+    async def _run(self) -> PullResult:
         context = self.context
         await anyio.to_thread.run_sync(check_pair_roots, self.pair, context.store,
                                        self.pair_id)
@@ -234,12 +245,18 @@ class Puller:
         assert state is not None
         await self._annotations(entry, state, facts)
 
+    def _document(self, entry: RemoteEntry) -> RemoteDocument:
+        """The file the platform's annotations of ``entry`` make, in the pair's format."""
+        return remote_document(entry) if self._files is None else self._files.document(entry)
+
     async def _annotations(self, entry: RemoteEntry, state: StateRecord,
                            facts: ItemFacts) -> None:
-        document = remote_document(entry)
-        current = find_annotation_file(self.root, self.pair.annotations, entry.path)
+        document = self._document(entry)
+        current = find_annotation_file(self.root, self.pair.annotations, entry.path) \
+            if self._files is None else self._files.current(entry.path)
         recorded = FileStat(state.annotation_size, state.annotation_mtime_ns)
-        local_hash = local_set_hash(current, recorded, state.annotations_hash)
+        local_hash = local_set_hash(current, recorded, state.annotations_hash,
+                                    document.read_hash)
         decision = decide_pull(view(state.annotations_hash), view(local_hash),
                                view(document.parsed.set_hash), self.pair.conflict)
         settled = state.status is FileStatus.CONFLICT and \
@@ -247,7 +264,8 @@ class Puller:
             not conflict_files(current)
         facts = replace(facts, decision=decision, current=current, conflict_copy_gone=settled)
         target = None if current is not None else \
-            new_annotation_file(self.root, self.pair.annotations, entry.path)
+            new_annotation_file(self.root, self.pair.annotations, entry.path) \
+            if self._files is None else self._files.new_file(entry.path)
         step = step_for(facts, target)
         await self._settle(step, PullJob(step, entry, state, document, local_hash))
 
@@ -284,7 +302,7 @@ class Puller:
     async def _adopt_fingerprint(self, entry: RemoteEntry, sha256: str, size: int) -> None:
         """Give an item dlsync never uploaded its fingerprint, so a push sees it in sync."""
         try:
-            document = remote_document(entry)
+            document = self._document(entry)
             set_hash = None if view(document.parsed.set_hash).empty \
                 else document.parsed.set_hash
         except AnnotationFileError:

@@ -8,6 +8,10 @@ the annotation it posts (``metadata.user.dlsync.hash``) and remembers the ids it
   remote copy is still what dlsync posted; one edited on the platform is a conflict, kept;
 - never touches annotations someone else made on the platform.
 
+For YOLO, VOC and COCO files the hash is the annotation's *projection* key
+(``local.labelformat``): a platform annotation counts as edited only when what the format
+expresses of it changed.
+
 When state does not know which annotations dlsync created (a lost state database, an adopted
 item), the item's annotations are listed once and the stamped ones are taken as dlsync's.
 """
@@ -23,6 +27,7 @@ from typing import Any, cast
 from dlsync.constants import FINGERPRINT_KEY
 from dlsync.errors import AnnotationFileError
 from dlsync.local.annotations import AnnotationSet, CanonicalAnnotation, canonical_annotation
+from dlsync.local.labelformat import is_format_key, platform_key
 from dlsync.remote import stamps
 from dlsync.remote.client import DataloopClient
 from dlsync.remote.types import AnnotationJson
@@ -111,6 +116,8 @@ def wire_annotation(annotation: CanonicalAnnotation) -> AnnotationJson:
 
 
 def _edited_on_platform(remote: AnnotationJson, stamped_hash: str) -> bool:
+    if is_format_key(stamped_hash):   # a label format's key: compare projections
+        return platform_key(stamped_hash, remote) != stamped_hash
     try:
         return canonical_annotation(remote).hash != stamped_hash
     except AnnotationFileError:

@@ -24,6 +24,7 @@ from dlsync.constants import BACKUP_DATE_FORMAT
 from dlsync.destruction import DestructionGate, Limits
 from dlsync.errors import DlsyncError, is_fatal, primary
 from dlsync.local.ignore import IgnoreRules
+from dlsync.local.labelformat import LabelReader, reader_for
 from dlsync.model import Action, ActionKind, ConflictPolicy
 from dlsync.pairs import PairContext, check_pair_roots
 from dlsync.push.decide import Policy, group_folder_moves
@@ -88,14 +89,24 @@ class Cycle:
         self._progress = progress
         self.gate: DestructionGate | None = None
         self.tracked_seen = 0
+        self._labels: LabelReader | None = None
 
     def _source(self) -> Source:
         rules = IgnoreRules.for_root(self.pair.source, self.pair.ignore)
-        return Source(self.pair.source, rules, self.pair.annotations, self.pair.follow_symlinks)
+        return Source(self.pair.source, rules, self.pair.annotations, self.pair.follow_symlinks,
+                      self.labels())
+
+    def labels(self) -> LabelReader | None:
+        """How this cycle reads YOLO or VOC label files (``None``: Dataloop JSON)."""
+        if self._labels is None and not self.pair.annotations.is_dataloop:
+            self._labels = reader_for(self.pair.annotations, self.pair.source,
+                                      self.pair.classes)
+        return self._labels
 
     async def run(self) -> CycleResult:
         """List, plan, execute and record one cycle."""
         await anyio.to_thread.run_sync(self.check_roots)
+        await anyio.to_thread.run_sync(self.labels)   # a bad classes file stops before the API
         dataset_id = await resolve_dataset(self.client, self.pair)
         result = CycleResult(self.tally, dataset_id=dataset_id)
         run_id = new_run_id()
@@ -110,7 +121,7 @@ class Cycle:
                                               self.pair.backup_dir))
                 await writer.flush()
                 target = Target(self.pair.source, dataset_id, self.pair.remote_dir,
-                                self.pair_id)
+                                self.pair_id, self.labels())
                 if self.options.dry_run:
                     result.plan, result.limits = await self._dry_run()
                 else:

@@ -75,6 +75,8 @@ class ItemStep:
         if local.annotation_path is None:
             return None, None
         try:
+            if self.target.labels is not None:
+                return await anyio.to_thread.run_sync(self.target.labels.read, local), None
             if local.annotation_size <= INLINE_ANNOTATION_BYTES:
                 # a small file parses faster than a hand-off to a worker thread
                 return load_annotation_file(local.annotation_path), None

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from dlsync.local.labelformat import LabelReader
 from dlsync.model import Action, ActionKind, LocalEntry, RemoteItem, StateRecord
 from dlsync.push.annotate import AnnotationWork, Owned
 from dlsync.push.tally import Tally
@@ -47,6 +48,7 @@ class Target:
     dataset_id: str
     remote_dir: str
     pair: int
+    labels: LabelReader | None = None   # YOLO, VOC: how label files are read (None: JSON)
 
 
 @dataclass(frozen=True, slots=True)

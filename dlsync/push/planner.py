@@ -13,6 +13,7 @@ talks to the event loop only through the two callbacks it is given.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from dlsync.errors import AnnotationFileError, FileChangedError, FileVanishedErr
 from dlsync.local.annotations import load_annotation_file
 from dlsync.local.fingerprint import fingerprint
 from dlsync.local.ignore import IgnoreRules
+from dlsync.local.labelformat import LabelReader
 from dlsync.local.layout import AnnotationLayout
 from dlsync.local.scan import scan
 from dlsync.model import (
@@ -57,6 +59,7 @@ class Source:
     rules: IgnoreRules
     layout: AnnotationLayout
     follow_symlinks: bool = False
+    labels: LabelReader | None = None       # YOLO, VOC: the codec reading label files
 
 
 @dataclass(slots=True)
@@ -93,9 +96,13 @@ class Planner:
         """March the scan against state and the cached remote listing; emit what is ready."""
         local = scan(self.source.root, rules=self.source.rules, layout=self.source.layout,
                      follow_symlinks=self.source.follow_symlinks)
-        self.plan_pairs(march(self._report_unjoinable(local),
-                              self._count(reader.files(self.pair)),
-                              reader.remote_items(self.pair)), reader)
+        labels = self.source.labels
+        with labels.walking() if labels else nullcontext():
+            if labels is not None:
+                local = labels.paired(local)
+            self.plan_pairs(march(self._report_unjoinable(local),
+                                  self._count(reader.files(self.pair)),
+                                  reader.remote_items(self.pair)), reader)
         return self.deferred
 
     def plan_pairs(self, pairs: Iterable[Pair], reader: StateReader) -> None:
@@ -201,7 +208,8 @@ class Planner:
         wanted, error = None, None
         if local.annotation_path is not None:
             try:
-                wanted = load_annotation_file(local.annotation_path)
+                wanted = self.source.labels.read(local) if self.source.labels else \
+                    load_annotation_file(local.annotation_path)
             except AnnotationFileError as exc:
                 error = exc  # the executor reports it, naming the file
         owned = self._owned(pair, action, reader)

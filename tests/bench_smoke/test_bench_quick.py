@@ -47,3 +47,10 @@ def test_mirror_memory_quick() -> None:
     out = run_quick("mirror_memory.py")
     assert "verified: every file uploaded" in out
     assert "| 1,000 |" in out
+
+
+def test_yolo_vs_dtlpy_quick() -> None:
+    """dlsync and dtlpy's converter each fill a dataset with every YOLO image and box once."""
+    out = run_quick("yolo_vs_dtlpy.py")
+    assert out.count("verified:") == 2
+    assert out.count("no duplicates") == 2
