@@ -23,9 +23,11 @@ def watch_paths(pair: PairConfig) -> list[Path]:
 def sync_paths(pair: PairConfig, path: Path) -> list[str]:
     """The sync-root paths a changed path stands for (an annotation file: its item too)."""
     layout = pair.annotations
+    if layout.directory is not None and path == layout.directory:
+        return []  # one COCO file for the whole source: the next reconcile reads it
     if layout.kind is LayoutKind.DIRECTORY and layout.directory is not None and \
             path.is_relative_to(layout.directory):
-        stem = path.relative_to(layout.directory).as_posix().removesuffix(".json")
+        stem = path.relative_to(layout.directory).as_posix().removesuffix(layout.suffix)
         return [nfc(stem), *_with_stem(pair.source, nfc(stem))]
     try:
         rel = nfc(path.relative_to(pair.source).as_posix())
