@@ -20,6 +20,7 @@ import anyio.from_thread
 import anyio.to_thread
 
 from dlsync import logs
+from dlsync.config import LabelPolicy
 from dlsync.constants import BACKUP_DATE_FORMAT
 from dlsync.destruction import DestructionGate, Limits
 from dlsync.errors import DlsyncError, is_fatal, primary
@@ -30,6 +31,7 @@ from dlsync.push.decide import Policy, group_folder_moves
 from dlsync.push.executor import Executor
 from dlsync.push.handoff import Handoff
 from dlsync.push.job import Job, Sinks, Target, preview_removal
+from dlsync.push.labels import LabelKeeper, planned_labels, report
 from dlsync.push.plan import LimitVerdict, Plan
 from dlsync.push.planner import Finale, Planner, Source, finish
 from dlsync.push.tally import Tally
@@ -49,6 +51,7 @@ class RunOptions:
 
     dry_run: bool = False
     kind: RunKind = RunKind.MIRROR
+    backfill: bool = False       # add the pair's synced items in no task yet to its task
 
 
 @dataclass(slots=True)
@@ -88,6 +91,7 @@ class Cycle:
         self._progress = progress
         self.gate: DestructionGate | None = None
         self.tracked_seen = 0
+        self.labels: LabelKeeper | None = None
 
     def _source(self) -> Source:
         rules = IgnoreRules.for_root(self.pair.source, self.pair.ignore)
@@ -98,6 +102,8 @@ class Cycle:
         await anyio.to_thread.run_sync(self.check_roots)
         dataset_id = await resolve_dataset(self.client, self.pair)
         result = CycleResult(self.tally, dataset_id=dataset_id)
+        if self.pair.labels is LabelPolicy.ENSURE:
+            self.labels = LabelKeeper(self.client, dataset_id)
         run_id = new_run_id()
         record = not self.options.dry_run
         try:
@@ -203,6 +209,9 @@ class Cycle:
             self.gate.defer(job)
         for job in self.gate.deferred:
             plan.add(job.action)
+        if self.labels is not None:
+            plan.labels = await self.labels.preview(planned_labels(
+                job.annotations for job in (*jobs, *finale.moves, *finale.uploads)))
         release = self.gate.release(dry_run=True, had_errors=False)
         return plan, LimitVerdict(release.allowed, release.reason)
 
@@ -215,6 +224,10 @@ class Cycle:
             executor = Executor(self.client, target, sinks,
                                 lambda item_id: reader.annotation_ids(self.pair_id, item_id))
             executor.gate = self.gate = self._new_gate(reader.tracked(self.pair_id))
+            if self.pair.labels is LabelPolicy.ENSURE:
+                self.labels = self.labels or LabelKeeper(self.client, target.dataset_id)
+                executor.item.labels = self.labels
+                self.labels.gate = self.gate
             send, receive = anyio.create_memory_object_stream[Job](self.pair.workers * 4)
             async with anyio.create_task_group() as tg:
                 tg.start_soon(executor.serve, receive, self.pair.workers)
@@ -222,6 +235,8 @@ class Cycle:
                     finale, tracked = await anyio.to_thread.run_sync(
                         self.plan_in_thread, send, writer)
                     await self._after_walk(executor, finale, send, writer)
+            if self.labels is not None:
+                report(self.labels, self.tally)
             return await self._deletes(executor, finale, tracked)
         finally:
             reader.close()

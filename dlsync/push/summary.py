@@ -44,6 +44,10 @@ def summary_lines(tally: Tally, *, title: str) -> list[str]:
     if tally.annotations_posted or tally.annotations_deleted:
         lines.append(f"  annotations: {tally.annotations_posted} posted, "
                      f"{tally.annotations_deleted} deleted")
+    if tally.labels_added:
+        lines.append(f"  labels: {tally.labels_added} added to the dataset's ontology")
+    if tally.task_items_added:
+        lines.append(f"  task: {tally.task_items_added} items added")
     skipped = sum(n for (_, outcome), n in tally.outcomes.items() if outcome == "skipped")
     if skipped:
         lines.append(f"  {skipped} skipped (vanished or still changing; retried next run)")

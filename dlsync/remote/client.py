@@ -6,7 +6,8 @@ pooled aiohttp session and one pacer (``dlsync.remote.pacer``); failures arrive 
 
 The operations live in one mixin per concern: ``projects`` (projects, datasets), ``items``
 (listing, lookup, metadata, moves, deletes), ``transfer`` (upload, download), ``annotations``
-(list, post exactly once, delete), on ``queries`` (keyset paging) and ``calls`` (settings,
+(list, post exactly once, delete), ``ontology`` (recipes, labels), ``tasks``
+(annotation tasks), on ``queries`` (keyset paging) and ``calls`` (settings,
 pacer, session).
 
 Which calls are retried by the pacer (``Idempotency``): reads, PATCH/PUT, deletes and uploads in
@@ -21,13 +22,15 @@ from typing import Self
 
 from dlsync.remote.annotations import AnnotationOps
 from dlsync.remote.items import ItemOps
+from dlsync.remote.ontology import OntologyOps
 from dlsync.remote.projects import ProjectOps
+from dlsync.remote.tasks import TaskOps
 from dlsync.remote.transfer import TransferOps, UploadMode
 
 __all__ = ["DataloopClient", "UploadMode"]
 
 
-class DataloopClient(ProjectOps, ItemOps, TransferOps, AnnotationOps):
+class DataloopClient(ProjectOps, ItemOps, TransferOps, AnnotationOps, OntologyOps, TaskOps):
     """One remote: its settings, credentials, pacer and connection pool."""
 
     async def __aenter__(self) -> Self:
