@@ -35,6 +35,7 @@ from dlsync.push.labels import LabelKeeper, planned_labels, report
 from dlsync.push.plan import LimitVerdict, Plan
 from dlsync.push.planner import Finale, Planner, Source, finish
 from dlsync.push.tally import Tally
+from dlsync.push.tasks import CycleTasks, open_tasks
 from dlsync.remote.dataset import list_remote, resolve_dataset
 from dlsync.state.ops import FinishRun, RunKind, RunOutcome, StartRun, new_run_id
 from dlsync.state.queries import StateReader
@@ -92,6 +93,7 @@ class Cycle:
         self.gate: DestructionGate | None = None
         self.tracked_seen = 0
         self.labels: LabelKeeper | None = None
+        self.tasks: CycleTasks | None = None
 
     def _source(self) -> Source:
         rules = IgnoreRules.for_root(self.pair.source, self.pair.ignore)
@@ -104,6 +106,8 @@ class Cycle:
         result = CycleResult(self.tally, dataset_id=dataset_id)
         if self.pair.labels is LabelPolicy.ENSURE:
             self.labels = LabelKeeper(self.client, dataset_id)
+        self.tasks = await open_tasks(self.context, dataset_id, self.options.backfill)
+        observe = self.tasks.census.observe if self.tasks is not None else None
         run_id = new_run_id()
         record = not self.options.dry_run
         try:
@@ -113,7 +117,9 @@ class Cycle:
                                                time.time()))
                 result.remote_items = await writer.replace_remote_items(
                     self.pair_id, list_remote(self.client, dataset_id, self.pair.remote_dir,
-                                              self.pair.backup_dir))
+                                              self.pair.backup_dir, observe))
+                if self.tasks is not None:
+                    await self.tasks.after_listing(writer, self.tally, record)
                 await writer.flush()
                 target = Target(self.pair.source, dataset_id, self.pair.remote_dir,
                                 self.pair_id)
@@ -228,6 +234,12 @@ class Cycle:
                 self.labels = self.labels or LabelKeeper(self.client, target.dataset_id)
                 executor.item.labels = self.labels
                 self.labels.gate = self.gate
+            if self.pair.task is not None:
+                self.tasks = self.tasks or await open_tasks(self.context, target.dataset_id,
+                                                            backfill=False)
+                assert self.tasks is not None
+                self.tasks.keeper.writer, self.tasks.keeper.tally = writer, self.tally
+                executor.item.tasks = self.tasks.keeper
             send, receive = anyio.create_memory_object_stream[Job](self.pair.workers * 4)
             async with anyio.create_task_group() as tg:
                 tg.start_soon(executor.serve, receive, self.pair.workers)
@@ -237,6 +249,8 @@ class Cycle:
                     await self._after_walk(executor, finale, send, writer)
             if self.labels is not None:
                 report(self.labels, self.tally)
+            if self.tasks is not None:
+                await self.tasks.keeper.flush()
             return await self._deletes(executor, finale, tracked)
         finally:
             reader.close()

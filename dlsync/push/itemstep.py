@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 
 _log = logs.get_logger(__name__)
 
+_TASKED = frozenset({ActionKind.UPLOAD, ActionKind.REUPLOAD, ActionKind.ADOPT})
+"""Kinds whose item joins the pair's task: items dlsync uploads or adopts."""
+
 
 @dataclass(frozen=True, slots=True)
 class Landed:
@@ -264,6 +267,8 @@ class ItemStep:
         local, action = job.local, job.action
         assert local is not None
         status = FileStatus.FAILED if error else FileStatus.SYNCED
+        if self.tasks is not None and action.kind in _TASKED:
+            await self.tasks.queue([item_id])   # queued before the record: never one without
         record = StateRecord(
             path=local.path, size=local.size, mtime_ns=local.mtime_ns, inode=local.inode,
             sha256=action.sha256, item_id=item_id, annotations_hash=set_hash, status=status,
