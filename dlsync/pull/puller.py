@@ -44,6 +44,7 @@ from dlsync.pull.plan import (
     step_for,
     step_without_annotations,
 )
+from dlsync.pull.review import ReviewGate, review_gate
 from dlsync.pull.rules import PullVerdict, decide_pull
 from dlsync.pull.source import RemoteEntry, behind, changed_batches, full_batches, latest_stamp
 from dlsync.pull.tally import PullTally
@@ -112,6 +113,7 @@ class Puller:
         self.gate = DestructionGate(Limits.of(context.pair))
         self._executor: PullExecutor | None = None
         self._reader: StateReader | None = None
+        self._review: ReviewGate | None = None
 
     @property
     def root(self) -> Path:
@@ -126,6 +128,7 @@ class Puller:
         await anyio.to_thread.run_sync(check_pair_roots, self.pair, context.store,
                                        self.pair_id)
         dataset_id = await resolve_dataset(context.client, self.pair)
+        self._review = await review_gate(context.client, self.pair, dataset_id)
         result = PullResult(self.tally, dataset_id,
                             plan=self.plan if self.options.dry_run else None)
         with StateReader(context.store.path) as reader:
@@ -221,7 +224,8 @@ class Puller:
         state = self._reader.file(self.pair_id, entry.path)
         media = self.root / entry.path
         facts = ItemFacts(entry.path, state, media.exists(), self.pair.annotations.kind,
-                          self.options.items)
+                          self.options.items, reviewed=self._review is None
+                          or self._review.admits(entry.item))
         quick = step_without_annotations(facts)
         if quick is not None and quick.kind is PullKind.DOWNLOAD and not self.options.dry_run:
             state = await self._download(entry, media)

@@ -32,6 +32,7 @@ from dlsync.errors import DlsyncError, UsageError, is_fatal
 from dlsync.model import ActionKind
 from dlsync.pairs import PairContext
 from dlsync.push.tally import Tally
+from dlsync.remote.refs import status_in, task_refs
 from dlsync.remote.tasks import NewTask
 from dlsync.remote.types import ItemJson
 from dlsync.state.ops import QueueTaskItems, TaskItemsAdded, task_census
@@ -39,26 +40,6 @@ from dlsync.state.queries import StateReader
 from dlsync.state.writer import StateWriter
 
 _log = logs.get_logger(__name__)
-
-NO_STATUS = "open"
-"""The census bucket of items in the task without a status yet."""
-
-
-def task_refs(item: ItemJson | dict[str, Any]) -> list[dict[str, Any]]:
-    """The item's task references (``metadata.system.refs`` of type ``task``)."""
-    system = (item.get("metadata") or {}).get("system") or {}
-    refs = system.get("refs") or []
-    return [r for r in refs if isinstance(r, dict) and r.get("type") == "task"]
-
-
-def status_in(item: ItemJson | dict[str, Any], task_ids: set[str]) -> set[str]:
-    """The item's statuses in any of ``task_ids`` (``NO_STATUS`` where it has none)."""
-    found = set()
-    for ref in task_refs(item):
-        if ref.get("id") in task_ids:
-            found.add(((ref.get("metadata") or {}).get("status")) or NO_STATUS)
-    return found
-
 
 @dataclass(slots=True)
 class TaskCensus:
