@@ -73,7 +73,7 @@ class Labeling:
     state: Path
     capsys: pytest.CaptureFixture[str]
 
-    def _run(self, argv: list[str]) -> Outcome:
+    def run(self, argv: list[str]) -> Outcome:
         self.capsys.readouterr()
         try:
             cli.main(["--log-level", "warning", "--log-json", *argv])
@@ -91,11 +91,11 @@ class Labeling:
 
     def mirror(self, *flags: str) -> Outcome:
         """``dlsync mirror`` of the test's folder (the dataset is created on the first run)."""
-        return self._run(["mirror", *self.target(), "--create", "--no-progress", *flags])
+        return self.run(["mirror", *self.target(), "--create", "--no-progress", *flags])
 
     def pull(self, *flags: str) -> Outcome:
         """``dlsync pull`` into the test's folder."""
-        return self._run(["pull", *self.target(), *flags])
+        return self.run(["pull", *self.target(), *flags])
 
     def dataset(self) -> Any:
         """The dataset, fetched again (dtlpy caches labels and recipes on the entity)."""
