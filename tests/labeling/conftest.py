@@ -74,6 +74,7 @@ class Labeling:
     capsys: pytest.CaptureFixture[str]
 
     def run(self, argv: list[str]) -> Outcome:
+        """``dlsync ARGV`` in-process (JSON logs, warnings and up): exit code and output."""
         self.capsys.readouterr()
         try:
             cli.main(["--log-level", "warning", "--log-json", *argv])
@@ -83,6 +84,10 @@ class Labeling:
             logs.configure(json=True, level="warning", stream=sys.__stderr__)
         captured = self.capsys.readouterr()
         return Outcome(code, captured.out, captured.err)
+
+    def task(self, name: str) -> str:
+        """A task name of this test's own (task names are unique in the shared project)."""
+        return f"{name}-{self.dataset_name}"
 
     def target(self) -> list[str]:
         """The flags naming this test's pair."""

@@ -33,9 +33,9 @@ def test_only_completed_items_are_pulled_and_a_later_completion_is_noticed(
     too. Without --status the pull writes every item as before."""
     write_image(labeling.source, "done.jpg", ["car"])
     write_image(labeling.source, "open.jpg", ["car"])
-    assert labeling.mirror("--task", "review").code == 0
+    assert labeling.mirror("--task", labeling.task("review")).code == 0
     dataset = labeling.dataset()
-    task = dataset.tasks.get(task_name="review")
+    task = dataset.tasks.get(task_name=labeling.task("review"))
     done = annotate(dataset, "/done.jpg", "dog")
     still_open = annotate(dataset, "/open.jpg", "cat")
     done.update_status(status="completed", task_id=task.id)
@@ -54,11 +54,11 @@ def test_without_status_every_item_is_pulled_and_a_mirror_after_writes_nothing(
     """No --status: the platform annotation comes down whatever the task says; the labels it
     names are not ensured: the next mirror writes nothing."""
     write_image(labeling.source, "a.jpg", ["car"])
-    assert labeling.mirror("--task", "t").code == 0
+    assert labeling.mirror("--task", labeling.task("t")).code == 0
     annotate(labeling.dataset(), "/a.jpg", "zebra")
     assert labeling.pull().code == 0
     assert labels_in(labeling.source / "a.jpg.json") == ["car", "zebra"]
     labeling.gate.reset_stats()
-    assert labeling.mirror("--task", "t").code == 0
+    assert labeling.mirror("--task", labeling.task("t")).code == 0
     assert writes(labeling.gate.stats()) == {}
     assert "zebra" not in labeling.dataset().labels_flat_dict

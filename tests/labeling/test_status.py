@@ -18,20 +18,20 @@ def test_status_shows_items_per_task_status_as_of_the_last_sync(labeling: Labeli
     the dlsync_task_items gauge."""
     for n in range(3):
         write_image(labeling.source, f"{n}.jpg")
-    assert labeling.mirror("--task", "census").code == 0
+    assert labeling.mirror("--task", labeling.task("census")).code == 0
     dataset = labeling.dataset()
-    task = dataset.tasks.get(task_name="census")
+    task = dataset.tasks.get(task_name=labeling.task("census"))
     dataset.items.get(filepath="/0.jpg").update_status(status="completed", task_id=task.id)
-    assert labeling.mirror("--task", "census").code == 0
+    assert labeling.mirror("--task", labeling.task("census")).code == 0
     labeling.gate.reset_stats()
     document = json.loads(labeling.run(["status", "--json", "--state",
                                          str(labeling.state)]).out)
     (pair,) = document["pairs"]
-    assert pair["task"]["name"] == "census"
+    assert pair["task"]["name"] == labeling.task("census")
     assert pair["task"]["statuses"] == {"completed": 1, "open": 2}
     assert pair["task"]["as_of"] is not None
     text = labeling.run(["status", "--state", str(labeling.state)]).out
-    assert "census: 1 completed, 2 open (as of " in text
+    assert f"{labeling.task('census')}: 1 completed, 2 open (as of " in text
     assert labeling.gate.stats()["by_route"] == {}
     metrics = Metrics()
     metrics.bind_task_census(lambda: task_items(labeling.state))

@@ -23,7 +23,7 @@ def start_mirror(labeling: Labeling) -> subprocess.Popen[bytes]:
     """``python -m dlsync mirror --task crash`` as a process of its own."""
     env = {**os.environ, "DLSYNC_TOKEN": labeling.gate.mint_token(email=EMAIL, ttl=3600)}
     argv = [sys.executable, "-m", "dlsync", "--log-level", "error", "mirror",
-            *labeling.target(), "--create", "--no-progress", "--task", "crash",
+            *labeling.target(), "--create", "--no-progress", "--task", labeling.task("crash"),
             "--workers", "4"]
     return subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
@@ -50,12 +50,12 @@ def test_task_holds_every_uploaded_item_once_after_a_sigkill_and_a_rerun(
         labeling.gate.set_faults(FaultSettings())
     assert process.returncode == -signal.SIGKILL
     assert 0 < uploads(labeling.gate.stats()) < FILES
-    rerun = labeling.mirror("--task", "crash", "--workers", "4")
+    rerun = labeling.mirror("--task", labeling.task("crash"), "--workers", "4")
     assert rerun.code == 0, rerun
     dataset = labeling.dataset()
     uploaded = {item.filename: item.id for item in dataset.items.list().all()}
     assert len(uploaded) == FILES
-    task = dataset.tasks.get(task_name="crash")
+    task = dataset.tasks.get(task_name=labeling.task("crash"))
     in_task = [item.id for item in task.get_items().all()]
     assert sorted(in_task) == sorted(uploaded.values())
     refs = Counter(ref["id"] for item in dataset.items.list().all()

@@ -25,13 +25,13 @@ def test_task_is_created_with_its_assignees_and_holds_the_uploaded_items(
     exactly the uploaded items; a rerun adds nothing and writes nothing."""
     for n in range(6):
         write_image(labeling.source, f"f/{n}.jpg", ["car"])
-    flags = ["--task", "review", "--task-assignee", ANNOTATORS[0],
-             "--task-assignee", ANNOTATORS[1]]
+    name = labeling.task("review")
+    flags = ["--task", name, "--task-assignee", ANNOTATORS[0], "--task-assignee", ANNOTATORS[1]]
     outcome = labeling.mirror(*flags)
     assert outcome.code == 0, outcome
     dataset = labeling.dataset()
-    assert set(task_items(dataset, "review")) == {f"/f/{n}.jpg" for n in range(6)}
-    task = dataset.tasks.get(task_name="review")
+    assert set(task_items(dataset, name)) == {f"/f/{n}.jpg" for n in range(6)}
+    task = dataset.tasks.get(task_name=name)
     assert sorted(a.annotator for a in task.assignments.list()) == list(ANNOTATORS)
     labeling.gate.reset_stats()
     assert labeling.mirror(*flags).code == 0
@@ -41,20 +41,21 @@ def test_task_is_created_with_its_assignees_and_holds_the_uploaded_items(
 def test_default_assignee_is_the_token_user_and_later_items_join(labeling: Labeling) -> None:
     """Without assignees the token's user gets the task; items uploaded later join it, items
     synced before the task was set join only with --task-backfill; a moved item stays."""
+    name = labeling.task("t")
     write_image(labeling.source, "old.jpg")
     assert labeling.mirror().code == 0
     write_image(labeling.source, "new.jpg")
-    assert labeling.mirror("--task", "t").code == 0
+    assert labeling.mirror("--task", name).code == 0
     dataset = labeling.dataset()
-    assert set(task_items(dataset, "t")) == {"/new.jpg"}
-    assert [a.annotator for a in dataset.tasks.get(task_name="t").assignments.list()] == [EMAIL]
-    assert labeling.mirror("--task", "t", "--task-backfill").code == 0
-    assert set(task_items(labeling.dataset(), "t")) == {"/new.jpg", "/old.jpg"}
-    before = task_items(labeling.dataset(), "t")["/new.jpg"]
+    assert set(task_items(dataset, name)) == {"/new.jpg"}
+    assert [a.annotator for a in dataset.tasks.get(task_name=name).assignments.list()] == [EMAIL]
+    assert labeling.mirror("--task", name, "--task-backfill").code == 0
+    ids = task_items(labeling.dataset(), name)
+    assert set(ids) == {"/new.jpg", "/old.jpg"}
     (labeling.source / "new.jpg").rename(labeling.source / "moved.jpg")
-    assert labeling.mirror("--task", "t").code == 0
-    assert task_items(labeling.dataset(), "t") == {"/old.jpg": task_items(
-        labeling.dataset(), "t")["/old.jpg"], "/moved.jpg": before}
+    assert labeling.mirror("--task", name).code == 0
+    assert task_items(labeling.dataset(), name) == {"/old.jpg": ids["/old.jpg"],
+                                                    "/moved.jpg": ids["/new.jpg"]}
 
 
 def test_a_task_name_of_another_dataset_is_a_usage_error(labeling: Labeling) -> None:
@@ -75,10 +76,11 @@ def test_an_assignee_the_platform_rejects_fails_the_task_not_the_uploads(
     uploaded; with a valid assignee the next run creates the task with the queued items."""
     for n in range(3):
         write_image(labeling.source, f"{n}.jpg")
-    outcome = labeling.mirror("--task", "r", "--task-assignee", "someone@localhost")
+    name = labeling.task("r")
+    outcome = labeling.mirror("--task", name, "--task-assignee", "someone@localhost")
     assert outcome.code == 1
     assert "tasks were not updated" in outcome.out
     dataset = labeling.dataset()
     assert len(list(dataset.items.list().all())) == 3
-    assert labeling.mirror("--task", "r").code == 0
-    assert set(task_items(labeling.dataset(), "r")) == {f"/{n}.jpg" for n in range(3)}
+    assert labeling.mirror("--task", name).code == 0
+    assert set(task_items(labeling.dataset(), name)) == {f"/{n}.jpg" for n in range(3)}
