@@ -154,12 +154,14 @@ def mirror(create: bool | None, delete: bool | None, max_delete: int | None,
 @click.option("--conflict", type=click.Choice(["keep-both", "local", "remote"]),
               help="When both sides changed an item's annotations: keep both (the platform's "
               "version beside the file), or let one side win.  [default: keep-both]")
+@click.option("--task", help="The pair's task, whose statuses (and its QA tasks') --status "
+              "reads.")
 @click.option("--status", "pull_status", help="Write only the annotations of items with one of "
               "these task statuses (comma-separated, e.g. completed,approved) in the pair's "
               "task or its QA tasks (without a task: in any task).")
 @click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
-def pull(items: bool, full: bool, conflict: str | None, pull_status: str | None,
-         dry_run: bool, **options: Any) -> int:
+def pull(items: bool, full: bool, conflict: str | None, task: str | None,
+         pull_status: str | None, dry_run: bool, **options: Any) -> int:
     """Bring the platform's annotations of a dataset into the folder SOURCE, once.
 
     Exit codes: 0 in sync; 1 some items failed or are in conflict (both versions kept);
@@ -168,7 +170,7 @@ def pull(items: bool, full: bool, conflict: str | None, pull_status: str | None,
     from dlsync.pull.command import PullRequest, pull_sync
     from dlsync.pull.puller import PullOptions
 
-    pair, state = resolve_pair(options, conflict=conflict, pull_status=pull_status)
+    pair, state = resolve_pair(options, conflict=conflict, task=task, pull_status=pull_status)
     request = PullRequest(pair=pair, state=state,
                           options=PullOptions(items=items, full=full, dry_run=dry_run),
                           as_json=options["as_json"], gate_data=options["gate_data"])

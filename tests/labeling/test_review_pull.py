@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.dtlpy.sdk import DTLPY_MARKS
+from tests.dtlpy.sdk import DTLPY_MARKS, EMAIL
 from tests.labeling.conftest import Labeling, write_image
 from tests.mirror.conftest import writes
 
@@ -62,3 +62,26 @@ def test_without_status_every_item_is_pulled_and_a_mirror_after_writes_nothing(
     assert labeling.mirror("--task", labeling.task("t")).code == 0
     assert writes(labeling.gate.stats()) == {}
     assert "zebra" not in labeling.dataset().labels_flat_dict
+
+
+def test_approved_in_a_qa_task_of_the_pairs_task_is_pulled(labeling: Labeling) -> None:
+    """With the pair's task named, ``approved`` in a QA task made from it lets the item
+    through; ``completed`` in an unrelated task of the dataset does not."""
+    name = labeling.task("labeling")
+    write_image(labeling.source, "approved.jpg", ["car"])
+    write_image(labeling.source, "elsewhere.jpg", ["car"])
+    assert labeling.mirror("--task", name).code == 0
+    dataset = labeling.dataset()
+    task = dataset.tasks.get(task_name=name)
+    approved = annotate(dataset, "/approved.jpg", "dog")
+    elsewhere = annotate(dataset, "/elsewhere.jpg", "cat")
+    qa = dataset.tasks.create(task_name=labeling.task("qa"), task_type="qa",
+                              task_parent_id=task.id, assignee_ids=[EMAIL], items=[approved])
+    approved.update_status(status="approved", task_id=qa.id)
+    other = dataset.tasks.create(task_name=labeling.task("other"), assignee_ids=[EMAIL],
+                                 items=[elsewhere])
+    elsewhere.update_status(status="completed", task_id=other.id)
+    outcome = labeling.pull("--task", name, "--status", "completed,approved")
+    assert outcome.code == 0, outcome
+    assert labels_in(labeling.source / "approved.jpg.json") == ["car", "dog"]
+    assert labels_in(labeling.source / "elsewhere.jpg.json") == ["car"]
