@@ -181,6 +181,15 @@ def with_logins(pair: PairConfig, state: Path) -> PairConfig:
 @click.option("--conflict", type=click.Choice(["keep-both", "local", "remote"]),
               help="An annotation conflict a pull left open: leave it (keep-both, remote) or "
               "push the local file over it (local).  [default: keep-both]")
+@click.option("--labels", type=click.Choice(["ensure", "off"]), help="Add labels the "
+              "annotations use to the dataset's ontology before posting them (only adds). "
+              " [default: ensure]")
+@click.option("--task", help="Add every item uploaded or adopted to this task (created when "
+              "missing).")
+@click.option("--task-assignee", "task_assignees", multiple=True, help="Assignee of a task "
+              "dlsync creates (repeatable).  [default: the token's user]")
+@click.option("--task-backfill", is_flag=True, help="Also add, once, the pair's synced items "
+              "that are in no task yet.")
 @click.option("--dry-run", is_flag=True, help="Print the plan and change nothing.")
 @click.option("--rate", type=click.FloatRange(min=0.1), help="Maximum requests per second.")
 @click.option("--concurrency", type=click.IntRange(min=1), help="Maximum requests in flight.")
@@ -199,12 +208,17 @@ def mirror(create: bool | None, delete: bool | None, max_delete: int | None,
     from dlsync.push.command import MirrorRequest, mirror_sync
 
     safety = {key: options.pop(key) for key in ("max_delete_annotations", "delete_excluded",
-                                                "allow_empty_root", "backup_dir")}
+                                                "allow_empty_root", "backup_dir", "labels",
+                                                "task")}
+    assignees = options.pop("task_assignees")
+    safety["task_assignees"] = list(assignees) if assignees else None
+    backfill = options.pop("task_backfill")
     pair, state = resolve_pair(options, create=create, delete=delete, max_delete=max_delete,
                                conflict=conflict, rate=rate, concurrency=concurrency, **safety)
     request = MirrorRequest(pair=pair, state=state, dry_run=dry_run,
                             as_json=options["as_json"],
-                            gate_data=options["gate_data"], progress=progress)
+                            gate_data=options["gate_data"], progress=progress,
+                            backfill=backfill)
     return mirror_sync(request)
 
 
@@ -217,10 +231,15 @@ def mirror(create: bool | None, delete: bool | None, max_delete: int | None,
 @click.option("--conflict", type=click.Choice(["keep-both", "local", "remote"]),
               help="When both sides changed an item's annotations: keep both (the platform's "
               "version beside the file), or let one side win.  [default: keep-both]")
+@click.option("--task", help="The pair's task, whose statuses (and its QA tasks') --status "
+              "reads.")
+@click.option("--status", "pull_status", help="Write only the annotations of items with one of "
+              "these task statuses (comma-separated, e.g. completed,approved) in the pair's "
+              "task or its QA tasks (without a task: in any task).")
 @click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
 @_BWLIMIT
-def pull(items: bool, full: bool, conflict: str | None, dry_run: bool,
-         **options: Any) -> int:
+def pull(items: bool, full: bool, conflict: str | None, task: str | None,
+         pull_status: str | None, dry_run: bool, **options: Any) -> int:
     """Bring the platform's annotations of a dataset into the folder SOURCE, once.
 
     Exit codes: 0 in sync; 1 some items failed or are in conflict (both versions kept);
@@ -229,7 +248,7 @@ def pull(items: bool, full: bool, conflict: str | None, dry_run: bool,
     from dlsync.pull.command import PullRequest, pull_sync
     from dlsync.pull.puller import PullOptions
 
-    pair, state = resolve_pair(options, conflict=conflict)
+    pair, state = resolve_pair(options, conflict=conflict, task=task, pull_status=pull_status)
     request = PullRequest(pair=pair, state=state,
                           options=PullOptions(items=items, full=full, dry_run=dry_run),
                           as_json=options["as_json"], gate_data=options["gate_data"])

@@ -112,6 +112,8 @@ METRICS_PATH = "/metrics"
 # Pull: platform annotations (and items) back into the local folder
 PULL_OVERLAP_S = 30.0           # an incremental pull looks this far behind its watermark
 PULL_BATCH = 500                # items whose annotations are fetched with one query
+TASK_BATCH = 1000               # items added to a task with one addToTask call
+TASK_DUE_S = 7 * 24 * 3600.0    # due date of a task dlsync creates: a week, as dtlpy's default
 PART_SUFFIX = ".dlsync-part"    # a download in progress; resumed from its size
 CONFLICT_MARK = ".conflict-"    # b.json -> b.conflict-20261127T101500Z.json
 URL_FIELDS = ("url", "item", "dataset")  # annotation keys that only name the server's URLs

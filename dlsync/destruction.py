@@ -8,6 +8,8 @@ another road.
 - **Overwrites** are admitted as they come (an overwrite is the sync of a changed file), counted
   and logged; one found only at upload time (the path was taken since the listing) is logged as
   not in the plan.
+- **Ontology writes** (labels a mirror adds before posting annotations that use them) are
+  admitted as they come, counted and logged with the labels they add; they only ever add.
 - **Deletes** (item deletes and net annotation removals) are deferred: they run last, only after
   an error-free run, and only within the limits:
 
@@ -22,7 +24,7 @@ another road.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeVar
 
@@ -107,6 +109,7 @@ class Counts:
     item_deletes: int = 0
     annotation_sets: int = 0             # items whose annotation file is gone (whole set)
     annotation_deletes: int = 0          # annotations in net removals
+    labels_added: int = 0                # labels added to the dataset's ontology
 
 
 @dataclass(slots=True)
@@ -141,6 +144,14 @@ class DestructionGate:
         self.counts.replaced_files += 1
         _log.debug("local annotation file replacement admitted", path=job.path)
         return replace(job, ticket=self._ticket)  # type: ignore[type-var]
+
+    def admit_labels(self, paths: Sequence[str], ontology_id: str, shared: int) -> None:
+        """Admit an ontology write that adds ``paths`` (never removes or changes a label):
+        counted and logged, it runs at once."""
+        self.counts.labels_added += len(paths)
+        note = f" (ontology shared with {shared} other recipes)" if shared else ""
+        _log.info(f"adding {len(paths)} labels to ontology {ontology_id}{note}",
+                  labels=list(paths))
 
     def defer(self, job: Job) -> None:
         """Hold a delete (item or annotations) for the end of the cycle."""

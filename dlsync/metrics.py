@@ -22,7 +22,7 @@ dlsync_paused_pairs                  gauge    pairs paused: a root with tracked 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -72,6 +72,10 @@ class ServiceReadings(Protocol):
         ...
 
 
+TaskCensusReading = Callable[[], Mapping[tuple[str, str], int]]
+"""Reads every pair's task census from state: ``{(pair, status): items}``."""
+
+
 class _PacerHook:
     """The ``PacerObserver`` of one remote's pacer: counts into ``metrics`` under its name."""
 
@@ -113,7 +117,11 @@ class Metrics:
         self._conflicts = Gauge("dlsync_conflicts", "Tracked files in conflict.", registry=r)
         self._paused = Gauge("dlsync_paused_pairs", "Sync pairs paused because a root they "
                              "track files in is missing or empty.", registry=r)
+        self._task_items = Gauge("dlsync_task_items", "Items of a pair in each status of its "
+                                 "task, as of the pair's last listing.", ["pair", "status"],
+                                 registry=r)
         self._readings: ServiceReadings | None = None
+        self._task_census: TaskCensusReading | None = None
         self._seen_actions: dict[tuple[str, str], int] = {}
         self._seen_bytes = 0
 
@@ -158,8 +166,20 @@ class Metrics:
         """Read ``readings`` at every scrape from now on (its totals must only grow)."""
         self._readings = readings
 
+    def bind_task_census(self, read: TaskCensusReading) -> None:
+        """Read the task census (``{(pair, status): items}``) at every scrape from now on."""
+        self._task_census = read
+
+    def set_task_items(self, census: Mapping[tuple[str, str], int]) -> None:
+        """The items of each pair in each status of its task; statuses no longer seen go."""
+        self._task_items.clear()
+        for (pair, status), count in census.items():
+            self._task_items.labels(pair=pair, status=status).set(count)
+
     def refresh(self) -> None:
         """Bring the metrics up to date with the bound readings, if any."""
+        if self._task_census is not None:
+            self.set_task_items(self._task_census())
         source = self._readings
         if source is None:
             return

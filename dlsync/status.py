@@ -23,7 +23,7 @@ from typing import Any, TextIO
 from dlsync import constants, logs
 from dlsync.config import Config
 from dlsync.model import FileStatus
-from dlsync.state.ops import PAUSED_KEY, RunKind
+from dlsync.state.ops import PAUSED_KEY, TASK_STATUS_KEY, RunKind
 from dlsync.state.queries import DaemonInfo, FileError, RunRecord, StateReader
 from dlsync.state.store import PairSpec
 from dlsync.units import format_size
@@ -94,6 +94,7 @@ class PairStatus:
     last_reconcile: RunRecord | None
     throughput: Throughput
     paused: dict[str, Any] | None = None   # {"reason", "since"} while the service holds it
+    task: dict[str, Any] | None = None     # {"task", "counts", "time"}: the last task census
 
     @property
     def tracked(self) -> int:
@@ -159,7 +160,27 @@ def _pair_status(reader: StateReader, spec: PairSpec, pair_id: int | None) -> Pa
         tuple(reader.last_errors(pair_id, constants.STATUS_ERRORS)),
         reader.last_run(pair_id, RunKind.MIRROR), reader.last_run(pair_id, RunKind.RECONCILE),
         throughput(reader.recent_runs(pair_id, constants.STATUS_RUNS)),
-        _paused(reader.meta(PAUSED_KEY + spec.name)))
+        _paused(reader.meta(PAUSED_KEY + spec.name)),
+        task_census(reader, pair_id))
+
+
+def task_census(reader: StateReader, pair_id: int) -> dict[str, Any] | None:
+    """The pair's last task census (items per task status, from the last listing), if any."""
+    value = reader.meta(f"{TASK_STATUS_KEY}{pair_id}")
+    return value if isinstance(value, dict) and isinstance(value.get("counts"), dict) else None
+
+
+def task_items(state: Path) -> dict[tuple[str, str], int]:
+    """Every pair's last task census as ``{(pair, status): items}`` (the metrics gauge)."""
+    if not state.exists():
+        return {}
+    found: dict[tuple[str, str], int] = {}
+    with StateReader(state, connect=read_only_connect) as reader:
+        for pair_id, spec in reader.pairs():
+            census = task_census(reader, pair_id)
+            for status, count in (census or {}).get("counts", {}).items():
+                found[(spec.name, str(status))] = int(count)
+    return found
 
 
 def _paused(value: Any) -> dict[str, Any] | None:
@@ -234,6 +255,9 @@ def _pair_json(pair: PairStatus) -> dict[str, Any]:
         "paused": None if pair.paused is None else {
             "reason": logs.scrub(str(pair.paused["reason"])),
             "since": iso(float(pair.paused.get("since") or 0))},
+        "task": None if pair.task is None else {
+            "name": pair.task["task"], "statuses": dict(sorted(pair.task["counts"].items())),
+            "as_of": iso(float(pair.task.get("time") or 0))},
         "throughput": {"runs": pair.throughput.runs,
                        "bytes_per_s": round(pair.throughput.bytes_per_s, 1),
                        "actions_per_s": round(pair.throughput.actions_per_s, 3)},
@@ -305,6 +329,10 @@ def _details(pair: PairStatus) -> list[str]:
                      f"{logs.scrub(str(pair.paused['reason']))}")
     lines += [_run_line("last mirror", pair.last_mirror),
               _run_line("last reconcile", pair.last_reconcile)]
+    if pair.task is not None:
+        counts = ", ".join(f"{n} {status}" for status, n in sorted(pair.task["counts"].items()))
+        lines.append(f"  {'task':<15} {pair.task['task']}: {counts or 'no items'} "
+                     f"(as of {_when(float(pair.task.get('time') or 0))})")
     speed = pair.throughput
     if speed.runs:
         lines.append(f"  {'throughput':<15} {format_size(int(speed.bytes_per_s))}/s, "

@@ -23,6 +23,7 @@ from dlsync.config.schema import LOGGING_KEYS, PAIR_KEYS, REMOTE_KEYS, SERVICE_K
 from dlsync.config.settings import (
     LOCAL,
     Config,
+    LabelPolicy,
     LogFormat,
     LoggingConfig,
     LogLevel,
@@ -40,6 +41,7 @@ __all__ = [
     "SERVICE_KEYS",
     "TOP_KEYS",
     "Config",
+    "LabelPolicy",
     "LogFormat",
     "LogLevel",
     "LoggingConfig",

@@ -124,6 +124,28 @@ def strings(value: object, where: Where) -> tuple[str, ...]:
     return tuple(string(item, where.child(str(i))) for i, item in enumerate(value))
 
 
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+
+
+def emails(value: object, where: Where) -> tuple[str, ...]:
+    """An array of e-mail addresses (a task's assignees)."""
+    found = strings(value, where)
+    for i, text in enumerate(found):
+        if not _EMAIL.match(text):
+            raise where.child(str(i)).error(f"expected an e-mail address, got {text!r}")
+    return found
+
+
+def statuses(value: object, where: Where) -> tuple[str, ...]:
+    """Task statuses: an array of names, or one comma-separated string (``--status a,b``)."""
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    found = strings(value, where)
+    if not found:
+        raise where.error("expected at least one task status, such as \"completed\"")
+    return found
+
+
 def url(value: object, where: Where) -> str:
     text = string(value, where)
     if not re.match(r"^https?://[^/\s]+", text):

@@ -14,7 +14,14 @@ from typing import Any
 from dlsync import constants
 from dlsync.config import convert
 from dlsync.config.convert import Convert, Where, suggest
-from dlsync.config.settings import LOCAL, LogFormat, LogLevel, PairConfig, RemoteConfig
+from dlsync.config.settings import (
+    LOCAL,
+    LabelPolicy,
+    LogFormat,
+    LogLevel,
+    PairConfig,
+    RemoteConfig,
+)
 from dlsync.local.layout import AnnotationLayout, LabelFormat, LayoutKind
 from dlsync.model import ConflictPolicy, Direction
 
@@ -42,6 +49,10 @@ PAIR_KEYS: dict[str, Convert] = {
     "reconcile_interval": convert.number(0.0, inclusive=False),
     "direction": convert.choice(Direction),
     "conflict": convert.choice(ConflictPolicy),
+    "labels": convert.choice(LabelPolicy),
+    "task": convert.string,
+    "task_assignees": convert.emails,
+    "pull_status": convert.statuses,
 }
 REQUIRED_PAIR_KEYS = ("source", "project", "dataset")
 REMOTE_KEYS: dict[str, Convert] = {

@@ -22,6 +22,13 @@ class LogFormat(enum.StrEnum):
     CONSOLE = "console"
 
 
+class LabelPolicy(enum.StrEnum):
+    """Whether a mirror adds the labels its annotations use to the dataset's ontology."""
+
+    ENSURE = "ensure"    # labels missing from the ontology are added before the post
+    OFF = "off"          # the ontology is never written
+
+
 class LogLevel(enum.StrEnum):
     """The least severe log level written."""
 
@@ -93,6 +100,13 @@ class PairConfig:
     reconcile_interval: float = constants.RECONCILE_S
     direction: Direction = Direction.PUSH
     conflict: ConflictPolicy = ConflictPolicy.KEEP_BOTH
+    labels: LabelPolicy = LabelPolicy.ENSURE
+    task: str | None = None
+    """The task uploaded and adopted items are added to (created when missing)."""
+    task_assignees: tuple[str, ...] = ()
+    """Assignees of a task dlsync creates; none: the token's own user."""
+    pull_status: tuple[str, ...] = ()
+    """Task statuses an item needs for a pull to write its annotations; none: no gate."""
 
 
 @dataclass(frozen=True, slots=True)

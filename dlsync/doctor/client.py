@@ -102,7 +102,7 @@ class DoctorClient(DataloopClient):
         """Delete a dataset with everything in it."""
         await self._call("DELETE", f"/datasets/{dataset_id}", f"dataset {dataset_id}")
 
-    async def create_task(self, task: TaskRequest, query: dict[str, Any]) -> str:
+    async def create_probe_task(self, task: TaskRequest, query: dict[str, Any]) -> str:
         """Create an annotation task as dtlpy does and wait for its command; the task id."""
         body = {
             "name": task.name, "datasetId": task.dataset_id, "projectId": task.project_id,

@@ -158,7 +158,7 @@ async def refs_move_updated_at(ctx: ProbeContext) -> str:
                                  {"filename": "/status/a.txt"}]}, "resource": "items"}
     task = TaskRequest(f"{ctx.dataset['name']}-task", ctx.dataset_id, ctx.project_id,
                        str(recipes[0]), ctx.user)
-    task_id = await ctx.client.create_task(task, query)
+    task_id = await ctx.client.create_probe_task(task, query)
     try:
         before = await ctx.updated_at(item["id"])
         await anyio.sleep(ctx.tick)

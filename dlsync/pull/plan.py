@@ -43,6 +43,7 @@ class PullKind(enum.StrEnum):
     NOT_SYNCED = "not-synced"     # the item is not (yet) synced by a push: left to it
     NOT_LOCAL = "not-local"       # the item's file is not here and --items is off
     LINK = "link"                 # a link item: its content lives at a URL; not downloaded
+    NOT_REVIEWED = "not-reviewed" # pull_status is set and the item has none of those statuses
 
     @property
     def marker(self) -> str:
@@ -65,7 +66,8 @@ _MARKERS = {PullKind.DOWNLOAD: "+", PullKind.CREATE: "+", PullKind.REPLACE: "*",
 _OUTCOMES = {PullKind.DOWNLOAD: "downloaded", PullKind.CREATE: "written",
              PullKind.REPLACE: "written", PullKind.RECORD: "recorded",
              PullKind.KEEP_LOCAL: "kept-local", PullKind.RESOLVE: "resolved"}
-_QUIET = frozenset({PullKind.UNCHANGED, PullKind.NOT_SYNCED, PullKind.NOT_LOCAL})
+_QUIET = frozenset({PullKind.UNCHANGED, PullKind.NOT_SYNCED, PullKind.NOT_LOCAL,
+                    PullKind.NOT_REVIEWED})
 """Steps a plan counts but does not list."""
 
 
@@ -82,6 +84,7 @@ class ItemFacts:
     current: Path | None = None        # the item's annotation file, when there is one
     conflict_copy_gone: bool = False   # a conflict the user settled by removing the copy
     link: str | None = None            # where a link item's content lives (its linkInfo ref)
+    reviewed: bool = True              # the review gate (pull_status) lets the item through
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +115,9 @@ def step_without_annotations(facts: ItemFacts) -> PullStep | None:
         return PullStep(kind, facts.path, "not synced by a push yet")
     if state.status not in (FileStatus.SYNCED, FileStatus.CONFLICT):
         return PullStep(PullKind.NOT_SYNCED, facts.path, "not synced by a push yet")
+    if not facts.reviewed:
+        return PullStep(PullKind.NOT_REVIEWED, facts.path,
+                        "not in a reviewed status (pull_status) in the task")
     if facts.layout is LayoutKind.NONE:
         return PullStep(PullKind.UNCHANGED, facts.path, "no annotation layout")
     return None

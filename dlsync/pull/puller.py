@@ -46,6 +46,7 @@ from dlsync.pull.plan import (
     step_for,
     step_without_annotations,
 )
+from dlsync.pull.review import ReviewGate, review_gate
 from dlsync.pull.rules import PullVerdict, decide_pull
 from dlsync.pull.source import RemoteEntry, behind, changed_batches, full_batches, latest_stamp
 from dlsync.pull.tally import PullTally
@@ -117,6 +118,7 @@ class Puller:
         layout = context.pair.annotations
         self._files = None if layout.is_dataloop else \
             FormatFiles.open(layout, context.pair.source, context.pair.classes)
+        self._review: ReviewGate | None = None
 
     @property
     def root(self) -> Path:
@@ -138,6 +140,7 @@ class Puller:
         await anyio.to_thread.run_sync(check_pair_roots, self.pair, context.store,
                                        self.pair_id)
         dataset_id = await resolve_dataset(context.client, self.pair)
+        self._review = await review_gate(context.client, self.pair, dataset_id)
         result = PullResult(self.tally, dataset_id,
                             plan=self.plan if self.options.dry_run else None)
         with StateReader(context.store.path) as reader:
@@ -233,7 +236,9 @@ class Puller:
         state = self._reader.file(self.pair_id, entry.path)
         media = self.root / entry.path
         facts = ItemFacts(entry.path, state, media.exists(), self.pair.annotations.kind,
-                          self.options.items, link=link_of(entry.item))
+                          self.options.items, link=link_of(entry.item),
+                          reviewed=self._review is None
+                          or self._review.admits(entry.item))
         quick = step_without_annotations(facts)
         if quick is not None and quick.kind is PullKind.DOWNLOAD and not self.options.dry_run:
             state = await self._download(entry, media)

@@ -41,6 +41,7 @@ class MirrorRequest:
     as_json: bool = False
     gate_data: Path | None = None
     progress: bool | None = None
+    backfill: bool = False          # --task-backfill: add synced items in no task, once
 
 
 def build_pair(flags: dict[str, Any], *, config: Config | None, pair_name: str | None,
@@ -86,7 +87,7 @@ async def run_mirror(request: MirrorRequest, out: TextIO) -> int:
         pair_id = store.register_pair(pair_spec(pair, pair.remote.url))
         check_pair_roots(pair, store, pair_id)
         async with connect(pair.remote, gate_data=request.gate_data) as connection:
-            options = RunOptions(dry_run=request.dry_run)
+            options = RunOptions(dry_run=request.dry_run, backfill=request.backfill)
             tally = Tally()
             display = ProgressDisplay(tally, enabled=False if request.dry_run
                                       else request.progress)

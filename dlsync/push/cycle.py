@@ -20,6 +20,7 @@ import anyio.from_thread
 import anyio.to_thread
 
 from dlsync import logs
+from dlsync.config import LabelPolicy
 from dlsync.constants import BACKUP_DATE_FORMAT
 from dlsync.destruction import DestructionGate, Limits
 from dlsync.errors import DlsyncError, is_fatal, primary
@@ -31,9 +32,11 @@ from dlsync.push.decide import Policy, group_folder_moves
 from dlsync.push.executor import Executor
 from dlsync.push.handoff import Handoff
 from dlsync.push.job import Job, Sinks, Target, preview_removal
+from dlsync.push.labels import LabelKeeper, planned_labels, report
 from dlsync.push.plan import LimitVerdict, Plan
 from dlsync.push.planner import Finale, Planner, Source, finish
 from dlsync.push.tally import Tally
+from dlsync.push.tasks import CycleTasks, open_tasks
 from dlsync.remote.dataset import list_remote, resolve_dataset
 from dlsync.state.ops import FinishRun, RunKind, RunOutcome, StartRun, new_run_id
 from dlsync.state.queries import StateReader
@@ -50,6 +53,7 @@ class RunOptions:
 
     dry_run: bool = False
     kind: RunKind = RunKind.MIRROR
+    backfill: bool = False       # add the pair's synced items in no task yet to its task
 
 
 @dataclass(slots=True)
@@ -89,26 +93,32 @@ class Cycle:
         self._progress = progress
         self.gate: DestructionGate | None = None
         self.tracked_seen = 0
-        self._labels: LabelReader | None = None
+        self._label_reader: LabelReader | None = None
+        self.labels: LabelKeeper | None = None
+        self.tasks: CycleTasks | None = None
 
     def _source(self) -> Source:
         rules = IgnoreRules.for_root(self.pair.source, self.pair.ignore)
         return Source(self.pair.source, rules, self.pair.annotations, self.pair.follow_symlinks,
-                      self.labels())
+                      self.label_reader())
 
-    def labels(self) -> LabelReader | None:
+    def label_reader(self) -> LabelReader | None:
         """How this cycle reads YOLO or VOC label files (``None``: Dataloop JSON)."""
-        if self._labels is None and not self.pair.annotations.is_dataloop:
-            self._labels = reader_for(self.pair.annotations, self.pair.source,
-                                      self.pair.classes)
-        return self._labels
+        if self._label_reader is None and not self.pair.annotations.is_dataloop:
+            self._label_reader = reader_for(self.pair.annotations, self.pair.source,
+                                            self.pair.classes)
+        return self._label_reader
 
     async def run(self) -> CycleResult:
         """List, plan, execute and record one cycle."""
         await anyio.to_thread.run_sync(self.check_roots)
-        await anyio.to_thread.run_sync(self.labels)   # a bad classes file stops before the API
+        await anyio.to_thread.run_sync(self.label_reader)   # a bad classes file stops before the API
         dataset_id = await resolve_dataset(self.client, self.pair)
         result = CycleResult(self.tally, dataset_id=dataset_id)
+        if self.pair.labels is LabelPolicy.ENSURE:
+            self.labels = LabelKeeper(self.client, dataset_id)
+        self.tasks = await open_tasks(self.context, dataset_id, self.options.backfill)
+        observe = self.tasks.census.observe if self.tasks is not None else None
         run_id = new_run_id()
         record = not self.options.dry_run
         try:
@@ -118,10 +128,12 @@ class Cycle:
                                                time.time()))
                 result.remote_items = await writer.replace_remote_items(
                     self.pair_id, list_remote(self.client, dataset_id, self.pair.remote_dir,
-                                              self.pair.backup_dir))
+                                              self.pair.backup_dir, observe))
+                if self.tasks is not None:
+                    await self.tasks.after_listing(writer, self.tally, record)
                 await writer.flush()
                 target = Target(self.pair.source, dataset_id, self.pair.remote_dir,
-                                self.pair_id, self.labels())
+                                self.pair_id, self.label_reader())
                 if self.options.dry_run:
                     result.plan, result.limits = await self._dry_run()
                 else:
@@ -214,6 +226,9 @@ class Cycle:
             self.gate.defer(job)
         for job in self.gate.deferred:
             plan.add(job.action)
+        if self.labels is not None:
+            plan.labels = await self.labels.preview(planned_labels(
+                job.annotations for job in (*jobs, *finale.moves, *finale.uploads)))
         release = self.gate.release(dry_run=True, had_errors=False)
         return plan, LimitVerdict(release.allowed, release.reason)
 
@@ -226,6 +241,16 @@ class Cycle:
             executor = Executor(self.client, target, sinks,
                                 lambda item_id: reader.annotation_ids(self.pair_id, item_id))
             executor.gate = self.gate = self._new_gate(reader.tracked(self.pair_id))
+            if self.pair.labels is LabelPolicy.ENSURE:
+                self.labels = self.labels or LabelKeeper(self.client, target.dataset_id)
+                executor.item.labels = self.labels
+                self.labels.gate = self.gate
+            if self.pair.task is not None:
+                self.tasks = self.tasks or await open_tasks(self.context, target.dataset_id,
+                                                            backfill=False)
+                assert self.tasks is not None
+                self.tasks.keeper.writer, self.tasks.keeper.tally = writer, self.tally
+                executor.item.tasks = self.tasks.keeper
             send, receive = anyio.create_memory_object_stream[Job](self.pair.workers * 4)
             async with anyio.create_task_group() as tg:
                 tg.start_soon(executor.serve, receive, self.pair.workers)
@@ -233,6 +258,10 @@ class Cycle:
                     finale, tracked = await anyio.to_thread.run_sync(
                         self.plan_in_thread, send, writer)
                     await self._after_walk(executor, finale, send, writer)
+            if self.labels is not None:
+                report(self.labels, self.tally)
+            if self.tasks is not None:
+                await self.tasks.keeper.flush()
             return await self._deletes(executor, finale, tracked)
         finally:
             reader.close()

@@ -26,14 +26,19 @@ from dlsync.push.annotate import (
     sync_annotations,
 )
 from dlsync.push.job import Job, Sinks, Target, keeps_gone_set, removal_job
+from dlsync.push.labels import LabelKeeper, labels_to_post
 from dlsync.remote.client import DataloopClient
 from dlsync.remote.fingerprint import fingerprint_metadata
 from dlsync.state.ops import AddAnnotations, RemoveAnnotations, UpsertFile
 
 if TYPE_CHECKING:
     from dlsync.destruction import DestructionGate
+    from dlsync.push.tasks import TaskKeeper
 
 _log = logs.get_logger(__name__)
+
+_TASKED = frozenset({ActionKind.UPLOAD, ActionKind.REUPLOAD, ActionKind.ADOPT})
+"""Kinds whose item joins the pair's task: items dlsync uploads or adopts."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +70,8 @@ class ItemStep:
         self.sinks = sinks
         self._owned = owned
         self.gate: DestructionGate | None = None
+        self.labels: LabelKeeper | None = None      # labels ensured before posts (or off)
+        self.tasks: TaskKeeper | None = None        # the pair's task, items queued for it
 
     async def load_annotations(self, job: Job
                                 ) -> tuple[AnnotationSet | None, AnnotationFileError | None]:
@@ -153,6 +160,8 @@ class ItemStep:
         outcome: AnnotationOutcome | None = None
         if annotation_error is None and (wanted is not None or job.annotations_changed
                                          or owned is None or owned):
+            if self.labels is not None:
+                await self.labels.ensure(labels_to_post(wanted, owned))
             try:
                 outcome = await sync_annotations(self.client, self.target.dataset_id, item_id,
                                                  wanted, owned)
@@ -260,6 +269,8 @@ class ItemStep:
         local, action = job.local, job.action
         assert local is not None
         status = FileStatus.FAILED if error else FileStatus.SYNCED
+        if self.tasks is not None and action.kind in _TASKED:
+            await self.tasks.queue([item_id])   # queued before the record: never one without
         record = StateRecord(
             path=local.path, size=local.size, mtime_ns=local.mtime_ns, inode=local.inode,
             sha256=action.sha256, item_id=item_id, annotations_hash=set_hash, status=status,

@@ -11,6 +11,7 @@ JSON object) per action to a stream, so a plan of a million actions is never for
     * a/h.jpg  (annotations +2 -1)
     - a/h.jpg  (1 annotation removed from the annotation file)
     = a/f.jpg  (remote item already has this content)
+    + label car  (missing from the dataset's ontology)
     ! a/g.jpg  (changed here and on the platform since the last sync; nothing written)
 """
 
@@ -20,10 +21,13 @@ import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from dlsync.model import Action, ActionKind, printable
 from dlsync.units import format_size
+
+if TYPE_CHECKING:
+    from dlsync.push.labels import LabelLine
 
 TRANSFER_KINDS = frozenset({ActionKind.UPLOAD, ActionKind.OVERWRITE, ActionKind.REUPLOAD})
 
@@ -39,6 +43,7 @@ class Plan:
         self.annotation_deletes = 0
         self.kept_annotations = 0     # items whose gone annotation file's set stays
         self.excluded_kept = 0        # remote items of excluded paths, not deleted
+        self.labels: list[LabelLine] = []   # labels added to the ontology before the posts
 
     def add(self, action: Action) -> None:
         """Append ``action``; a delete is queued behind every other action."""
@@ -98,6 +103,8 @@ def action_line(action: Action) -> str:
 
 def render_text(plan: Plan, out: TextIO, limits: LimitVerdict | None = None) -> None:
     """Write one line per action, then the summary block."""
+    for label in plan.labels:
+        out.write(f"+ label {printable(label.path)}  ({label.reason})\n")
     for action in plan:
         out.write(action_line(action) + "\n")
     for line in summary_lines(plan, limits):
@@ -108,6 +115,8 @@ def summary_lines(plan: Plan, limits: LimitVerdict | None = None) -> list[str]:
     """The summary block: totals, then one line per kind that occurs."""
     lines = [f"{len(plan)} actions, {format_size(plan.transfer_bytes)} to transfer"]
     lines += [f"  {kind:<20}{count:>10}" for kind, count in plan.counts().items()]
+    if plan.labels:
+        lines.append(f"  {'labels added':<20}{len(plan.labels):>10}")
     if plan.annotation_deletes:
         lines.append(f"  {'annotations deleted':<20}{plan.annotation_deletes:>10}")
     if plan.kept_annotations:
@@ -139,7 +148,8 @@ def summary_json(plan: Plan, limits: LimitVerdict | None = None) -> dict[str, An
                                "counts": plan.counts(),
                                "annotation_deletes": plan.annotation_deletes,
                                "annotations_kept": plan.kept_annotations,
-                               "excluded_kept": plan.excluded_kept}
+                               "excluded_kept": plan.excluded_kept,
+                               "labels_added": len(plan.labels)}
     if limits is not None:
         summary["deletes_allowed"] = limits.allowed
         if not limits.allowed:
@@ -151,6 +161,11 @@ def render_json(plan: Plan, out: TextIO, limits: LimitVerdict | None = None) -> 
     """Write ``{"actions": [...], "summary": {...}}``, one action per line."""
     out.write('{"actions": [')
     separator = "\n"
+    for label in plan.labels:
+        line = {"kind": "label", "path": label.path, "reason": label.reason,
+                "shared_with": label.shared}
+        out.write(separator + json.dumps(line, ensure_ascii=False))
+        separator = ",\n"
     for action in plan:
         out.write(separator + json.dumps(action_json(action), ensure_ascii=False))
         separator = ",\n"

@@ -48,6 +48,10 @@ def summary_lines(tally: Tally, *, title: str) -> list[str]:
     if excluded:
         lines.append(f"  {excluded} left out by policy (symbolic links not followed, special "
                      "files; --dry-run lists them with ~)")
+    if tally.labels_added:
+        lines.append(f"  labels: {tally.labels_added} added to the dataset's ontology")
+    if tally.task_items_added:
+        lines.append(f"  task: {tally.task_items_added} items added")
     skipped = sum(n for (_, outcome), n in tally.outcomes.items() if outcome == "skipped")
     if skipped:
         lines.append(f"  {skipped} skipped (vanished or still changing; retried next run)")

@@ -53,6 +53,8 @@ class Tally:
     annotations_kept: int = 0        # items whose gone annotation file's set stayed
     excluded_kept: int = 0           # remote items of excluded paths, not deleted
     backup_dir: str | None = None    # where this run's deleted items were moved
+    labels_added: int = 0            # labels added to the dataset's ontology
+    task_items_added: int = 0        # items added to the pair's task
 
     def plan(self, kind: ActionKind, size: int = 0) -> None:
         """Count an action as planned."""
@@ -122,5 +124,7 @@ class Tally:
             "annotations_kept": self.annotations_kept,
             "excluded_kept": self.excluded_kept,
             "backup_dir": self.backup_dir,
+            "labels_added": self.labels_added,
+            "task_items_added": self.task_items_added,
             "duration_s": round(self.elapsed(), 3),
         }

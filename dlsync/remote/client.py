@@ -6,8 +6,9 @@ pooled aiohttp session and one pacer (``dlsync.remote.pacer``); failures arrive 
 
 The operations live in one mixin per concern: ``projects`` (projects, datasets), ``items``
 (listing, lookup, metadata, moves, deletes), ``transfer`` (upload, download), ``annotations``
-(list, post exactly once, delete), ``users`` (who the token is), on ``queries`` (keyset
-paging) and ``calls`` (settings, pacer, session).
+(list, post exactly once, delete), ``users`` (who the token is), ``ontology`` (recipes,
+labels), ``tasks`` (annotation tasks), on ``queries`` (keyset paging) and ``calls``
+(settings, pacer, session).
 
 Which calls are retried by the pacer (``Idempotency``): reads, PATCH/PUT, deletes and uploads in
 ``mode=skip`` or ``overwrite`` up to ``blind_retry_max_size`` are SAFE; creating a project,
@@ -22,14 +23,17 @@ from typing import Self
 
 from dlsync.remote.annotations import AnnotationOps
 from dlsync.remote.items import ItemOps
+from dlsync.remote.ontology import OntologyOps
 from dlsync.remote.projects import ProjectOps
+from dlsync.remote.tasks import TaskOps
 from dlsync.remote.transfer import TransferOps, UploadMode
 from dlsync.remote.users import UserOps
 
 __all__ = ["DataloopClient", "UploadMode"]
 
 
-class DataloopClient(ProjectOps, TransferOps, ItemOps, AnnotationOps, UserOps):
+class DataloopClient(ProjectOps, TransferOps, ItemOps, AnnotationOps, UserOps, OntologyOps,
+                     TaskOps):
     """One remote: its settings, credentials, pacer and connection pool."""
 
     async def __aenter__(self) -> Self:

@@ -5,7 +5,7 @@ Push, pull and ``ls`` share these; the fingerprint they parse is ``remote.finger
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from dlsync import logs
 from dlsync.config import PairConfig
@@ -50,13 +50,18 @@ def remote_item(item: ItemJson, remote_dir: str) -> RemoteItem | None:
 
 
 async def list_remote(client: DataloopClient, dataset_id: str, remote_dir: str,
-                      backup_dir: str | None = None) -> AsyncIterator[RemoteItem]:
+                      backup_dir: str | None = None,
+                      observe: Callable[[ItemJson], None] | None = None,
+                      ) -> AsyncIterator[RemoteItem]:
     """Every file item under ``remote_dir``, as listing entries (keyset-paged); items under
-    ``backup_dir`` (where deletes are moved to) are never part of the listing."""
+    ``backup_dir`` (where deletes are moved to) are never part of the listing. ``observe``
+    sees each listed item's JSON (the task census reads its refs from it)."""
     hidden = backup_dir.rstrip("/") + "/" if backup_dir else None
     async for item in client.iter_items(dataset_id, [dql.under_folder(remote_dir)]):
         if hidden is not None and (item.get("filename") or "").startswith(hidden):
             continue
+        if observe is not None:
+            observe(item)
         entry = remote_item(item, remote_dir)
         if entry is not None and entry.path:
             yield entry

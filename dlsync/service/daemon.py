@@ -36,6 +36,7 @@ from dlsync.state.location import lock_path
 from dlsync.state.lock import PairLock
 from dlsync.state.ops import daemon_heartbeat, daemon_stopped
 from dlsync.state.store import StateStore
+from dlsync.status import task_items
 
 _log = logs.get_logger(__name__)
 
@@ -121,6 +122,7 @@ class Daemon:
             return
         metrics = Metrics()
         metrics.bind(self.counters)
+        metrics.bind_task_census(lambda: task_items(self.state))
         for key, connection in connections.items():
             metrics.attach(connection.client.pacer, remote=key.partition("\0")[0])
         server = await metrics.serve(self.config.service.metrics_address)

@@ -100,7 +100,7 @@ class ServiceCycle(Cycle):
             result = CycleResult(self.tally, dataset_id=self.dataset_id)
             async with running_writer(self.store) as writer:
                 target = Target(self.pair.source, self.dataset_id, self.pair.remote_dir,
-                                self.pair_id, self.labels())
+                                self.pair_id, self.label_reader())
                 result.limits = await self.execute(target, writer)
             return result
         finally:

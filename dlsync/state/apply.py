@@ -11,9 +11,11 @@ from dlsync.state.ops import (
     DeleteFile,
     FinishRun,
     MarkFile,
+    QueueTaskItems,
     RemoveAnnotations,
     SetMeta,
     StartRun,
+    TaskItemsAdded,
     UpsertFile,
     WriteOp,
 )
@@ -88,3 +90,11 @@ def apply(conn: sqlite3.Connection, op: WriteOp, now: float) -> None:
             _finish(conn, op)
         case SetMeta():
             _set_meta(conn, op)
+        case QueueTaskItems():
+            conn.executemany(
+                "INSERT OR IGNORE INTO task_items (pair, task, item_id) VALUES (?, ?, ?)",
+                [(op.pair, op.task, item_id) for item_id in op.item_ids])
+        case TaskItemsAdded():
+            conn.executemany(
+                "INSERT OR REPLACE INTO task_items (pair, task, item_id, added) "
+                "VALUES (?, ?, ?, ?)", [(op.pair, op.task, i, op.when) for i in op.item_ids])

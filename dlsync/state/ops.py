@@ -85,6 +85,25 @@ class RemoveAnnotations:
 
 
 @dataclass(frozen=True, slots=True)
+class QueueTaskItems:
+    """Items to add to the pair's task; one already queued or added stays as it is."""
+
+    pair: int
+    task: str
+    item_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskItemsAdded:
+    """The platform took these items into the pair's task at ``when``."""
+
+    pair: int
+    task: str
+    item_ids: tuple[str, ...]
+    when: float
+
+
+@dataclass(frozen=True, slots=True)
 class StartRun:
     """A run began."""
 
@@ -138,5 +157,15 @@ def daemon_stopped() -> SetMeta:
     return SetMeta(DAEMON_KEY, None)
 
 
+TASK_STATUS_KEY = "task-status/"
+"""Meta key prefix of a pair's task census: ``task-status/<pair id> = {"task", "counts",
+"time"}``: how many of its items were in each status of its task at the last listing."""
+
+
+def task_census(pair: int, task: str, counts: dict[str, int], now: float) -> SetMeta:
+    """Record how many of the pair's items were in each status of ``task`` at ``now``."""
+    return SetMeta(f"{TASK_STATUS_KEY}{pair}", {"task": task, "counts": counts, "time": now})
+
+
 WriteOp = (UpsertFile | MarkFile | DeleteFile | AddAnnotations | RemoveAnnotations | StartRun
-           | FinishRun | SetMeta)
+           | FinishRun | SetMeta | QueueTaskItems | TaskItemsAdded)

@@ -228,6 +228,17 @@ class StateReader:
             "SELECT hash, annotation_id FROM annotations WHERE pair = ? AND item_id = ? "
             "ORDER BY hash, annotation_id", (pair, item_id)))
 
+    def queued_task_items(self, pair: int, task: str) -> list[str]:
+        """Items queued for the pair's task that the platform has not confirmed yet."""
+        return [row[0] for row in self._all(
+            "SELECT item_id FROM task_items WHERE pair = ? AND task = ? AND added IS NULL "
+            "ORDER BY item_id", (pair, task))]
+
+    def task_items(self, pair: int, task: str) -> int:
+        """How many items the pair has added to ``task``."""
+        return int(self._all("SELECT count(*) FROM task_items WHERE pair = ? AND task = ? "
+                             "AND added IS NOT NULL", (pair, task))[0][0])
+
     def meta(self, key: str) -> Any:
         """A process-wide fact (decoded JSON), or ``None`` when it is not set."""
         rows = self._all("SELECT value FROM meta WHERE key = ?", (key,))

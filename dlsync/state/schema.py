@@ -88,7 +88,18 @@ CREATE TABLE meta (  -- process-wide facts, such as the daemon's pid and heartbe
 ) STRICT;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1,)
+_V2 = """
+CREATE TABLE task_items (  -- items a pair adds to its task: queued before the call, then marked
+    pair     INTEGER NOT NULL REFERENCES pairs(id) ON DELETE CASCADE,
+    task     TEXT NOT NULL,              -- the task's name (it may not exist on the platform yet)
+    item_id  TEXT NOT NULL,
+    added    REAL,                       -- unix time the platform took it; NULL while queued
+    PRIMARY KEY (pair, task, item_id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX task_items_queued ON task_items (pair, task) WHERE added IS NULL;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 """Schema scripts; after applying ``MIGRATIONS[n]`` the database is at ``user_version`` n + 1."""
 
 

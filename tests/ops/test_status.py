@@ -97,8 +97,9 @@ async def test_json_document_has_the_documented_shape(
     (pair,) = document["pairs"]
     assert set(pair) == {"name", "source", "remote", "project", "dataset", "remote_dir",
                          "in_state", "files", "last_errors", "last_mirror", "last_reconcile",
-                         "throughput", "paused"}
+                         "throughput", "paused", "task"}
     assert pair["paused"] is None
+    assert pair["task"] is None
     assert pair["files"] == {"tracked": 3, "synced": 3, "pending": 0, "failed": 0,
                              "conflict": 0, "deleted": 0}
     assert set(pair["last_mirror"]) == {"started", "finished", "outcome", "duration_s",
