@@ -112,7 +112,7 @@ class Cycle:
     async def run(self) -> CycleResult:
         """List, plan, execute and record one cycle."""
         await anyio.to_thread.run_sync(self.check_roots)
-        await anyio.to_thread.run_sync(self.label_reader)   # a bad classes file stops before the API
+        await anyio.to_thread.run_sync(self.label_reader)  # a bad classes file: before the API
         dataset_id = await resolve_dataset(self.client, self.pair)
         result = CycleResult(self.tally, dataset_id=dataset_id)
         if self.pair.labels is LabelPolicy.ENSURE:
