@@ -7,19 +7,27 @@ Exit codes (docs/operations.md): 0 in sync, 1 some items failed, 2 usage or conf
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from dlsync import __version__, constants, logs
+from dlsync.cli_options import (
+    BWLIMIT_OPTION,
+    DIR_PATH,
+    FILE_PATH,
+    account_options,
+    account_remote,
+    pair_options,
+    resolve_pair,
+    with_logins,
+)
 from dlsync.errors import EXIT_USAGE, DlsyncError, exit_code_for
 from dlsync.gate.commands import gate
 
 if TYPE_CHECKING:
-    from dlsync.config import PairConfig
+    pass
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -34,131 +42,6 @@ def cli(log_level: str, log_json: bool | None) -> None:
 
 
 cli.add_command(gate)
-
-
-_DIR = click.Path(file_okay=False, path_type=Path)
-_FILE = click.Path(dir_okay=False, path_type=Path)
-
-
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-if TYPE_CHECKING:
-    _ParamType = click.ParamType[float]
-else:  # click before 8.3 has no generic ParamType
-    _ParamType = click.ParamType
-
-
-class _Rate(_ParamType):
-    """An rclone ``--bwlimit`` value in bytes per second: ``10M`` is 10 MiB/s, a bare number
-    KiB/s; ``off`` (or 0) is 0.0, which lifts a configured limit."""
-
-    name = "RATE"
-
-    def convert(self, value: Any, param: click.Parameter | None,
-                ctx: click.Context | None) -> float:
-        from dlsync.units import parse_rate
-
-        if isinstance(value, float):
-            return value
-        try:
-            return parse_rate(str(value)) or 0.0
-        except ValueError as exc:
-            self.fail(str(exc), param, ctx)
-
-
-_BWLIMIT = click.option(
-    "--bwlimit", type=_Rate(), default=None, help="Bandwidth limit for this remote, shared by "
-    "every upload and download: bytes per second with a suffix B, K, M, G (binary: 10M is "
-    "10 MiB/s; a bare number is KiB/s, as in rclone), or off.  [default: the remote's "
-    "bwlimit, else off]")
-
-_PAIR_OPTIONS = (
-    click.argument("source", required=False, type=_DIR),
-    click.option("--project", help="Dataloop project name."),
-    click.option("--dataset", help="Dataset name in the project."),
-    click.option("--remote", help='API base URL, a remote named in the config, or "local" for '
-                 "the embedded gate.  [default: https://gate.dataloop.ai/api/v1]"),
-    click.option("--remote-dir", help="Dataset folder the source maps to.  [default: /]"),
-    click.option("--annotations", help='Where annotation JSON files are: a folder, "sidecar" '
-                 '(a/b.jpg.json beside a/b.jpg) or "none".  [default: sidecar]'),
-    click.option("--annotation-format", type=click.Choice(["dataloop", "yolo", "coco", "voc"]),
-                 help="Format of the annotation files: Dataloop JSON, YOLO (--annotations "
-                 "DIR of .txt), COCO (--annotations FILE.json) or Pascal VOC (--annotations DIR "
-                 "of .xml).  [default: dataloop]"),
-    click.option("--classes", help="YOLO class names: a data.yaml or a text file.  [default: "
-                 "DIR/../data.yaml, DIR/data.yaml, DIR/classes.txt]"),
-    click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
-    click.option("--state", type=_FILE, help="State database.  [default: "
-                 "$XDG_STATE_HOME/dlsync/state.db]"),
-    click.option("--workers", type=click.IntRange(min=1), help="Items handled concurrently.  "
-                 "[default: 16]"),
-    click.option("--config", "config_path", type=_FILE, help="Config file with named sync "
-                 "pairs."),
-    click.option("--pair", "pair_name", help="Name of the sync pair in the config."),
-    click.option("--exclude", "excludes", multiple=True, metavar="PATTERN",
-                 help="Leave out paths matching PATTERN (gitignore syntax), added to the "
-                 "pair's ignore patterns; repeatable. Excluded paths are never deleted "
-                 "remotely (see --delete-excluded)."),
-    click.option("--exclude-from", type=_FILE, metavar="FILE",
-                 help="Read exclude patterns from FILE, one per line (# comments)."),
-    click.option("--gate-data", type=_DIR, hidden=True, help="Data folder of the embedded gate."),
-)
-_PAIR_KEYS = ("source", "project", "dataset", "remote", "remote_dir", "annotations",
-              "annotation_format", "classes", "workers")
-
-
-def pair_options(command: _F) -> _F:
-    """Add the options every one-shot command on a sync pair shares."""
-    for option in reversed(_PAIR_OPTIONS):
-        command = option(command)
-    return command
-
-
-def resolve_pair(options: dict[str, Any], **flags: Any) -> tuple[PairConfig, Path]:
-    """The sync pair and state database the shared options (plus ``flags``) name."""
-    from dlsync.push.command import build_pair, load_optional_config, state_path_for
-
-    config = load_optional_config(options["config_path"])
-    given = {key: options[key] for key in _PAIR_KEYS}
-    given["source"] = str(given["source"]) if given["source"] else None
-    if not given["remote"] and not options["pair_name"]:
-        given["remote"] = constants.PRODUCTION_REMOTE
-    rate, concurrency = flags.pop("rate", None), flags.pop("concurrency", None)
-    pair = build_pair({**given, **flags}, config=config, pair_name=options["pair_name"],
-                      rate=rate, concurrency=concurrency)
-    excluded = exclude_patterns(options["excludes"], options["exclude_from"])
-    if excluded:
-        pair = replace(pair, ignore=(*pair.ignore, *excluded))
-    bwlimit = options.get("bwlimit")
-    if bwlimit is not None:  # 0.0: --bwlimit off
-        pair = replace(pair, remote=replace(pair.remote, bwlimit=bwlimit or None))
-    state = state_path_for(options["state"], config)
-    return with_logins(pair, state), state
-
-
-def exclude_patterns(patterns: tuple[str, ...], source: Path | None) -> tuple[str, ...]:
-    """``--exclude`` patterns, then the lines of ``--exclude-from`` (the command-line side of
-    the ``ignore`` key)."""
-    from dlsync.errors import UsageError
-
-    lines: list[str] = []
-    if source is not None:
-        try:
-            lines = source.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"--exclude-from {source}: cannot read it ({exc}); nothing was "
-                             "synced") from None
-    return (*patterns, *lines)
-
-
-def with_logins(pair: PairConfig, state: Path) -> PairConfig:
-    """``pair`` with its remote's login store beside the state database ``state``."""
-    from dataclasses import replace
-
-    from dlsync.state.location import login_store_path
-
-    return replace(pair, remote=replace(pair.remote, logins=login_store_path(state)))
 
 
 @cli.command()
@@ -193,7 +76,7 @@ def with_logins(pair: PairConfig, state: Path) -> PairConfig:
 @click.option("--dry-run", is_flag=True, help="Print the plan and change nothing.")
 @click.option("--rate", type=click.FloatRange(min=0.1), help="Maximum requests per second.")
 @click.option("--concurrency", type=click.IntRange(min=1), help="Maximum requests in flight.")
-@_BWLIMIT
+@BWLIMIT_OPTION
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a "
               "terminal).")
 def mirror(create: bool | None, delete: bool | None, max_delete: int | None,
@@ -237,7 +120,7 @@ def mirror(create: bool | None, delete: bool | None, max_delete: int | None,
               "these task statuses (comma-separated, e.g. completed,approved) in the pair's "
               "task or its QA tasks (without a task: in any task).")
 @click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
-@_BWLIMIT
+@BWLIMIT_OPTION
 def pull(items: bool, full: bool, conflict: str | None, task: str | None,
          pull_status: str | None, dry_run: bool, **options: Any) -> int:
     """Bring the platform's annotations of a dataset into the folder SOURCE, once.
@@ -256,12 +139,12 @@ def pull(items: bool, full: bool, conflict: str | None, task: str | None,
 
 
 @cli.command("run")
-@click.option("--config", "config_path", type=_FILE, help="Config file with the sync pairs to "
+@click.option("--config", "config_path", type=FILE_PATH, help="Config file with the sync pairs to "
               "serve.  [default: $DLSYNC_CONFIG, ~/.config/dlsync/dlsync.toml, "
               "/etc/dlsync/dlsync.toml]")
-@click.option("--state", type=_FILE, help="State database.  [default: the config's [state] "
+@click.option("--state", type=FILE_PATH, help="State database.  [default: the config's [state] "
               "path, else $XDG_STATE_HOME/dlsync/state.db]")
-@click.option("--gate-data", type=_DIR, hidden=True, help="Data folder of the embedded gate.")
+@click.option("--gate-data", type=DIR_PATH, hidden=True, help="Data folder of the embedded gate.")
 def run(config_path: Path | None, state: Path | None, gate_data: Path | None) -> int:
     """Serve every sync pair of the config until stopped (the background service).
 
@@ -309,9 +192,9 @@ def ls(project: str, dataset: str, remote: str, remote_dir: str, as_json: bool) 
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="One JSON document (docs/operations.md).")
-@click.option("--config", "config_path", type=_FILE, help="Config file: show its pairs, and "
+@click.option("--config", "config_path", type=FILE_PATH, help="Config file: show its pairs, and "
               "use its [state] path.")
-@click.option("--state", type=_FILE, help="State database.  [default: "
+@click.option("--state", type=FILE_PATH, help="State database.  [default: "
               "$XDG_STATE_HOME/dlsync/state.db]")
 def status(as_json: bool, config_path: Path | None, state: Path | None) -> int:
     """Show each sync pair's file counts, last errors and runs, and whether the service runs.
@@ -334,7 +217,7 @@ def status(as_json: bool, config_path: Path | None, state: Path | None) -> int:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON document.")
 @click.option("--tick", type=click.FloatRange(min=0.0), default=constants.DOCTOR_TICK_S,
               hidden=True, help="Seconds waited before a change whose updatedAt must move.")
-@click.option("--gate-data", type=_DIR, hidden=True, help="Data folder of the embedded gate.")
+@click.option("--gate-data", type=DIR_PATH, hidden=True, help="Data folder of the embedded gate.")
 def doctor(remote: str, project: str | None, probe: bool, as_json: bool, tick: float,
            gate_data: Path | None) -> int:
     """Check connectivity, TLS, proxy, auth, clock skew and project access of a remote.
@@ -350,40 +233,10 @@ def doctor(remote: str, project: str | None, probe: bool, as_json: bool, tick: f
     return run_doctor(request, sys.stdout, as_json=as_json)
 
 
-_ACCOUNT_OPTIONS = (
-    click.option("--remote", default=constants.PRODUCTION_REMOTE, show_default=True,
-                 help="API base URL, or a remote named in the config."),
-    click.option("--config", "config_path", type=_FILE, help="Config file: its [remotes] and "
-                 "its [state] path."),
-    click.option("--state", type=_FILE, help="State database; the login store is beside it.  "
-                 "[default: $XDG_STATE_HOME/dlsync/state.db]"),
-)
-
-
-def account_options(command: _F) -> _F:
-    """Add the options ``login`` and ``whoami`` share."""
-    for option in reversed(_ACCOUNT_OPTIONS):
-        command = option(command)
-    return command
-
-
-def account_remote(remote: str, config_path: Path | None, state: Path | None) -> Any:
-    """The RemoteConfig ``--remote`` names, with its login store beside the state database."""
-    from dataclasses import replace
-
-    from dlsync.account import remote_named
-    from dlsync.push.command import load_optional_config, state_path_for
-    from dlsync.state.location import login_store_path
-
-    config = load_optional_config(config_path)
-    found = remote_named(remote, config.remotes if config else {})
-    return replace(found, logins=login_store_path(state_path_for(state, config)))
-
-
 @cli.command("login")
 @account_options
 @click.option("--email", help="The machine user's e-mail (asked for when not given).")
-@click.option("--password-file", type=_FILE, help="Read the password from this file (kept as "
+@click.option("--password-file", type=FILE_PATH, help="Read the password from this file (kept as "
               "its path, so dlsync can log in again by itself).  [default: the systemd "
               "credential dlsync-password, else a hidden prompt]")
 def login_command(remote: str, config_path: Path | None, state: Path | None, email: str | None,
