@@ -144,7 +144,8 @@ def pull(items: bool, full: bool, conflict: str | None, task: str | None,
               "/etc/dlsync/dlsync.toml]")
 @click.option("--state", type=FILE_PATH, help="State database.  [default: the config's [state] "
               "path, else $XDG_STATE_HOME/dlsync/state.db]")
-@click.option("--gate-data", type=DIR_PATH, hidden=True, help="Data folder of the embedded gate.")
+@click.option("--gate-data", type=DIR_PATH, hidden=True,
+              help="Data folder of the embedded gate.")
 def run(config_path: Path | None, state: Path | None, gate_data: Path | None) -> int:
     """Serve every sync pair of the config until stopped (the background service).
 
@@ -217,7 +218,8 @@ def status(as_json: bool, config_path: Path | None, state: Path | None) -> int:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON document.")
 @click.option("--tick", type=click.FloatRange(min=0.0), default=constants.DOCTOR_TICK_S,
               hidden=True, help="Seconds waited before a change whose updatedAt must move.")
-@click.option("--gate-data", type=DIR_PATH, hidden=True, help="Data folder of the embedded gate.")
+@click.option("--gate-data", type=DIR_PATH, hidden=True,
+              help="Data folder of the embedded gate.")
 def doctor(remote: str, project: str | None, probe: bool, as_json: bool, tick: float,
            gate_data: Path | None) -> int:
     """Check connectivity, TLS, proxy, auth, clock skew and project access of a remote.

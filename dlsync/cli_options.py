@@ -86,7 +86,8 @@ _PAIR_OPTIONS = (
                  "remotely (see --delete-excluded)."),
     click.option("--exclude-from", type=FILE_PATH, metavar="FILE",
                  help="Read exclude patterns from FILE, one per line (# comments)."),
-    click.option("--gate-data", type=DIR_PATH, hidden=True, help="Data folder of the embedded gate."),
+    click.option("--gate-data", type=DIR_PATH, hidden=True,
+                 help="Data folder of the embedded gate."),
 )
 _PAIR_KEYS = ("source", "project", "dataset", "remote", "remote_dir", "annotations",
               "annotation_format", "classes", "workers")
