@@ -43,7 +43,11 @@ class Store:
     def __init__(self, path: Path | None = None) -> None:
         self._conn = connect(path)
         self._lock = threading.RLock()
-        self.ids = IdGenerator(highest_id(self._conn))
+        try:
+            self.ids = IdGenerator(highest_id(self._conn))
+        except BaseException:
+            self._conn.close()
+            raise
         self._versions: dict[str, int] = {}
         self._counts: dict[tuple[str, str, str], tuple[int, int]] = {}
 
