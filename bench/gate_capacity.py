@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -44,14 +45,13 @@ BOUNDARY = "dlsyncbenchboundary"
 
 def seed(data_dir: Path, items: int) -> tuple[str, str]:
     """(project id, dataset id) of a dataset holding ``items`` files, written via the store."""
-    store = Store(data_dir / DATABASE_FILE)
-    project = store.create_project("bench", "bench@dlsync.test")
-    dataset = store.create_dataset({"name": "listing", "projects": [project["id"]]},
-                                   "bench@dlsync.test")
-    blob = Blob(sha256="0" * 64, size=SIZE, mimetype="image/jpeg")
-    paths = (f"/seed/{n // 1000:03d}/{n:07d}.jpg" for n in range(items))
-    store.seed_files(dataset["id"], paths, blob, "bench@dlsync.test")
-    store.close()
+    with closing(Store(data_dir / DATABASE_FILE)) as store:
+        project = store.create_project("bench", "bench@dlsync.test")
+        dataset = store.create_dataset({"name": "listing", "projects": [project["id"]]},
+                                       "bench@dlsync.test")
+        blob = Blob(sha256="0" * 64, size=SIZE, mimetype="image/jpeg")
+        paths = (f"/seed/{n // 1000:03d}/{n:07d}.jpg" for n in range(items))
+        store.seed_files(dataset["id"], paths, blob, "bench@dlsync.test")
     return project["id"], dataset["id"]
 
 

@@ -49,29 +49,28 @@ def seed(data_dir: Path, items: int) -> None:
     blob_path = data_dir / BLOB_DIR / sha[:2] / sha
     blob_path.parent.mkdir(parents=True)
     blob_path.write_bytes(CONTENT)
-    store = Store(data_dir / DATABASE_FILE)
-    project = store.create_project("bench", USER)
-    dataset = store.create_dataset({"name": "pull", "projects": [project["id"]]}, USER)
-    blob = Blob(sha256=sha, size=len(CONTENT), mimetype="image/jpeg")
-    paths = [f"/d{n // 1000:03d}/f{n:07d}.jpg" for n in range(items)]
-    store.seed_files(dataset["id"], paths, blob, USER)
-    mark = {"user": {"dlsync": {"sha256": sha, "size": len(CONTENT), "annotations": None}}}
-    store.update_items_matching(dataset["id"], {"filter": {"$and": [{"type": "file"}]},
-                                                "update": {"metadata": mark}}, USER)
-    ids = [i["id"] for i in store.query_items(dataset["id"], {
-        "filter": {"$and": [{"type": "file"}]}, "pageSize": 1000}).entities]
-    page = 1
-    while len(ids) < items:
-        ids += [i["id"] for i in store.query_items(dataset["id"], {
-            "filter": {"$and": [{"type": "file"}]}, "pageSize": 1000, "page": page}).entities]
-        page += 1
-    for n, item_id in enumerate(ids):
-        store.add_annotations(item_id, [
-            {"type": "box", "label": "car", "coordinates": [{"x": n % 97, "y": 1},
-                                                             {"x": 50, "y": 60}]},
-            {"type": "class", "label": "day", "coordinates": []},
-            {"type": "point", "label": "eye", "coordinates": {"x": 3, "y": n % 13}}], USER)
-    store.close()
+    with contextlib.closing(Store(data_dir / DATABASE_FILE)) as store:
+        project = store.create_project("bench", USER)
+        dataset = store.create_dataset({"name": "pull", "projects": [project["id"]]}, USER)
+        blob = Blob(sha256=sha, size=len(CONTENT), mimetype="image/jpeg")
+        paths = [f"/d{n // 1000:03d}/f{n:07d}.jpg" for n in range(items)]
+        store.seed_files(dataset["id"], paths, blob, USER)
+        mark = {"user": {"dlsync": {"sha256": sha, "size": len(CONTENT), "annotations": None}}}
+        store.update_items_matching(dataset["id"], {"filter": {"$and": [{"type": "file"}]},
+                                                    "update": {"metadata": mark}}, USER)
+        ids = [i["id"] for i in store.query_items(dataset["id"], {
+            "filter": {"$and": [{"type": "file"}]}, "pageSize": 1000}).entities]
+        page = 1
+        while len(ids) < items:
+            ids += [i["id"] for i in store.query_items(dataset["id"], {
+                "filter": {"$and": [{"type": "file"}]}, "pageSize": 1000, "page": page}).entities]
+            page += 1
+        for n, item_id in enumerate(ids):
+            store.add_annotations(item_id, [
+                {"type": "box", "label": "car", "coordinates": [{"x": n % 97, "y": 1},
+                                                                 {"x": 50, "y": 60}]},
+                {"type": "class", "label": "day", "coordinates": []},
+                {"type": "point", "label": "eye", "coordinates": {"x": 3, "y": n % 13}}], USER)
     backdate(data_dir / DATABASE_FILE)
 
 

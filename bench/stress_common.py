@@ -19,6 +19,7 @@ import subprocess
 import time
 from collections import Counter
 from collections.abc import Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -198,11 +199,10 @@ def recorded_in_state(state: Path) -> Recorded:
     """Item ids of synced files and ids of annotations dlsync posted, read-only."""
     if not state.exists():
         return Recorded(frozenset(), frozenset())
-    with sqlite3.connect(f"file:{state}?mode=ro", uri=True) as conn:
+    with closing(sqlite3.connect(f"file:{state}?mode=ro", uri=True)) as conn:
         items = {r[0] for r in conn.execute(
             "SELECT item_id FROM files WHERE status = 'synced' AND item_id IS NOT NULL")}
         notes = {r[0] for r in conn.execute("SELECT annotation_id FROM annotations")}
-    conn.close()
     return Recorded(frozenset(items), frozenset(notes))
 
 

@@ -28,7 +28,11 @@ class Database:
     def __init__(self, path: Path | None = None) -> None:
         self._conn = connect(path)
         self._lock = threading.RLock()
-        self.ids = IdGenerator(highest_id(self._conn))
+        try:
+            self.ids = IdGenerator(highest_id(self._conn))
+        except BaseException:
+            self._conn.close()   # a database that cannot be read is not left to the collector
+            raise
         self._versions: dict[str, int] = {}
 
     def close(self) -> None:

@@ -62,15 +62,19 @@ def connect(path: Path | None) -> sqlite3.Connection:
     conn = sqlite3.connect(
         ":memory:" if path is None else str(path), isolation_level=None, check_same_thread=False
     )
-    conn.row_factory = sqlite3.Row
-    if path is not None:
-        conn.execute("PRAGMA locking_mode=EXCLUSIVE")
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA foreign_keys=OFF")
-    conn.execute("PRAGMA cache_size=-65536")
-    conn.create_function("regexp", 2, sql_regexp, deterministic=True)
-    conn.executescript(SCHEMA)
+    try:
+        conn.row_factory = sqlite3.Row
+        if path is not None:
+            conn.execute("PRAGMA locking_mode=EXCLUSIVE")
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=OFF")
+        conn.execute("PRAGMA cache_size=-65536")
+        conn.create_function("regexp", 2, sql_regexp, deterministic=True)
+        conn.executescript(SCHEMA)
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 

@@ -118,9 +118,14 @@ async def start_gate(options: GateOptions | None = None) -> RunningGate:
     options = options or GateOptions()
     context = open_context(options)
     runner = web.AppRunner(build_app(context), access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, options.host, options.port)
-    await site.start()
+    try:
+        await runner.setup()
+        site = web.TCPSite(runner, options.host, options.port)
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        context.store.close()
+        raise
     port = int(runner.addresses[0][1])
     logs.get_logger(_LOGGER).debug("gate started", host=options.host, port=port,
                data=str(options.data_dir) if options.data_dir else "memory")

@@ -97,5 +97,9 @@ def open_reader(path: Path, connect: Connect = raw_connect) -> sqlite3.Connectio
         if not path.exists():
             raise StateError(f"the state database {path} does not exist; run a sync first")
         conn = connect(path)
-        _configure(conn, writer=False)
+        try:
+            _configure(conn, writer=False)
+        except BaseException:
+            conn.close()
+            raise
     return conn

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import aiohttp
+import pytest
 
-from dlsync.gate.server import GateOptions, RunningGate
+from dlsync.gate.server import GateOptions, RunningGate, start_gate
 from tests.conftest import GateFactory
 from tests.gate.conftest import GateApi
 
@@ -56,3 +58,15 @@ async def test_stream_from_directory_blobs_honours_range(
         async with session.get(f"{gate.url}/items/{item['id']}/stream",
                                headers={"Range": "bytes=5-"}) as response:
             assert response.status == 206 and await response.read() == b"fgh"
+
+
+async def test_gate_that_cannot_listen_closes_its_database(
+    gate_factory: GateFactory, tmp_path: Path
+) -> None:
+    """A port already taken fails the start and releases the data directory's database."""
+    first = await gate_factory(GateOptions(data_dir=tmp_path / "first"))
+    with pytest.raises(OSError):
+        await start_gate(GateOptions(port=first.port, data_dir=tmp_path / "second"))
+    gc.collect()   # an unclosed connection would surface here as an unraisable ResourceWarning
+    again = await gate_factory(GateOptions(data_dir=tmp_path / "second"))
+    assert again.port != first.port

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -45,7 +46,7 @@ def state_path(small_disk: Path) -> Path:
 
 def _synced_in_state(path: Path) -> dict[str, tuple[str, str]]:
     uri = f"file:{path}?mode=ro"
-    with sqlite3.connect(uri, uri=True) as conn:
+    with closing(sqlite3.connect(uri, uri=True)) as conn:
         rows = conn.execute("SELECT path, item_id, sha256 FROM files WHERE status = 'synced'")
         return {row[0]: (row[1], row[2]) for row in rows}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import stat
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ TABLES = {"pairs", "files", "annotations", "remote_items", "runs", "meta", "task
 
 
 def _tables(path: Path) -> dict[str, str]:
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn:
         rows = conn.execute("SELECT name, sql FROM sqlite_schema WHERE type = 'table'")
         return {name: sql for name, sql in rows}
 
@@ -31,7 +32,7 @@ def test_fresh_database_gets_every_migration(db_path: Path) -> None:
     assert set(tables) == TABLES
     for sql in tables.values():
         assert "STRICT" in sql and "--" in sql.splitlines()[0]
-    with sqlite3.connect(db_path) as conn:
+    with closing(sqlite3.connect(db_path)) as conn:
         assert schema_version(conn) == len(MIGRATIONS)
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
@@ -49,7 +50,7 @@ def test_reopen_is_idempotent_and_keeps_data(db_path: Path) -> None:
 def test_newer_schema_is_refused(db_path: Path) -> None:
     """A database from a newer dlsync raises StateError naming the file and both versions."""
     StateStore.open(db_path).close()
-    with sqlite3.connect(db_path) as conn:
+    with closing(sqlite3.connect(db_path)) as conn, conn:
         conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 5}")
     with pytest.raises(StateError) as caught:
         StateStore.open(db_path)
