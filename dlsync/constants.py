@@ -122,4 +122,5 @@ URL_FIELDS = ("url", "item", "dataset")  # annotation keys that only name the se
 DOCTOR_MAX_SKEW_S = 30.0        # a larger gap between the local clock and the server's Date fails
 DOCTOR_TICK_S = 1.1             # waited before a change whose updatedAt must differ (1 s stamps)
 DOCTOR_COMMAND_WAIT_S = 60.0    # longest wait for the platform to finish the probe's task command
+DOCTOR_MEASURE_WAIT_S = 30.0   # longest wait for the platform to measure the probe's image
 DOCTOR_PROBE_PREFIX = "dlsync-probe-"  # scratch dataset name: dlsync-probe-20260101T120000Z

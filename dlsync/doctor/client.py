@@ -37,6 +37,7 @@ class ProbeFile:
     filename: str
     data: bytes
     metadata: dict[str, Any] | None = None
+    content_type: str = "text/plain"
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +163,7 @@ def _form(file: ProbeFile) -> BodyFactory:
         if file.metadata is not None:
             form.add_field("metadata", json.dumps(file.metadata))
         form.add_field("file", file.data, filename=file.filename.rsplit("/", 1)[-1],
-                       content_type="text/plain")
+                       content_type=file.content_type)
         yield form
 
     return body

@@ -13,10 +13,14 @@ did, so a differing row says which way the gate must change.
     sort_by_updated_at             upload a, b, c, touch b, list by updatedAt descending
     annotation_batch_limit         post 100 annotations in one request, then 101
     refs_move_updated_at           make a task over one item, set a status, compare updatedAt
+    exif_displayed_frame           upload a 4x2 JPEG with EXIF orientation 6, read its width and
+                                   height (2x4: the displayed frame, where YOLO/COCO/VOC put
+                                   their coordinates; 4x2: the stored frame)
 """
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -169,6 +173,41 @@ async def refs_move_updated_at(ctx: ProbeContext) -> str:
             await ctx.client.delete_task(task_id)
 
 
+ROTATED_JPEG = base64.b64decode(
+    "/9j/4AAQSkZJRgABAQAAAQABAAD/4QAiRXhpZgAATU0AKgAAAAgAAQESAAMAAAABAAYAAAAAAAD/2wBDABALDA4M"
+    "ChAODQ4SERATGCgaGBYWGDEjJR0oOjM9PDkzODdASFxOQERXRTc4UG1RV19iZ2hnPk1xeXBkeFxlZ2P/2wBDARES"
+    "EhgVGC8aGi9jQjhCY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2P/wAAR"
+    "CAACAAQDASIAAhEBAxEB/8QAHwAAAQUBAQEBAQEAAAAAAAAAAAECAwQFBgcICQoL/8QAtRAAAgEDAwIEAwUFBAQA"
+    "AAF9AQIDAAQRBRIhMUEGE1FhByJxFDKBkaEII0KxwRVS0fAkM2JyggkKFhcYGRolJicoKSo0NTY3ODk6Q0RFRkdI"
+    "SUpTVFVWV1hZWmNkZWZnaGlqc3R1dnd4eXqDhIWGh4iJipKTlJWWl5iZmqKjpKWmp6ipqrKztLW2t7i5usLDxMXG"
+    "x8jJytLT1NXW19jZ2uHi4+Tl5ufo6erx8vP09fb3+Pn6/8QAHwEAAwEBAQEBAQEBAQAAAAAAAAECAwQFBgcICQoL"
+    "/8QAtREAAgECBAQDBAcFBAQAAQJ3AAECAxEEBSExBhJBUQdhcRMiMoEIFEKRobHBCSMzUvAVYnLRChYkNOEl8RcY"
+    "GRomJygpKjU2Nzg5OkNERUZHSElKU1RVVldYWVpjZGVmZ2hpanN0dXZ3eHl6goOEhYaHiImKkpOUlZaXmJmaoqOk"
+    "paanqKmqsrO0tba3uLm6wsPExcbHyMnK0tPU1dbX2Nna4uPk5ebn6Onq8vP09fb3+Pn6/9oADAMBAAIRAxEAPwDA"
+    "ooorgPrT/9k=")
+"""A 4x2 (stored) red JPEG with EXIF orientation 6 (a quarter turn): displayed it is 2x4."""
+
+
+async def exif_displayed_frame(ctx: ProbeContext) -> str:
+    """Seen: the width and height the platform reports for a JPEG stored 4x2 with EXIF
+    orientation 6; platforms measure images after the upload, so it waits a little."""
+    done = await ctx.client.upload_bytes(
+        ctx.dataset_id, ProbeFile("/exif/rotated.jpg", ROTATED_JPEG, None, "image/jpeg"),
+        "skip")
+    deadline = time.monotonic() + constants.DOCTOR_MEASURE_WAIT_S
+    while True:
+        system = ((await ctx.client.get_item(done.item["id"])).get("metadata") or {}).get(
+            "system") or {}
+        width, height = system.get("width"), system.get("height")
+        if width is not None and height is not None:
+            frame = {(2, 4): "displayed frame", (4, 2): "stored frame"}.get(
+                (width, height), "neither frame")
+            return f"{width}x{height} ({frame})"
+        if time.monotonic() > deadline:
+            raise _Unchecked("the platform reported no width and height for the image")
+        await anyio.sleep(max(ctx.tick, 0.5))
+
+
 class _Unchecked(Exception):
     """A probe that cannot run here; the message says why."""
 
@@ -198,6 +237,9 @@ GUESSES: dict[str, tuple[str, str, Probe]] = {
     "refs_move_updated_at": (
         "setting an item's task status moves its updatedAt", "updatedAt moves",
         refs_move_updated_at),
+    "exif_displayed_frame": (
+        "an EXIF-rotated image is measured (and annotated) in its displayed frame",
+        "2x4 (displayed frame)", exif_displayed_frame),
 }
 
 

@@ -40,6 +40,10 @@ class GateBehaviour:
     sort_by_updated_at: bool = True
     # Most annotations one POST /items/{id}/annotations takes (None: no limit).
     annotation_batch_limit: int | None = ANNOTATION_BATCH
+    # Are an image's metadata.system width and height (and so its annotation coordinates) in
+    # the displayed frame, EXIF orientation applied? Otherwise in the frame the pixels are
+    # stored in.
+    exif_displayed_frame: bool = True
 
     @classmethod
     def from_settings(cls, settings: Iterable[str]) -> GateBehaviour:

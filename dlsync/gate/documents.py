@@ -23,6 +23,7 @@ class Blob:
     size: int
     mimetype: str
     shebang: dict[str, Any] | None = None  # what a shebang file says of itself (``shebang.py``)
+    dimensions: tuple[int, int] | None = None  # an image's width and height (``imagesize.py``)
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,9 @@ def file_doc(existing: sqlite3.Row | None, upload: FileUpload, user: str) -> dic
     }
     if blob.shebang is not None:
         doc["metadata"]["system"]["shebang"] = blob.shebang
+    if blob.dimensions is not None:
+        doc["metadata"]["system"]["width"], doc["metadata"]["system"]["height"] = \
+            blob.dimensions
     doc["updatedBy"] = user
     return doc
 

@@ -50,6 +50,7 @@ FLIPS: list[tuple[dict[str, Any], str, str]] = [
     ({"annotation_batch_limit": 50}, "annotation_batch_limit",
      "100 refused (HTTP 400), 101 refused (HTTP 400)"),
     ({"refs_move_updated_at": False}, "refs_move_updated_at", "updatedAt stays"),
+    ({"exif_displayed_frame": False}, "exif_displayed_frame", "4x2 (stored frame)"),
 ]
 
 

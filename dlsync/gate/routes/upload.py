@@ -22,6 +22,7 @@ from dlsync.gate.blobs import BlobWriter
 from dlsync.gate.context import API_PREFIX, GateContext, base_url, gate_of, user_of
 from dlsync.gate.documents import Blob, FileUpload
 from dlsync.gate.faults import INJECTED_ERROR, UPLOAD_ROUTE
+from dlsync.gate.imagesize import HeadKeeper, image_size
 from dlsync.gate.multipart import FormReader, PartHead, boundary_of
 from dlsync.gate.paths import clean_path
 from dlsync.gate.refusal import Refusal, bad_request
@@ -56,21 +57,26 @@ def _mimetype(path: str | None, head: PartHead) -> str:
     return "application/octet-stream"
 
 
-async def _store_file(gate: GateContext, form: FormReader, head: PartHead,
+async def _store_file(gate: GateContext, form: FormReader, part: PartHead,
                       path: str | None) -> Blob:
     writer: BlobWriter = gate.blobs.writer()
-    mimetype = _mimetype(path, head)
+    mimetype = _mimetype(path, part)
     sniffer = ShebangSniffer(mimetype)
+    head = HeadKeeper() if mimetype.startswith("image/") else None
     try:
         while chunk := await form.read_chunk():
             writer.write(chunk)
             sniffer.feed(chunk)
+            if head is not None:
+                head.feed(chunk)
     except BaseException:
         writer.discard()
         raise
     sha256, size = writer.finish()
+    displayed = gate.store.behaviour.exif_displayed_frame
     return Blob(sha256=sha256, size=size, mimetype=mimetype,
-                shebang=sniffer.shebang(path or head.filename or ""))
+                shebang=sniffer.shebang(path or part.filename or ""),
+                dimensions=image_size(head.head, displayed=displayed) if head else None)
 
 
 def _scheduled_failure(request: web.Request, path: str | None) -> Refusal | None:
