@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from dlsync.config import pair_from_flags
+from dlsync.constants import PART_SUFFIX
 from dlsync.errors import TransportError
 from dlsync.gate.server import RunningGate
 from dlsync.pull.command import PullRequest, run_pull
@@ -110,3 +111,25 @@ async def test_interrupted_checkout_resumes_only_the_unfinished_file(
     data = (checkout / "sub/big.bin").read_bytes()
     assert hashlib.sha256(data).digest() == hashlib.sha256(files["sub/big.bin"]).digest()
     assert not (checkout / "sub/big.bin.dlsync-part").exists()
+
+
+async def test_a_whole_part_file_and_an_empty_item_need_no_range_request(
+        mirror: MirrorRun, pull: PullRun, remote: Remote, source: Path, tmp_path: Path) -> None:
+    """A part file already whole (a pull stopped between its last byte and its rename) is
+    verified and put in place without asking for a range past the end (which is refused), and
+    an empty item is checked out without a request for its bytes."""
+    (source / "whole.bin").write_bytes(b"w" * 200)
+    (source / "empty.bin").write_bytes(b"")
+    assert (await mirror("--create", "--annotations", "none")).code == 0
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    (checkout / ("whole.bin" + PART_SUFFIX)).write_bytes(b"w" * 200)
+    remote.gate.reset_stats()
+    code, out, err = await pull("--annotations", "none", "--items", "--state",
+                                str(tmp_path / "checkout.db"), root=checkout)
+    assert code == 0, out + err
+    assert (checkout / "whole.bin").read_bytes() == b"w" * 200
+    assert (checkout / "empty.bin").read_bytes() == b""
+    streams = sum(n for route, by in remote.gate.stats()["by_route"].items()
+                  if route.endswith("/stream") for n in by.values())
+    assert streams == 0
