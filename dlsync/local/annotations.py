@@ -103,6 +103,16 @@ def parse_annotations(data: bytes, name: str) -> AnnotationSet:
     return AnnotationSet(annotations, user_metadata, _set_hash(annotations, user_metadata))
 
 
+def annotation_set(raw: Iterable[Mapping[str, Any]], user_metadata: Mapping[str, Any],
+                   name: str) -> AnnotationSet:
+    """The set a file holding ``raw`` annotations and ``user_metadata`` would parse to, without
+    writing the file: the same canonical forms and set hash as ``parse_annotations`` of
+    ``dump_annotation_file(raw, {"user": user_metadata})``."""
+    annotations = tuple(_canonical(one, i, name) for i, one in enumerate(raw))
+    user = dict(user_metadata)
+    return AnnotationSet(annotations, user, _set_hash(annotations, user))
+
+
 def canonical_annotation(raw: Mapping[str, Any], name: str = "<annotation>"
                          ) -> CanonicalAnnotation:
     """The canonical form of one annotation object (for example one the remote listed)."""

@@ -32,7 +32,7 @@ from dlsync.formats.images import ImageSize
 from dlsync.local.cocofile import CocoReader, signal_of
 from dlsync.local.labelformat import format_owned
 from dlsync.local.layout import AnnotationLayout
-from dlsync.pull.document import RemoteDocument
+from dlsync.pull.document import NO_CONTENT, RemoteDocument
 from dlsync.pull.files import FileStat
 from dlsync.pull.formatwrite import FormatFiles
 from dlsync.pull.source import RemoteEntry
@@ -77,7 +77,8 @@ class CocoFiles(FormatFiles):
                 self._conflict(target, (rel, size, written))
                 return None
 
-        return RemoteDocument(b"", parsed, owned, write, lambda path: self._set_hash(path, rel))
+        return RemoteDocument(NO_CONTENT, parsed, owned, write,
+                              lambda path: self._set_hash(path, rel))
 
     def current(self, rel: str) -> Path | None:
         with self._lock:

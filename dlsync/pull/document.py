@@ -12,9 +12,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from dlsync.constants import FINGERPRINT_KEY, URL_FIELDS
-from dlsync.local.annotations import AnnotationSet, dump_annotation_file, parse_annotations
+from dlsync.local.annotations import (
+    AnnotationSet,
+    annotation_set,
+    dump_annotation_file,
+    parse_annotations,
+)
 from dlsync.pull.files import FileStat, stat_of, write_atomically
 from dlsync.pull.rules import SetView
 from dlsync.pull.source import RemoteEntry
@@ -31,18 +37,25 @@ def view(set_hash: str | None) -> SetView:
 
 @dataclass(frozen=True, slots=True)
 class RemoteDocument:
-    """The annotation file a pull would write for one item, parsed back as the push reads it.
+    """The annotation file a pull would write for one item, parsed as the push reads it.
 
-    A Dataloop JSON file is ``data``; a YOLO, VOC or COCO file is written by ``writer`` (its
-    codec; for COCO it returns the image's signal, ``local.cocofile``, instead of the file's
-    stat), and ``read_hash`` gives the item's set hash in such a file on disk.
+    A Dataloop JSON file's bytes are made only when it is written (``data``): deciding needs
+    only the set, and most items of a pull are unchanged. A YOLO, VOC or COCO file is written by
+    ``writer`` (its codec; for COCO it returns the image's signal, ``local.cocofile``, instead of
+    the file's stat), and ``read_hash`` gives the item's set hash in such a file on disk.
     """
 
-    data: bytes
+    content: tuple[tuple[dict[str, Any], ...], dict[str, Any]]   # annotations, metadata.user
     parsed: AnnotationSet
     owned: tuple[tuple[str, str], ...]     # (canonical hash, annotation id), file order
     writer: Callable[[Path], FileStat | None] | None = field(default=None, compare=False)
     read_hash: Callable[[Path], str] | None = field(default=None, compare=False)
+
+    @property
+    def data(self) -> bytes:
+        """The Dataloop JSON file's bytes."""
+        written, user = self.content
+        return dump_annotation_file(written, {"user": user} if user else {})
 
     def save(self, target: Path) -> FileStat:
         """Write the file at ``target`` atomically; its new stat."""
@@ -52,15 +65,18 @@ class RemoteDocument:
         return self.writer(target) or stat_of(target)
 
 
+NO_CONTENT: tuple[tuple[dict[str, Any], ...], dict[str, Any]] = ((), {})
+"""The content of a document a codec writes (it has no Dataloop JSON bytes of its own)."""
+
+
 def remote_document(entry: RemoteEntry) -> RemoteDocument:
     """The file content for ``entry``; ``AnnotationFileError`` names the item when unusable."""
     notes = sorted(entry.annotations, key=lambda a: str(a.get("id")))
-    written = [{k: v for k, v in note.items() if k not in URL_FIELDS} for note in notes]
+    written = tuple({k: v for k, v in note.items() if k not in URL_FIELDS} for note in notes)
     user = dict((entry.item.get("metadata") or {}).get("user") or {})
     user.pop(FINGERPRINT_KEY, None)
-    data = dump_annotation_file(written, {"user": user} if user else {})
-    parsed = parse_annotations(data, f"platform annotations of {entry.path} "
-                                     f"(item {entry.item['id']})")
+    parsed = annotation_set(written, user, f"platform annotations of {entry.path} "
+                                           f"(item {entry.item['id']})")
     owned = tuple((one.hash, str(note.get("id")))
                   for one, note in zip(parsed.annotations, notes, strict=True))
-    return RemoteDocument(data, parsed, owned)
+    return RemoteDocument((written, user), parsed, owned)

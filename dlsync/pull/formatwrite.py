@@ -26,7 +26,7 @@ from dlsync.formats.images import ImageSize
 from dlsync.local.labelformat import LabelReader, format_owned, open_yolo
 from dlsync.local.layout import AnnotationLayout, LabelFormat
 from dlsync.model import RelPath
-from dlsync.pull.document import RemoteDocument
+from dlsync.pull.document import NO_CONTENT, RemoteDocument
 from dlsync.pull.files import find_annotation_file, new_annotation_file
 from dlsync.pull.source import RemoteEntry
 
@@ -72,7 +72,7 @@ class FormatFiles:
                 self._write(target, entry.path, size, written)
             return None
 
-        return RemoteDocument(b"", parsed, owned, write, self.reader.set_hash(entry.path))
+        return RemoteDocument(NO_CONTENT, parsed, owned, write, self.reader.set_hash(entry.path))
 
     def current(self, rel: str) -> Path | None:
         """The label file of the item ``rel``, when there is one."""

@@ -17,7 +17,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -37,7 +37,6 @@ from dlsync.pull.files import (
     local_set_hash,
     new_annotation_file,
 )
-from dlsync.pull.formatwrite import FormatFiles
 from dlsync.pull.plan import (
     ItemFacts,
     PullKind,
@@ -63,6 +62,10 @@ from dlsync.state.ops import (
 )
 from dlsync.state.queries import StateReader
 from dlsync.state.writer import running_writer
+
+if TYPE_CHECKING:
+    from dlsync.local.layout import AnnotationLayout
+    from dlsync.pull.formatwrite import FormatFiles
 
 _log = logs.get_logger(__name__)
 
@@ -117,7 +120,7 @@ class Puller:
         self._reader: StateReader | None = None
         layout = context.pair.annotations
         self._files = None if layout.is_dataloop else \
-            FormatFiles.open(layout, context.pair.source, context.pair.classes)
+            _format_files(layout, context)
         self._review: ReviewGate | None = None
 
     @property
@@ -314,6 +317,14 @@ class Puller:
             set_hash = None
         mark: dict[str, Any] = {FINGERPRINT_KEY: fingerprint_metadata(sha256, size, set_hash)}
         await self.context.client.patch_item(entry.item["id"], {"metadata": {"user": mark}})
+
+
+def _format_files(layout: AnnotationLayout, context: PairContext) -> FormatFiles:
+    """The YOLO/VOC/COCO writer of a pair in a label format (imported only then: a Dataloop
+    JSON pull does not load the codecs)."""
+    from dlsync.pull.formatwrite import FormatFiles
+
+    return FormatFiles.open(layout, context.pair.source, context.pair.classes)
 
 
 def link_of(item: Mapping[str, Any]) -> str | None:

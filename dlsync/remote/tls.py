@@ -18,6 +18,8 @@ log = logs.get_logger(__name__)
 
 def client_tls(remote: str, ca_file: Path | None, *, verify: bool) -> ssl.SSLContext | bool:
     """What aiohttp's connector takes as ``ssl``: a context, or ``False`` for no checks."""
+    if not remote.startswith("https:"):
+        return True   # no TLS to this remote: aiohttp needs no context of dlsync's
     if not verify:
         log.warning("TLS certificates of the remote are not checked (verify_ssl = false); "
                     "anyone on the path can read and change the traffic", remote=remote)

@@ -194,3 +194,26 @@ def test_valid_annotations_round_trip_through_the_wire_form(annotations: list[ob
     loaded = parse_annotations(json.dumps({"annotations": annotations}).encode(), "gen.json")
     again = parse_annotations(dump_annotation_file([a.to_wire() for a in loaded.annotations]), "r")
     assert again == loaded
+
+
+@pytest.mark.parametrize("raw", [
+    [],
+    [{"type": "box", "label": "car", "coordinates": [{"x": 1.0, "y": 2.5, "z": 0},
+                                                     {"x": 10, "y": 20.25, "z": 0.0}],
+      "attributes": {"1": "red"}, "id": "a1", "creator": "x@y", "metadata": {
+          "system": {"createdAt": "t", "attributes": {"k": 1}}, "user": {"note": "é"}}}],
+    [{"type": "class", "label": "ünïcode \\u00e9", "description": "d", "metadata": None},
+     {"type": "point", "label": "p", "coordinates": {"x": 1e-7, "y": 3.0, "z": 0}}],
+])
+@pytest.mark.parametrize("user", [{}, {"batch": 3, "tags": ["a", 1.0]}])
+def test_annotation_set_equals_parsing_the_file_it_would_write(
+        raw: list[dict[str, object]], user: dict[str, object]) -> None:
+    """``annotation_set`` (what a pull decides with) equals parsing the dumped file (what it
+    writes and what the push reads back): same hashes, same set hash."""
+    from dlsync.local.annotations import annotation_set
+
+    written = parse_annotations(dump_annotation_file(raw, {"user": user} if user else {}),
+                                "file")
+    direct = annotation_set(raw, user, "direct")
+    assert [a.hash for a in direct.annotations] == [a.hash for a in written.annotations]
+    assert direct.set_hash == written.set_hash
