@@ -113,13 +113,17 @@ async def run_bare(gate: common.Gate, tree: common.Tree, project: str, dataset: 
 
 def main() -> None:
     """Build the tree, run the three uploads, verify, print and record the figures."""
+    global WORKERS  # one run uses one worker count throughout
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="200 files (seconds)")
     parser.add_argument("--files", type=int, default=2000)
     parser.add_argument("--no-docs", action="store_true", help="do not write docs/benchmarks.md")
+    parser.add_argument("--workers", type=int, default=WORKERS,
+                        help=f"dlsync's --workers (default {WORKERS}; 16 is dlsync's own default)")
     parser.add_argument("--skip-dtlpy", action="store_true",
                         help="dlsync against the bare loop only (comparing two dlsync builds)")
     args = parser.parse_args()
+    WORKERS = args.workers
     count = 200 if args.quick else args.files
     if args.skip_dtlpy:
         compare_with_bare(count)
