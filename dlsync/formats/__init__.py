@@ -18,7 +18,6 @@ projections, tolerance and errors.
     coco_write.py   COCO rewrite and the conflict writer       rewrite, write_subset
     rle.py          COCO run-length encoding (pure Python)
     masks.py        Dataloop mask PNG data URLs ⇄ RLE counts
-    atomic.py       replacing a file: temporary file, fsync, rename
     optional.py     the error for a missing library of the ``formats`` extra
 
 The libraries of the ``formats`` extra (Pillow, PyYAML, ijson) are imported only when a codec

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from dlsync.errors import AnnotationFileError
-from dlsync.formats import atomic, optional
+from dlsync.formats import optional
+from dlsync.local import atomic
 
 YAML_SUFFIXES = (".yaml", ".yml")
 

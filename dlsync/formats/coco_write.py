@@ -19,12 +19,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from dlsync.errors import AnnotationFileError
-from dlsync.formats import atomic, rle
+from dlsync.formats import rle
 from dlsync.formats.coco import HUNDREDTHS, ISCROWD, CocoImage, CocoProjector, annotations_of
 from dlsync.formats.coco_index import CocoIndex, normal_name
 from dlsync.formats.codec import Annotation
 from dlsync.formats.geometry import projection_hash
 from dlsync.formats.images import ImageSize, image_size
+from dlsync.local import atomic
 
 PROJECTOR = CocoProjector()
 

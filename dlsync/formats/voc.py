@@ -43,9 +43,9 @@ from typing import Any
 from dlsync import constants
 from dlsync.errors import AnnotationFileError
 from dlsync.formats import geometry
-from dlsync.formats.atomic import write_text
 from dlsync.formats.codec import Annotation, WriteResult
 from dlsync.formats.images import ImageSize, image_size
+from dlsync.local.atomic import write_text
 
 SUFFIX = ".xml"
 FLAGS = ("difficult", "truncated", "occluded")

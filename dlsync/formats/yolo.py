@@ -41,9 +41,9 @@ from dlsync import constants
 from dlsync.errors import AnnotationFileError
 from dlsync.formats import classes as classfile
 from dlsync.formats import geometry
-from dlsync.formats.atomic import write_text
 from dlsync.formats.codec import Annotation, WriteResult
 from dlsync.formats.images import ImageSize, image_size
+from dlsync.local.atomic import write_text
 
 SCALE = 1_000_000          # six decimals
 SUFFIX = ".txt"

@@ -11,7 +11,6 @@ A conflict copy sits beside the annotation file: ``b.json`` gets ``b.conflict-<U
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from pathlib import Path
 
 from dlsync.constants import CONFLICT_MARK
 from dlsync.errors import AnnotationFileError, LocalFileError
+from dlsync.local import atomic
 from dlsync.local.annotations import load_annotation_file
 from dlsync.local.layout import AnnotationLayout, LayoutKind
 from dlsync.model import RelPath
@@ -91,21 +91,8 @@ def local_set_hash(path: Path | None, recorded: FileStat | None, recorded_hash: 
 
 
 def write_atomically(target: Path, data: bytes) -> FileStat:
-    """Replace ``target`` with ``data`` (temporary file, fsync, rename); return its new stat."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=".dlsync-", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, target)
-    except OSError as exc:
-        _remove_quietly(temp)
-        raise LocalFileError(str(target), f"cannot write: {exc.strerror}") from exc
-    except BaseException:
-        _remove_quietly(temp)
-        raise
+    """Replace ``target`` with ``data`` (``local.atomic``); return its new stat."""
+    atomic.write_bytes(target, data)
     return stat_of(target)
 
 
@@ -153,10 +140,3 @@ def _suffix(annotation_file: Path) -> str:
 
 def _glob_escape(text: str) -> str:
     return "".join(f"[{c}]" if c in "*?[" else c for c in text)
-
-
-def _remove_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass

@@ -1,4 +1,5 @@
-"""Replacing a label file so a reader (or a crash) sees the old file or the new one, never half.
+"""Replacing a local file (an annotation or label file, a classes file, a COCO file) so that a
+reader, or a crash, sees the old file or the new one, never half of one.
 
 The new content goes to a temporary file in the target's directory (``.dlsync-*.tmp``, a name
 the scanner ignores), takes the permissions of the file it replaces (a new file gets 0o644:
@@ -13,7 +14,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from dlsync.errors import LocalFileError
 
@@ -26,13 +27,27 @@ def write_text(target: Path, text: str) -> None:
         handle.write(text)
 
 
+def write_bytes(target: Path, data: bytes) -> None:
+    """Replace ``target`` with ``data``."""
+    with _replacing(target, "wb") as handle:
+        handle.write(data)
+
+
 @contextlib.contextmanager
 def replacing(target: Path) -> Iterator[TextIO]:
     """A UTF-8 text handle whose content replaces ``target`` when the block ends without error."""
+    with _replacing(target, "w") as handle:
+        yield handle
+
+
+@contextlib.contextmanager
+def _replacing(target: Path, mode: str) -> Iterator[Any]:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(prefix=".dlsync-", suffix=".tmp", dir=target.parent)
+    binary = "b" in mode
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+        with os.fdopen(fd, mode, encoding=None if binary else "utf-8",
+                       newline=None if binary else "\n") as handle:
             yield handle
             handle.flush()
             os.fchmod(handle.fileno(), _mode_for(target))
