@@ -19,7 +19,7 @@ import anyio
 from dlsync.config import PairConfig
 from dlsync.errors import EXIT_OK, EXIT_PARTIAL, UsageError
 from dlsync.interrupt import until_signalled
-from dlsync.pairs import PairContext, check_pair_roots, pair_spec
+from dlsync.pairs import PairContext, pair_spec
 from dlsync.pull.download import Fetch
 from dlsync.pull.plan import render_plan_json, render_plan_text
 from dlsync.pull.puller import Puller, PullOptions, PullResult
@@ -58,7 +58,6 @@ async def run_pull(request: PullRequest, out: TextIO) -> int:
         if request.options.items and not request.options.dry_run and \
                 not _tracks_files(store, pair_id):
             pair.source.mkdir(parents=True, exist_ok=True)  # a checkout into a new folder
-        check_pair_roots(pair, store, pair_id)
         async with connect(pair.remote, gate_data=request.gate_data) as connection:
             client = connection.client
             fetch = request.fetch(client) if request.fetch else None

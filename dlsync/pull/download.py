@@ -53,11 +53,11 @@ async def download_item(fetch: Fetch, item_id: str, target: Path, size: int,
         async with await anyio.open_file(part, "ab") as handle:
             # a part already whole (its rename was cut short) or an empty item needs no request:
             # a Range past the end is refused (416)
-            chunks = fetch(item_id, offset) if offset < size else _nothing()
-            async for chunk in chunks:
-                await handle.write(chunk)
-                digest.update(chunk)
-                fetched += len(chunk)
+            if offset < size:
+                async for chunk in fetch(item_id, offset):
+                    await handle.write(chunk)
+                    digest.update(chunk)
+                    fetched += len(chunk)
             await handle.flush()
             await anyio.to_thread.run_sync(os.fsync, handle.wrapped.fileno())
     except OSError as exc:
@@ -71,11 +71,6 @@ async def download_item(fetch: Fetch, item_id: str, target: Path, size: int,
         raise IntegrityError(f"download of item {item_id} to {target}: {what}; the partial file "
                              "was removed and the next pull fetches it again")
     return _place(part, target, Fingerprint(sha, size), fetched, offset)
-
-
-async def _nothing() -> AsyncIterator[bytes]:
-    return
-    yield b""  # pragma: no cover - makes this an async generator
 
 
 def _rehash(part: Path, size: int) -> tuple[hashlib._Hash, int]:

@@ -17,7 +17,7 @@ from dlsync import logs
 from dlsync.config import Config, PairConfig, load_config, merge_overrides, pair_from_flags
 from dlsync.errors import EXIT_OK, EXIT_PARTIAL, EXIT_SAFETY, UsageError
 from dlsync.interrupt import until_signalled
-from dlsync.pairs import PairContext, check_pair_roots, pair_spec
+from dlsync.pairs import PairContext, pair_spec
 from dlsync.progress import ProgressDisplay
 from dlsync.push.cycle import Cycle, CycleResult, RunOptions
 from dlsync.push.plan import render_json, render_text
@@ -85,7 +85,6 @@ async def run_mirror(request: MirrorRequest, out: TextIO) -> int:
     with StateStore.open(request.state) as store, \
             PairLock(lock_path(request.state, pair.name), pair.name):
         pair_id = store.register_pair(pair_spec(pair, pair.remote.url))
-        check_pair_roots(pair, store, pair_id)
         async with connect(pair.remote, gate_data=request.gate_data) as connection:
             options = RunOptions(dry_run=request.dry_run, backfill=request.backfill)
             tally = Tally()
