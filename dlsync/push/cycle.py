@@ -240,7 +240,7 @@ class Cycle:
             sinks = Sinks(writer, self.tally, self._progress or (lambda job: None))
             executor = Executor(self.client, target, sinks,
                                 lambda item_id: reader.annotation_ids(self.pair_id, item_id))
-            executor.gate = self.gate = self._new_gate(reader.tracked(self.pair_id))
+            executor.item.gate = self.gate = self._new_gate(reader.tracked(self.pair_id))
             if self.pair.labels is LabelPolicy.ENSURE:
                 self.labels = self.labels or LabelKeeper(self.client, target.dataset_id)
                 executor.item.labels = self.labels

@@ -67,16 +67,12 @@ class Executor:
         self.writer = sinks.writer
         self.tally = sinks.tally
         self.item = ItemStep(client, target, sinks, owned)
-        self._gate: DestructionGate | None = None
 
     @property
     def gate(self) -> DestructionGate | None:
-        """Admits destructive jobs; without one, the executor refuses every such job."""
-        return self._gate
-
-    @gate.setter
-    def gate(self, gate: DestructionGate | None) -> None:
-        self._gate = self.item.gate = gate
+        """Admits destructive jobs (the item step's, set by the cycle); without one, the
+        executor refuses every such job."""
+        return self.item.gate
 
     async def serve(self, jobs: ObjectReceiveStream[Job], workers: int) -> None:
         """Take jobs from ``jobs`` with ``workers`` concurrent tasks until the stream ends."""

@@ -49,9 +49,8 @@ def gate() -> Iterator[RunningGate]:
         yield running
 
 
-@pytest.fixture(scope="session")
-def dl(gate: RunningGate, tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
-    """The dtlpy module, logged in to the gate with a minted token."""
+def dtlpy_logged_in(gate: RunningGate, tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
+    """The dtlpy module (private home), pointed at ``gate`` and logged in as ``EMAIL``."""
     private = tmp_path_factory.mktemp("dtlpy-home")
     sdk = import_dtlpy_privately(private / "dataloop", private)
     sdk.verbose.disable_progress_bar = True
@@ -60,6 +59,12 @@ def dl(gate: RunningGate, tmp_path_factory: pytest.TempPathFactory) -> ModuleTyp
     sdk.setenv(ALIAS)
     sdk.login_token(gate.mint_token(email=EMAIL, ttl=3600))
     return sdk
+
+
+@pytest.fixture(scope="session")
+def dl(gate: RunningGate, tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
+    """The dtlpy module, logged in to the gate with a minted token."""
+    return dtlpy_logged_in(gate, tmp_path_factory)
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,7 @@ import pytest
 from dlsync import cli, logs
 from dlsync.gate.server import GateOptions, GateThread, RunningGate
 from tests.commands import Outcome
-from tests.dtlpy.conftest import ALIAS, import_dtlpy_privately
+from tests.dtlpy.conftest import dtlpy_logged_in
 from tests.dtlpy.sdk import EMAIL, unique
 
 
@@ -35,14 +35,7 @@ def gate() -> Iterator[RunningGate]:
 @pytest.fixture(scope="session")
 def dl(gate: RunningGate, tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
     """The dtlpy module, logged in to the gate as ``EMAIL``."""
-    private = tmp_path_factory.mktemp("dtlpy-home")
-    sdk = import_dtlpy_privately(private / "dataloop", private)
-    sdk.verbose.disable_progress_bar = True
-    sdk.add_environment(environment=gate.url, alias=ALIAS, gate_url=gate.root_url,
-                        url=gate.root_url + "/", verify_ssl=False)
-    sdk.setenv(ALIAS)
-    sdk.login_token(gate.mint_token(email=EMAIL, ttl=3600))
-    return sdk
+    return dtlpy_logged_in(gate, tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
