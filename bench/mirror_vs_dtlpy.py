@@ -58,9 +58,8 @@ def import_dtlpy(home: Path) -> Any:
     return dtlpy
 
 
-def run_dtlpy(gate: common.Gate, tree: common.Tree, project: str, dataset: str,
-              home: Path) -> float:
-    """(b) Seconds of one dtlpy ``items.upload`` of the tree and its annotation folder."""
+def dtlpy_on(gate: common.Gate, home: Path) -> Any:
+    """dtlpy (home under ``home``), pointed at ``gate`` and logged in with its token."""
     dl = import_dtlpy(home)
     dl.verbose.disable_progress_bar = True
     root = gate.url.removesuffix("/api/v1")
@@ -68,6 +67,13 @@ def run_dtlpy(gate: common.Gate, tree: common.Tree, project: str, dataset: str,
                        verify_ssl=False)
     dl.setenv("bench-gate")
     dl.login_token(gate.token)
+    return dl
+
+
+def run_dtlpy(gate: common.Gate, tree: common.Tree, project: str, dataset: str,
+              home: Path) -> float:
+    """(b) Seconds of one dtlpy ``items.upload`` of the tree and its annotation folder."""
+    dl = dtlpy_on(gate, home)
     target = dl.projects.get(project_name=project).datasets.get(dataset_name=dataset)
     started = time.perf_counter()
     with warnings.catch_warnings():

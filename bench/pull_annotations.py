@@ -43,12 +43,18 @@ CONTENT = b"tiny item\n"
 USER = "bench@dlsync.test"
 
 
+def seed_blob(data_dir: Path, content: bytes) -> str:
+    """Store ``content`` as a blob of the gate at ``data_dir``; its SHA-256."""
+    sha = hashlib.sha256(content).hexdigest()
+    blob_path = data_dir / BLOB_DIR / sha[:2] / sha
+    blob_path.parent.mkdir(parents=True, exist_ok=True)
+    blob_path.write_bytes(content)
+    return sha
+
+
 def seed(data_dir: Path, items: int) -> None:
     """A project ``bench`` with dataset ``pull``: ``items`` files with three annotations each."""
-    sha = hashlib.sha256(CONTENT).hexdigest()
-    blob_path = data_dir / BLOB_DIR / sha[:2] / sha
-    blob_path.parent.mkdir(parents=True)
-    blob_path.write_bytes(CONTENT)
+    sha = seed_blob(data_dir, CONTENT)
     with contextlib.closing(Store(data_dir / DATABASE_FILE)) as store:
         project = store.create_project("bench", USER)
         dataset = store.create_dataset({"name": "pull", "projects": [project["id"]]}, USER)

@@ -17,7 +17,7 @@ figures go to the "Tasks" section of docs/benchmarks.md unless ``--no-docs`` or 
 from __future__ import annotations
 
 import argparse
-import hashlib
+import contextlib
 import json
 import os
 import subprocess
@@ -30,10 +30,10 @@ from typing import Any
 
 import anyio
 from common import machine, table, write_section
-from pull_annotations import start_gate, token_for
+from pull_annotations import seed_blob, start_gate, token_for
 
 from dlsync.constants import TASK_BATCH
-from dlsync.gate.server import BLOB_DIR, DATABASE_FILE
+from dlsync.gate.server import DATABASE_FILE
 from dlsync.gate.store import Blob, Store
 from dlsync.remote.client import DataloopClient
 from dlsync.remote.credentials import Credentials
@@ -46,20 +46,16 @@ USER = "bench@dlsync.test"
 
 def seed(data_dir: Path, items: int) -> None:
     """Project ``bench``, dataset ``tasks``: ``items`` synced files (fingerprinted), no task."""
-    sha = hashlib.sha256(CONTENT).hexdigest()
-    blob_path = data_dir / BLOB_DIR / sha[:2] / sha
-    blob_path.parent.mkdir(parents=True)
-    blob_path.write_bytes(CONTENT)
-    store = Store(data_dir / DATABASE_FILE)
-    project = store.create_project("bench", USER)
-    dataset = store.create_dataset({"name": "tasks", "projects": [project["id"]]}, USER)
-    blob = Blob(sha256=sha, size=len(CONTENT), mimetype="image/jpeg")
-    store.seed_files(dataset["id"], [f"/d{n // 1000:03d}/f{n:07d}.jpg" for n in range(items)],
-                     blob, USER)
-    mark = {"user": {"dlsync": {"sha256": sha, "size": len(CONTENT), "annotations": None}}}
-    store.update_items_matching(dataset["id"], {"filter": {"$and": [{"type": "file"}]},
-                                                "update": {"metadata": mark}}, USER)
-    store.close()
+    sha = seed_blob(data_dir, CONTENT)
+    with contextlib.closing(Store(data_dir / DATABASE_FILE)) as store:
+        project = store.create_project("bench", USER)
+        dataset = store.create_dataset({"name": "tasks", "projects": [project["id"]]}, USER)
+        blob = Blob(sha256=sha, size=len(CONTENT), mimetype="image/jpeg")
+        store.seed_files(dataset["id"],
+                         [f"/d{n // 1000:03d}/f{n:07d}.jpg" for n in range(items)], blob, USER)
+        mark = {"user": {"dlsync": {"sha256": sha, "size": len(CONTENT), "annotations": None}}}
+        store.update_items_matching(dataset["id"], {"filter": {"$and": [{"type": "file"}]},
+                                                    "update": {"metadata": mark}}, USER)
 
 
 def gate_call(url: str, token: str, path: str, body: Any = None) -> Any:

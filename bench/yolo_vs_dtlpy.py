@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import common
-from mirror_vs_dtlpy import import_dtlpy
+from mirror_vs_dtlpy import dtlpy_on
 from PIL import Image
 
 BOXES = 3
@@ -77,14 +77,8 @@ def run_dtlpy(gate: common.Gate, paths: tuple[Path, Path], names: tuple[str, str
     """(b) Seconds of dtlpy's converter uploading the images and their YOLO labels."""
     images, labels = paths
     project, dataset = names
-    dl: Any = import_dtlpy(home)
-    dl.verbose.disable_progress_bar = True
+    dl: Any = dtlpy_on(gate, home)
     logging.getLogger("dtlpy").setLevel(logging.ERROR)
-    root = gate.url.removesuffix("/api/v1")
-    dl.add_environment(environment=gate.url, alias="bench-gate", gate_url=root, url=root + "/",
-                       verify_ssl=False)
-    dl.setenv("bench-gate")
-    dl.login_token(gate.token)
     target = dl.projects.get(project_name=project).datasets.get(dataset_name=dataset)
     started = time.perf_counter()
     with warnings.catch_warnings():
