@@ -35,13 +35,13 @@ def check_roots(pair: PairConfig, tracked: TrackedKinds) -> None:
     """Raise ``EmptyRootError`` (exit 4) when a root with tracked files looks unmounted, or
     ``UsageError`` when the source is missing and nothing is tracked."""
     source_state = _look(pair.source, _any_file)
-    if source_state == "missing" and (tracked.files == 0 or pair.allow_empty_root):
+    if source_state == "missing" and (not tracked.files or pair.allow_empty_root):
         raise UsageError(f"source folder {pair.source} does not exist or is not a folder")
     if pair.allow_empty_root:
         return
     if tracked.files and source_state is not None:
         raise EmptyRootError(f"source folder {pair.source} is {source_state} while state "
-                             f"tracks {tracked.files} files of pair {pair.name!r}; {_ADVICE}")
+                             f"tracks files of pair {pair.name!r}; {_ADVICE}")
     if not tracked.annotation_files:
         return
     layout = pair.annotations
@@ -58,9 +58,8 @@ def check_roots(pair: PairConfig, tracked: TrackedKinds) -> None:
     else:
         return
     if state is not None:
-        raise EmptyRootError(f"{where} is {state} while state tracks "
-                             f"{tracked.annotation_files} annotation files of pair "
-                             f"{pair.name!r}; {_ADVICE}")
+        raise EmptyRootError(f"{where} is {state} while state tracks annotation files of "
+                             f"pair {pair.name!r}; {_ADVICE}")
 
 
 def _look(root: Path, found: _Finder) -> str | None:

@@ -74,7 +74,7 @@ async def run_pull(request: PullRequest, out: TextIO) -> int:
 
 def _tracks_files(store: StateStore, pair_id: int) -> bool:
     with StateReader(store.path) as reader:
-        return reader.tracked_kinds(pair_id).files > 0
+        return reader.tracked_kinds(pair_id).files
 
 
 def exit_code(result: PullResult) -> int:

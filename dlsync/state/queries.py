@@ -74,10 +74,10 @@ class RunRecord:
 
 @dataclass(frozen=True, slots=True)
 class TrackedKinds:
-    """What state tracks of a pair: files, and files with an annotation set."""
+    """What state tracks of a pair: any files, any files with an annotation set."""
 
-    files: int = 0
-    annotation_files: int = 0
+    files: bool = False
+    annotation_files: bool = False
 
 
 def _file(row: sqlite3.Row | tuple[Any, ...]) -> StateRecord:
@@ -181,11 +181,13 @@ class StateReader:
         return sum(n for status, n in counts.items() if status is not FileStatus.DELETED)
 
     def tracked_kinds(self, pair: int) -> TrackedKinds:
-        """How many files, and how many annotation files, state tracks for ``pair``."""
+        """Whether state tracks files, and annotation files, of ``pair``: each an ``EXISTS``
+        that stops at the first row (the service asks before every batch)."""
         row = self._all(
-            "SELECT count(*), count(annotations_hash) FROM files WHERE pair = ? AND "
-            "status != 'deleted'", (pair,))[0]
-        return TrackedKinds(files=int(row[0]), annotation_files=int(row[1]))
+            "SELECT EXISTS(SELECT 1 FROM files WHERE pair = ? AND status != 'deleted'), "
+            "EXISTS(SELECT 1 FROM files WHERE pair = ? AND status != 'deleted' AND "
+            "annotations_hash IS NOT NULL)", (pair, pair))[0]
+        return TrackedKinds(files=bool(row[0]), annotation_files=bool(row[1]))
 
     def owned_annotations(self, pair: int) -> int:
         """How many annotations dlsync created on the pair's items (and has not deleted)."""
