@@ -92,7 +92,6 @@ class Cycle:
         self.tally = tally or Tally()
         self._progress = progress
         self.gate: DestructionGate | None = None
-        self.tracked_seen = 0
         self._label_reader: LabelReader | None = None
         self.labels: LabelKeeper | None = None
         self.tasks: CycleTasks | None = None
@@ -186,11 +185,14 @@ class Cycle:
         """Stop (exit 4) before any change when a root state tracks files in looks unmounted."""
         check_pair_roots(self.pair, self.store, self.pair_id)
 
-    def _new_gate(self, tracked: int) -> DestructionGate:
-        with StateReader(self.store.path) as reader:
-            owned = reader.owned_annotations(self.pair_id)
-        return DestructionGate(Limits.of(self.pair), tracked_files=tracked,
-                               owned_annotations=owned)
+    def _counted(self, gate: DestructionGate, tracked: int) -> DestructionGate:
+        """``gate`` with what its half rules compare against: the files the walk saw tracked,
+        and (only when annotations are to be removed) how many dlsync owns on the pair."""
+        gate.tracked_files = tracked
+        if gate.counts.annotation_deletes:
+            with StateReader(self.store.path) as reader:
+                gate.owned_annotations = reader.owned_annotations(self.pair_id)
+        return gate
 
     def finish_walk(self, planner: Planner) -> None:
         """Count what the walk decided to keep rather than delete."""
@@ -214,7 +216,7 @@ class Cycle:
             return finish(deferred, self.pair_id), deferred.tracked
 
         finale, tracked = await anyio.to_thread.run_sync(walk)
-        self.gate = self._new_gate(tracked)
+        self.gate = DestructionGate(Limits.of(self.pair))
         for job in (*jobs, *finale.moves, *finale.uploads):
             if job.action.kind is ActionKind.OVERWRITE:
                 self.gate.admit_overwrite(job)
@@ -229,7 +231,7 @@ class Cycle:
         if self.labels is not None:
             plan.labels = await self.labels.preview(planned_labels(
                 job.annotations for job in (*jobs, *finale.moves, *finale.uploads)))
-        release = self.gate.release(dry_run=True, had_errors=False)
+        release = self._counted(self.gate, tracked).release(dry_run=True, had_errors=False)
         return plan, LimitVerdict(release.allowed, release.reason)
 
     # -- real run ----------------------------------------------------------------------------
@@ -240,7 +242,7 @@ class Cycle:
             sinks = Sinks(writer, self.tally, self._progress or (lambda job: None))
             executor = Executor(self.client, target, sinks,
                                 lambda item_id: reader.annotation_ids(self.pair_id, item_id))
-            executor.item.gate = self.gate = self._new_gate(reader.tracked(self.pair_id))
+            executor.item.gate = self.gate = DestructionGate(Limits.of(self.pair))
             if self.pair.labels is LabelPolicy.ENSURE:
                 self.labels = self.labels or LabelKeeper(self.client, target.dataset_id)
                 executor.item.labels = self.labels
@@ -315,7 +317,6 @@ class Cycle:
             deferred = planner.walk(reader)
         handoff.close()
         self.finish_walk(planner)
-        self.tracked_seen = deferred.tracked
         return finish(deferred, self.pair_id), deferred.tracked
 
     async def _moves(self, executor: Executor, moves: tuple[Job, ...],
@@ -355,12 +356,12 @@ class Cycle:
         """Last: the deletes the destruction gate releases (item deletes, then annotations)."""
         gate = self.gate
         assert gate is not None
-        gate.tracked_files = tracked
         for job in finale.deletes:
             gate.defer(job)
         if not gate.deferred:
             return None
-        release = gate.release(dry_run=False, had_errors=self.tally.has_errors)
+        release = self._counted(gate, tracked).release(dry_run=False,
+                                                       had_errors=self.tally.has_errors)
         if release.reason:
             self.tally.deletes_refused = release.reason
         if self.pair.backup_dir is not None and release.items:
