@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import io
 import logging
+import os
 import time
 import uuid
 import warnings
@@ -60,8 +61,9 @@ def write_yolo(root: Path, count: int) -> tuple[Path, Path]:
 
 
 def run_dlsync(gate: common.Gate, paths: tuple[Path, Path], names: tuple[str, str],
-               tmp: Path) -> tuple[float, float]:
-    """(a) Seconds of one ``dlsync mirror`` subprocess, and of its run after start-up."""
+               tmp: Path) -> tuple[float, float, float]:
+    """(a) Seconds of one ``dlsync mirror`` subprocess, of its run after start-up, and its CPU
+    seconds."""
     images, labels = paths
     project, dataset = names
     command = common.dlsync_command(
@@ -69,7 +71,7 @@ def run_dlsync(gate: common.Gate, paths: tuple[Path, Path], names: tuple[str, st
         "--annotations", str(labels), "--project", project, "--dataset", dataset, "--create",
         "--no-progress", "--json", "--state", str(tmp / "state.db"), "--workers", str(WORKERS))
     run, summary = common.run_mirror(command, common.mirror_env(gate, tmp / "home"))
-    return run.wall_s, float(summary["duration_s"])
+    return run.wall_s, float(summary["duration_s"]), run.cpu_s
 
 
 def run_dtlpy(gate: common.Gate, paths: tuple[Path, Path], names: tuple[str, str],
@@ -107,19 +109,26 @@ def main() -> None:
         project = f"bench-{uuid.uuid4().hex[:8]}"
         with common.running_gate(tmp / "gate") as gate:
             asyncio.run(common.make_datasets(gate, project, ["Y1", "Y2"]))
-            dlsync, in_run = run_dlsync(gate, paths, (project, "Y1"), tmp)
+            load = os.getloadavg()[0]
+            dlsync, in_run, dlsync_cpu = run_dlsync(gate, paths, (project, "Y1"), tmp)
+            cpu_before = time.process_time()
             dtlpy = run_dtlpy(gate, paths, (project, "Y2"), tmp / "dtlpy-home")
+            dtlpy_cpu = time.process_time() - cpu_before
             checks = [asyncio.run(common.verify_dataset(
                 gate, project, name, items=count, annotations=count * BOXES))
                 for name in ("Y1", "Y2")]
     seconds = {"dlsync": dlsync, "dtlpy": dtlpy}
     rate = {side: count / s for side, s in seconds.items()}
-    rows = [(side, f"{seconds[side]:.1f}", f"{rate[side]:.0f}") for side in seconds]
+    cpu = {"dlsync": dlsync_cpu, "dtlpy": dtlpy_cpu}
+    rows = [(side, f"{seconds[side]:.1f}", f"{rate[side]:.0f}",
+             f"{cpu[side] / count * 1000:.2f}") for side in seconds]
     notes = [
         f"{count} PNG images (64x48) in {FOLDERS} folders, a YOLO .txt with {BOXES} boxes for "
         f"each ({count * BOXES} annotations) and a classes.txt; one gate with --data, each "
         "client into an empty dataset.",
-        f"dlsync/dtlpy = {rate['dlsync'] / rate['dtlpy']:.2f}x.",
+        f"dlsync/dtlpy = {rate['dlsync'] / rate['dtlpy']:.2f}x. Load average before the runs: "
+        f"{load:.2f} ({'quiet' if load < 1 else 'shared: the ratio says little'}). CPU is the "
+        "client's own (dlsync's process; dtlpy's, measured in this process), not the gate's.",
         f"dlsync's seconds include process start-up; its run itself took {in_run:.1f} s.",
         f"dlsync ran as `dlsync mirror ... --annotation-format yolo --workers {WORKERS}`; dtlpy "
         "as `Converter().upload_local_dataset(from_format='yolo', ...)` with its defaults.",
@@ -127,7 +136,8 @@ def main() -> None:
     ]
     common.report("YOLO dataset: first mirror vs dtlpy's converter",
                   "python bench/yolo_vs_dtlpy.py", common.table(["client", "seconds",
-                                                                 "items/s"], rows),
+                                                                 "items/s", "CPU ms/item"],
+                                                                rows),
                   notes, write=not args.no_docs and not args.quick)
 
 
