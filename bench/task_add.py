@@ -20,6 +20,7 @@ import argparse
 import contextlib
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -67,22 +68,27 @@ def gate_call(url: str, token: str, path: str, body: Any = None) -> Any:
         return json.loads(reply.read())
 
 
-def run_mirror(url: str, token: str, work: Path, *flags: str) -> tuple[float, dict[str, int]]:
-    """One ``dlsync mirror`` of an empty folder; wall seconds and the gate's requests by route."""
+def run_mirror(url: str, token: str, work: Path,
+               *flags: str) -> tuple[float, dict[str, int], float]:
+    """One ``dlsync mirror`` of an empty folder; wall seconds, the gate's requests by route, and
+    the mirror process's CPU seconds."""
     gate_call(url, token, "/__gate__/stats/reset", {})
     folder = work / "empty"
     folder.mkdir(exist_ok=True)
     argv = [sys.executable, "-m", "dlsync", "--log-level", "error", "mirror", str(folder),
             "--remote", url, "--project", "bench", "--dataset", "tasks", "--state",
             str(work / "state.db"), "--no-progress", "--json", *flags]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(argv, capture_output=True, text=True,
                           env={**os.environ, "DLSYNC_TOKEN": token})
     wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     if done.returncode != 0:
         raise SystemExit(f"dlsync mirror failed ({done.returncode}): {done.stdout}{done.stderr}")
     stats = gate_call(url, token, "/__gate__/stats")
-    return wall, {route: sum(codes.values()) for route, codes in stats["by_route"].items()}
+    return wall, {route: sum(codes.values()) for route, codes in stats["by_route"].items()}, cpu
 
 
 def verify(url: str, token: str, items: int) -> str:
@@ -126,9 +132,10 @@ def measure(items: int) -> dict[str, Any]:
         process, url = start_gate(data)
         try:
             run_mirror(url, token, work)        # warms the gate's caches and the state
-            base_wall, base_requests = run_mirror(url, token, work)
-            task_wall, task_requests = run_mirror(url, token, work, "--task", "bench",
-                                                  "--task-backfill")
+            load = os.getloadavg()[0]
+            base_wall, base_requests, base_cpu = run_mirror(url, token, work)
+            task_wall, task_requests, task_cpu = run_mirror(url, token, work, "--task",
+                                                            "bench", "--task-backfill")
             checked = verify(url, token, items)
             calls = anyio.run(direct, url, token)
         finally:
@@ -136,14 +143,15 @@ def measure(items: int) -> dict[str, Any]:
             process.wait(timeout=15)
             if process.stdout is not None:
                 process.stdout.close()
-    return {"items": items, "base": (base_wall, base_requests),
-            "task": (task_wall, task_requests), "direct": calls, "verified": checked}
+    return {"items": items, "base": (base_wall, base_requests, base_cpu),
+            "task": (task_wall, task_requests, task_cpu), "direct": calls, "verified": checked,
+            "load": load}
 
 
 def render(figures: dict[str, Any]) -> tuple[str, list[str]]:
     items = figures["items"]
-    base_wall, base_requests = figures["base"]
-    task_wall, task_requests = figures["task"]
+    base_wall, base_requests, base_cpu = figures["base"]
+    task_wall, task_requests, task_cpu = figures["task"]
     task_routes = {r: n for r, n in task_requests.items() if "annotationtasks" in r}
     extra = sum(task_requests.values()) - sum(base_requests.values())
     rows = [["mirror, no task (baseline: one listing)", f"{sum(base_requests.values())}",
@@ -158,6 +166,10 @@ def render(figures: dict[str, Any]) -> tuple[str, list[str]]:
              f"{extra} requests more than the baseline in all",
              "the mirror's wall time is dominated by the listing both runs make; the last "
              "row times the same calls from one client, without the listing",
+             f"mirror CPU: {base_cpu:.2f} s without the task, {task_cpu:.2f} s with it "
+             f"({(task_cpu - base_cpu) / items * 1e6:.0f} µs per item added); load average "
+             f"before the runs {figures['load']:.2f} "
+             f"({'quiet' if figures['load'] < 1 else 'shared'})",
              figures["verified"]]
     return table(["run", "requests", "wall"], rows), notes
 
