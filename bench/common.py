@@ -70,10 +70,11 @@ def mint_token(data: Path) -> str:
 
 
 @contextmanager
-def running_gate(data: Path | None) -> Iterator[Gate]:
-    """A gate persisting to ``data`` (or in memory when ``None``) for the block."""
+def running_gate(data: Path | None, *, faults: Sequence[str] = ()) -> Iterator[Gate]:
+    """A gate persisting to ``data`` (or in memory when ``None``) for the block; ``faults`` are
+    extra ``dlsync gate serve`` flags such as ``--latency-ms 100``."""
     where = ["--data", str(data)] if data is not None else ["--memory"]
-    process = subprocess.Popen(dlsync_command("gate", "serve", "--port", "0", *where),
+    process = subprocess.Popen(dlsync_command("gate", "serve", "--port", "0", *where, *faults),
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert process.stdout is not None
     url = token = None
@@ -304,6 +305,32 @@ async def verify_dataset(gate: Gate, project: str, dataset: str, *, items: int,
     if problems:
         raise AssertionError(f"dataset {project}/{dataset}: " + "; ".join(problems))
     return f"{project}/{dataset}: {found.count} items, {notes.count} annotations, no duplicates"
+
+
+# -- quiet-machine runs -----------------------------------------------------------------------
+
+def wait_quiet(max_load: float, *, timeout_s: float = 300.0) -> float:
+    """Wait until the 1-minute load average is under ``max_load`` (at most ``timeout_s``);
+    return the load average the run starts at, which the report prints beside its figure."""
+    deadline = time.monotonic() + timeout_s
+    while os.getloadavg()[0] >= max_load and time.monotonic() < deadline:
+        time.sleep(2.0)
+    return os.getloadavg()[0]
+
+
+def cpu_seconds() -> float:
+    """User plus system CPU seconds of this process so far (all its threads)."""
+    usage = os.times()
+    return usage.user + usage.system
+
+
+def median(values: Sequence[float]) -> float:
+    """The median of ``values`` (the middle one of three)."""
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
 
 
 # -- reporting --------------------------------------------------------------------------------

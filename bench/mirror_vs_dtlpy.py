@@ -1,16 +1,19 @@
 """First upload of a tree with annotations: ``dlsync mirror`` against dtlpy and a bare loop.
 
-One gate subprocess (``dlsync gate serve --port 0 --data <tmp>``) serves all three, each into its
-own empty dataset, in the same run:
+Each round starts one gate subprocess (``dlsync gate serve --port 0 --data <tmp>``, with
+``--latency-ms`` when asked) and runs the three clients against it, each into its own empty
+dataset, each once the machine is quiet (1-minute load average under ``--max-load``):
 
 (a) ``dlsync mirror <tree> --annotations <ann> ... --create`` as a subprocess (fresh state);
 (b) dtlpy 1.126.5: ``dataset.items.upload(local_path='<tree>/*', local_annotations_path=<ann>)``;
 (c) a bare aiohttp loop, one session and 32 requests in flight, one upload and one annotation
     post per file and no bookkeeping: the most any client gets out of this gate.
 
-Each dataset is then checked through the API: every file once, every box once.
+Each dataset is then checked through the API: every file once, every box once. The report
+gives medians over the rounds, with CPU time per item of each client beside its wall time.
 
-    .venv/bin/python bench/mirror_vs_dtlpy.py [--quick] [--files 2000] [--no-docs]
+    .venv/bin/python bench/mirror_vs_dtlpy.py [--quick] [--files 5000] [--runs 3]
+        [--latency-ms 100] [--skip-dtlpy] [--no-docs]
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import os
 import time
 import uuid
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,20 +36,30 @@ SIZE = 16 * 1024
 BOXES = 5
 FOLDERS = 20
 IN_FLIGHT = 32
-WORKERS = 32
+WORKERS = 0  # 0: dlsync's own default
+
+
+@dataclass(frozen=True)
+class Side:
+    """One client's run: wall seconds, CPU seconds of the client alone, load before it."""
+
+    seconds: float
+    cpu_s: float
+    load: float
 
 
 def run_dlsync(gate: common.Gate, tree: common.Tree, project: str, dataset: str,
-               tmp: Path) -> tuple[float, float]:
-    """(a) Seconds of one ``dlsync mirror`` subprocess, and of its run after start-up."""
+               tmp: Path) -> tuple[common.Run, dict[str, Any]]:
+    """(a) One ``dlsync mirror`` subprocess with its default settings (or ``--workers``);
+    labels are off, as for the others (none of them touches the ontology)."""
+    extra = ["--labels", "off", *(["--workers", str(WORKERS)] if WORKERS else [])]
     command = common.mirror_command(tree, gate, project=project, dataset=dataset,
-                                    state=tmp / "state.db",
-                                    extra=["--workers", str(WORKERS)])
+                                    state=tmp / f"{dataset}.db", extra=extra)
     run, summary = common.run_mirror(command, common.mirror_env(gate, tmp / "home"))
     done = summary["outcomes"].get("upload.done", 0)
     if done != tree.count:
         raise AssertionError(f"dlsync uploaded {done} of {tree.count}: {summary}")
-    return run.wall_s, float(summary["duration_s"])
+    return run, summary
 
 
 def import_dtlpy(home: Path) -> Any:
@@ -71,21 +85,22 @@ def dtlpy_on(gate: common.Gate, home: Path) -> Any:
 
 
 def run_dtlpy(gate: common.Gate, tree: common.Tree, project: str, dataset: str,
-              home: Path) -> float:
-    """(b) Seconds of one dtlpy ``items.upload`` of the tree and its annotation folder."""
+              home: Path) -> tuple[float, float]:
+    """(b) Seconds and CPU seconds of one dtlpy ``items.upload`` of the tree and annotations."""
     dl = dtlpy_on(gate, home)
     target = dl.projects.get(project_name=project).datasets.get(dataset_name=dataset)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), common.cpu_seconds()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         # no trailing slash on local_path: with one, dtlpy silently skips every annotation
         target.items.upload(local_path=f"{tree.images}/*", local_annotations_path=str(tree.ann),
                             raise_on_error=True)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, common.cpu_seconds() - cpu
 
 
-async def run_bare(gate: common.Gate, tree: common.Tree, project: str, dataset: str) -> float:
-    """(c) Seconds of a bare aiohttp loop: upload each file, post its boxes, nothing else."""
+async def run_bare(gate: common.Gate, tree: common.Tree, project: str,
+                   dataset: str) -> tuple[float, float]:
+    """(c) Seconds and CPU seconds of a bare aiohttp loop: upload each file, post its boxes."""
     assert tree.ann is not None
     auth = {"authorization": f"Bearer {gate.token}"}
     files = sorted(tree.images.rglob("*.jpg"))
@@ -112,93 +127,111 @@ async def run_bare(gate: common.Gate, tree: common.Tree, project: str, dataset: 
                     resp.raise_for_status()
                     await resp.json()
 
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), common.cpu_seconds()
         await asyncio.gather(*(one(p) for p in files))
-        return time.perf_counter() - started
+        return time.perf_counter() - started, common.cpu_seconds() - cpu
 
 
 def main() -> None:
-    """Build the tree, run the three uploads, verify, print and record the figures."""
+    """Build the tree, run the three uploads round by round, verify, report the medians."""
     global WORKERS  # one run uses one worker count throughout
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="200 files (seconds)")
-    parser.add_argument("--files", type=int, default=2000)
+    parser.add_argument("--quick", action="store_true", help="200 files, one round (seconds)")
+    parser.add_argument("--files", type=int, default=5000)
+    parser.add_argument("--runs", type=int, default=3, help="rounds; medians are reported")
+    parser.add_argument("--latency-ms", type=float, default=0.0,
+                        help="the gate adds this much to every request (a network's round trip)")
+    parser.add_argument("--max-load", type=float, default=0.5,
+                        help="each run waits until the 1-minute load average is under this")
     parser.add_argument("--no-docs", action="store_true", help="do not write docs/benchmarks.md")
-    parser.add_argument("--workers", type=int, default=WORKERS,
-                        help=f"dlsync's --workers (default {WORKERS}; 16 is dlsync's own default)")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="dlsync's --workers (default: dlsync's own defaults, no flag)")
     parser.add_argument("--skip-dtlpy", action="store_true",
                         help="dlsync against the bare loop only (comparing two dlsync builds)")
     args = parser.parse_args()
     WORKERS = args.workers
-    count = 200 if args.quick else args.files
-    if args.skip_dtlpy:
-        compare_with_bare(count)
-        return
+    count, runs = (200, 1) if args.quick else (args.files, args.runs)
+    max_load = 100.0 if args.quick else args.max_load
+    sides = ["bare", "dlsync"] + ([] if args.skip_dtlpy else ["dtlpy"])
+    results: dict[str, list[Side]] = {side: [] for side in sides}
+    summaries: list[dict[str, Any]] = []
+    checks: list[str] = []
+    faults = ["--latency-ms", f"{args.latency_ms:g}"] if args.latency_ms else []
     with common.scratch() as tmp_name:
         tmp = Path(tmp_name)
         tree = common.write_tree(tmp / "tree", count=count, folders=FOLDERS, size=SIZE,
                                  boxes=BOXES)
-        project = f"bench-{uuid.uuid4().hex[:8]}"
-        names = {"dlsync": "D1", "dtlpy": "D2", "bare": "D3"}
-        with common.running_gate(tmp / "gate") as gate:
-            asyncio.run(common.make_datasets(gate, project, list(names.values())))
-            bare = asyncio.run(run_bare(gate, tree, project, names["bare"]))
-            dlsync, in_run = run_dlsync(gate, tree, project, names["dlsync"], tmp)
-            seconds = {
-                "bare": bare,
-                "dlsync": dlsync,
-                "dtlpy": run_dtlpy(gate, tree, project, names["dtlpy"], tmp / "dtlpy-home"),
-            }
-            checks = [asyncio.run(common.verify_dataset(
-                gate, project, names[side], items=count, annotations=count * BOXES))
-                for side in ("dlsync", "dtlpy", "bare")]
-    rate = {side: count / s for side, s in seconds.items()}
-    rows = [(side, f"{seconds[side]:.1f}", f"{rate[side]:.0f}")
-            for side in ("dlsync", "dtlpy", "bare")]
-    text = common.table(["client", "seconds", "items/s"], rows)
+        for round_ in range(runs):
+            with common.running_gate(tmp / f"gate{round_}", faults=faults) as gate:
+                project = f"bench-{uuid.uuid4().hex[:8]}"
+                asyncio.run(common.make_datasets(gate, project, sides))
+                for side in sides:
+                    load = common.wait_quiet(max_load)
+                    if side == "bare":
+                        wall, cpu = asyncio.run(run_bare(gate, tree, project, side))
+                    elif side == "dlsync":
+                        run, summary = run_dlsync(gate, tree, project, side, tmp)
+                        wall, cpu = run.wall_s, run.cpu_s
+                        summaries.append(summary)
+                    else:
+                        wall, cpu = run_dtlpy(gate, tree, project, side, tmp / "dtlpy-home")
+                    results[side].append(Side(wall, cpu, load))
+                    print(json.dumps({"round": round_ + 1, "client": side,
+                                      "seconds": round(wall, 2),
+                                      "cpu_ms_per_item": round(cpu / count * 1000, 3),
+                                      "load_before": round(load, 2)}), flush=True)
+                checks += [asyncio.run(common.verify_dataset(
+                    gate, project, side, items=count, annotations=count * BOXES))
+                    for side in sides]
+    report(args, count, results, summaries, checks)
+
+
+def report(args: argparse.Namespace, count: int, results: dict[str, list[Side]],
+           summaries: list[dict[str, Any]], checks: list[str]) -> None:
+    """Print the medians and ratios; write them to docs/benchmarks.md unless told not to."""
+    seconds = {side: common.median([r.seconds for r in rs]) for side, rs in results.items()}
+    cpu = {side: common.median([r.cpu_s for r in rs]) / count * 1000
+           for side, rs in results.items()}
+    loads = {side: max(r.load for r in rs) for side, rs in results.items()}
+    rows = [(side, f"{seconds[side]:.2f}", f"{count / seconds[side]:.0f}", f"{cpu[side]:.2f}",
+             ", ".join(f"{r.seconds:.2f}" for r in results[side]), f"{loads[side]:.2f}")
+            for side in results]
+    text = common.table(["client", "seconds (median)", "items/s", "CPU ms/item",
+                         "every run", "highest load before a run"], rows)
+    settled = [s.get("concurrency", {}) for s in summaries]
+    in_run = common.median([float(s["duration_s"]) for s in summaries])
+    latency = f", the gate adding {args.latency_ms:g} ms to every request" \
+        if args.latency_ms else ""
     notes = [
         f"{count} files of 16 KiB in {FOLDERS} folders, {BOXES} boxes each "
-        f"({count * BOXES} annotations), one gate with --data, each into an empty dataset.",
-        f"dlsync/dtlpy = {rate['dlsync'] / rate['dtlpy']:.2f}x, "
-        f"dlsync/bare = {rate['dlsync'] / rate['bare']:.0%}.",
-        f"dlsync's seconds include process start-up; its run itself (the summary's duration) "
-        f"took {in_run:.1f} s: {count / in_run:.0f} items/s, "
-        f"{count / in_run / rate['bare']:.0%} of the bare loop.",
-        f"dlsync ran as `dlsync mirror ... --workers {WORKERS}` with the default pacer "
-        "(a 1000 requests/s ceiling, so the gate sets the pace, as for dtlpy and the bare loop).",
-        "The bare loop bounds every client on this gate: it is "
-        f"{rate['bare'] / rate['dtlpy']:.2f}x dtlpy here, so no client's ratio to dtlpy can be "
-        "higher.",
+        f"({count * BOXES} annotations){latency}; median of {len(summaries)} rounds, each "
+        "round on a fresh gate (`--data`) with every client into its own empty dataset, and "
+        "each run started once the 1-minute load average was under "
+        f"{args.max_load:g}.",
+        f"dlsync/bare = {seconds['bare'] / seconds['dlsync']:.2f} (wall), CPU per item "
+        f"{cpu['dlsync'] / cpu['bare']:.2f}x the bare loop's.",
+        *([f"dlsync/dtlpy = {seconds['dtlpy'] / seconds['dlsync']:.2f}x, "
+           f"bare/dtlpy = {seconds['dtlpy'] / seconds['bare']:.2f}x."]
+          if "dtlpy" in seconds else []),
+        f"dlsync's seconds include interpreter start-up; its run itself (the summary's "
+        f"duration) took {in_run:.2f} s (median).",
+        "dlsync ran as `dlsync mirror DIR --annotations ANN ... --create --labels off` with its "
+        "defaults"
+        + (f" and `--workers {WORKERS}`" if WORKERS else "")
+        + "; the concurrency it settled at, per round: "
+        + "; ".join(f"{c.get('settled', '?')} (cap {c.get('cap', '?')}, "
+                    f"highest {c.get('highest', '?')})" for c in settled) + ".",
         "The bare loop: one aiohttp session, 32 requests in flight, an upload and one "
-        "annotation post per file, no state, no hashing, no checks.",
+        "annotation post per file, no state, no hashing, no checks; its CPU is the benchmark "
+        "process's own, dlsync's and dtlpy's that of their process.",
         *[f"verified: {check}" for check in checks],
     ]
-    common.report("First mirror vs dtlpy vs a bare loop", "python bench/mirror_vs_dtlpy.py",
-                  text, notes, write=not args.no_docs and not args.quick)
-
-
-def compare_with_bare(count: int) -> None:
-    """dlsync and the bare loop only, with CPU per item: for comparing dlsync builds."""
-    with common.scratch() as tmp_name:
-        tmp = Path(tmp_name)
-        tree = common.write_tree(tmp / "tree", count=count, folders=FOLDERS, size=SIZE,
-                                 boxes=BOXES)
-        project = f"bench-{uuid.uuid4().hex[:8]}"
-        with common.running_gate(tmp / "gate") as gate:
-            asyncio.run(common.make_datasets(gate, project, ["D1", "D3"]))
-            bare = asyncio.run(run_bare(gate, tree, project, "D3"))
-            command = common.mirror_command(tree, gate, project=project, dataset="D1",
-                                            state=tmp / "state.db",
-                                            extra=["--workers", str(WORKERS)])
-            run, summary = common.run_mirror(command, common.mirror_env(gate, tmp / "home"))
-            dlsync, in_run = run.wall_s, float(summary["duration_s"])
-            check = asyncio.run(common.verify_dataset(gate, project, "D1", items=count,
-                                                      annotations=count * BOXES))
-    print(json.dumps({"files": count, "bare_s": round(bare, 2), "dlsync_s": round(dlsync, 2),
-                      "dlsync_in_run_s": round(in_run, 2),
-                      "dlsync_over_bare": round(bare / dlsync, 3),
-                      "dlsync_cpu_ms_per_item": round(run.cpu_s / count * 1000, 3),
-                      "load": round(os.getloadavg()[0], 2), "verified": str(check)}))
+    title = "First mirror vs dtlpy vs a bare loop"
+    command = "python bench/mirror_vs_dtlpy.py"
+    if args.latency_ms:
+        title += f", {args.latency_ms:g} ms latency"
+        command += f" --files {args.files} --latency-ms {args.latency_ms:g}"
+    common.report(title, command, text, notes, write=not args.no_docs and not args.quick)
 
 
 if __name__ == "__main__":

@@ -15,13 +15,18 @@ BANDWIDTH_BURST_S = 0.1         # --bwlimit: an idle budget lets this many secon
 MAX_CONNECTIONS = 64
 
 # Pacer
-# The request-rate ceiling: Dataloop publishes no limit, so dlsync starts high and lets the
-# server say otherwise; every 429 halves the paced rate (AIMD) and Retry-After is obeyed.
-# The concurrency cap below is what bounds a run until then. Set a remote's `rate` lower to
-# share a tight quota.
-DEFAULT_RATE = 1000.0          # requests per second
+# The request-rate ceiling: Dataloop publishes no limit, so by default there is none until the
+# server says otherwise: the first 429 sets the paced rate to half the rate observed then (and
+# that observed rate becomes the ceiling), every further 429 halves it (AIMD), Retry-After is
+# obeyed. Until then the adaptive concurrency limit (dlsync.remote.limiter) bounds a run. Set a
+# remote's `rate` to share a known quota.
+DEFAULT_RATE = float("inf")    # requests per second; inf: no ceiling until a 429
 DEFAULT_BURST = 100
-DEFAULT_CONCURRENCY = 32
+DEFAULT_CONCURRENCY = 64        # the hard cap on requests in flight; the adaptive limit stays below
+START_CONCURRENCY = 16          # where the adaptive limit starts
+CONCURRENCY_WINDOW_S = 0.25     # shortest window the adaptive limit decides over
+CONCURRENCY_PLATEAU_S = 5.0     # after a step up that bought nothing, wait this long to probe
+RATE_WINDOW_S = 1.0             # the window the observed request rate is measured over
 MAX_ATTEMPTS = 8
 MAX_TOTAL_WAIT_S = 300.0
 BACKOFF_BASE_S = 0.25
@@ -31,7 +36,7 @@ RATE_INCREASE_STEP = 0.1        # share of the configured maximum added per succ
 MIN_RATE = 0.5
 
 # Sync
-DEFAULT_WORKERS = 16
+DEFAULT_WORKERS = 64             # items in flight; requests in flight are the pacer's to limit
 DEFAULT_MAX_DELETE = 100
 DEFAULT_MAX_DELETE_ANNOTATIONS = 1000
 # up to this many planned annotation deletes, the half-of-owned rule is not applied

@@ -15,6 +15,7 @@ dlsync_uploaded_bytes_total          counter  file bytes the remote accepted
 dlsync_requests_total{status}        counter  request attempts by HTTP status ("transport": none)
 dlsync_retries_total                 counter  requests sent again after a retryable failure
 dlsync_request_rate{remote}          gauge    requests per second the pacer allows right now
+dlsync_concurrency_limit{remote}     gauge    requests in flight the adaptive limit allows now
 dlsync_oldest_pending_age_seconds    gauge    how long the oldest unsynced change has waited
 dlsync_conflicts                     gauge    tracked files in conflict, waiting for a person
 dlsync_paused_pairs                  gauge    pairs paused: a root with tracked files is empty
@@ -61,6 +62,10 @@ class ServiceReadings(Protocol):
 
     def pacer_rates(self) -> Mapping[str, float]:
         """The current request rate of each remote's pacer, by remote name."""
+        ...
+
+    def pacer_concurrency(self) -> Mapping[str, int]:
+        """Requests each remote's adaptive limit allows in flight now, by remote name."""
         ...
 
     def conflicts(self) -> int:
@@ -112,6 +117,9 @@ class Metrics:
                                 "failure.", registry=r)
         self._rate = Gauge("dlsync_request_rate", "Requests per second the pacer allows now.",
                            ["remote"], registry=r)
+        self._concurrency = Gauge("dlsync_concurrency_limit", "Requests in flight the "
+                                  "adaptive limit allows now (below the remote's concurrency).",
+                                  ["remote"], registry=r)
         self._oldest = Gauge("dlsync_oldest_pending_age_seconds", "Seconds the oldest "
                              "unsynced change has waited (0 when none).", registry=r)
         self._conflicts = Gauge("dlsync_conflicts", "Tracked files in conflict.", registry=r)
@@ -198,6 +206,8 @@ class Metrics:
             self._seen_bytes = sent
         for remote, rate in source.pacer_rates().items():
             self.set_rate(rate, remote=remote)
+        for remote, limit in source.pacer_concurrency().items():
+            self._concurrency.labels(remote=remote).set(limit)
 
     def exposition(self) -> bytes:
         """Every metric in the Prometheus text format, bound readings refreshed first."""

@@ -70,6 +70,10 @@ class FakeClock:
                 self._sleepers.remove(sleeper)
                 sleeper.woken.set()
 
+    def next_deadline(self) -> float | None:
+        """When the earliest sleeper wakes, or ``None`` when nobody sleeps."""
+        return min((sleeper.deadline for sleeper in self._sleepers), default=None)
+
     def waiting(self, seconds: float) -> bool:
         """True while some task sleeps a span of ``seconds`` on this clock."""
         return any(sleeper.seconds == seconds for sleeper in self._sleepers)

@@ -57,11 +57,16 @@ class CanonicalAnnotation:
     hash: str
 
     def to_wire(self) -> dict[str, Any]:
-        """The annotation as dlsync posts it: the canonical body plus its hash in user metadata."""
-        body = json.loads(self.canonical)
-        user = body.setdefault("metadata", {}).setdefault("user", {})
+        """The annotation as dlsync posts it: the canonical body plus its hash in user metadata.
+
+        Only the metadata path is copied; the rest is shared with ``body`` (read-only)."""
+        body = dict(self.body)
+        metadata = dict(body.get("metadata") or {})
+        user = dict(metadata.get("user") or {})
         user[HASH_KEY] = {"hash": self.hash}
-        return dict(body)
+        metadata["user"] = user
+        body["metadata"] = metadata
+        return body
 
 
 @dataclass(frozen=True, slots=True)

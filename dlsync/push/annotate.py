@@ -18,13 +18,11 @@ item), the item's annotations are listed once and the stamped ones are taken as 
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import cast
 
-from dlsync.constants import FINGERPRINT_KEY
 from dlsync.errors import AnnotationFileError
 from dlsync.local.annotations import AnnotationSet, CanonicalAnnotation, canonical_annotation
 from dlsync.local.labelformat import is_format_key, platform_key
@@ -109,10 +107,7 @@ def diff_annotations(wanted: AnnotationSet | None, owned: Sequence[tuple[str, st
 
 def wire_annotation(annotation: CanonicalAnnotation) -> AnnotationJson:
     """The annotation as dlsync posts it: canonical content plus its hash stamp."""
-    body = cast(dict[str, Any], json.loads(annotation.canonical))
-    user = body.setdefault("metadata", {}).setdefault("user", {})
-    user[FINGERPRINT_KEY] = {"hash": annotation.hash}
-    return cast(AnnotationJson, body)
+    return cast(AnnotationJson, annotation.to_wire())
 
 
 def _edited_on_platform(remote: AnnotationJson, stamped_hash: str) -> bool:

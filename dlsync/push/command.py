@@ -95,6 +95,7 @@ async def run_mirror(request: MirrorRequest, out: TextIO) -> int:
             with display:
                 result = await cycle.run()
             stats = connection.client.pacer.stats()
+            result.tally.concurrency = stats.concurrency
     _render(request, result, out, extra={
         "pair": pair.name, "remote": connection.url, "dataset_id": result.dataset_id,
         "remote_items_listed": result.remote_items, "requests_retried": stats.retries,

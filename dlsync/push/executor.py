@@ -15,7 +15,6 @@ import os
 import posixpath
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -141,19 +140,19 @@ class Executor:
 
     # -- uploads -----------------------------------------------------------------------------
 
-    def _path(self, local: LocalEntry) -> Path:
-        return self.target.root / local.disk_path
+    def _path(self, local: LocalEntry) -> str:
+        return os.path.join(self.target.root, local.disk_path)
 
     def _check_unchanged(self, local: LocalEntry) -> None:
         path = self._path(local)
         try:
             st = os.stat(path, follow_symlinks=False)
         except FileNotFoundError as exc:
-            raise FileVanishedError(str(path), "removed before upload") from exc
+            raise FileVanishedError(path, "removed before upload") from exc
         except OSError as exc:
-            raise FileChangedError(str(path), f"cannot stat: {exc.strerror}") from exc
+            raise FileChangedError(path, f"cannot stat: {exc.strerror}") from exc
         if (st.st_size, st.st_mtime_ns) != (local.size, local.mtime_ns):
-            raise FileChangedError(str(path), "changed since it was scanned; retried once it "
+            raise FileChangedError(path, "changed since it was scanned; retried once it "
                                    "settles")
 
     async def _upload(self, job: Job, mode: str) -> None:

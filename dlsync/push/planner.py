@@ -88,6 +88,7 @@ class Planner:
         self.problems = 0
         self.kept_annotations = 0      # items whose gone annotation file's set stays (no delete)
         self.excluded_kept = 0         # remote items of excluded paths that are not deleted
+        self._may_move = True          # set per walk: whether state knows any item yet
         self.stop: Callable[[], bool] = lambda: False
         """Asked before each path; once it answers True the walk ends, ``deferred.stopped`` set.
         What was deferred is then incomplete: the caller must not act on it."""
@@ -96,6 +97,9 @@ class Planner:
         """March the scan against state and the cached remote listing; emit what is ready."""
         local = scan(self.source.root, rules=self.source.rules, layout=self.source.layout,
                      follow_symlinks=self.source.follow_symlinks)
+        # a move needs a file state knew with an item before this walk; without any (a first
+        # mirror), no new file is looked up by content
+        self._may_move = reader.has_items(self.pair)
         labels = self.source.labels
         with labels.walking() if labels else nullcontext():
             if labels is not None:
@@ -252,7 +256,7 @@ class Planner:
         return True
 
     def _seen_before(self, action: Action, reader: StateReader) -> bool:
-        if action.sha256 is None:
+        if action.sha256 is None or not self._may_move:
             return False
         return any(r.path != action.path and r.item_id is not None
                    for r in reader.files_with_content(self.pair, action.sha256, action.size))

@@ -41,9 +41,7 @@ def summary_lines(tally: Tally, *, title: str) -> list[str]:
     rate = format_size(int(tally.bytes_sent / seconds))
     lines = [f"{title}: {head} in {seconds:.1f} s "
              f"({format_size(tally.bytes_sent)} sent, {rate}/s)"]
-    if tally.annotations_posted or tally.annotations_deleted:
-        lines.append(f"  annotations: {tally.annotations_posted} posted, "
-                     f"{tally.annotations_deleted} deleted")
+    lines += _transfer_lines(tally)
     excluded = sum(n for (_, outcome), n in tally.outcomes.items() if outcome == "excluded")
     if excluded:
         lines.append(f"  {excluded} left out by policy (symbolic links not followed, special "
@@ -73,4 +71,17 @@ def summary_lines(tally: Tally, *, title: str) -> list[str]:
                      "kept; move them back to undo)")
     if tally.deletes_refused:
         lines.append(f"  deletes: {tally.deletes_refused}")
+    return lines
+
+
+def _transfer_lines(tally: Tally) -> list[str]:
+    """The concurrency a run that sent files settled at, and its annotation counts."""
+    lines = []
+    c = tally.concurrency
+    if c is not None and tally.bytes_sent:
+        lines.append(f"  concurrency: settled at {c.limit} requests in flight "
+                     f"(highest {c.highest}, cap {c.cap})")
+    if tally.annotations_posted or tally.annotations_deleted:
+        lines.append(f"  annotations: {tally.annotations_posted} posted, "
+                     f"{tally.annotations_deleted} deleted")
     return lines

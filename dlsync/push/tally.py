@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dlsync.model import ActionKind
+from dlsync.remote.limiter import LimitStats
 
 MAX_FAILURES_KEPT = 200
 
@@ -55,6 +56,7 @@ class Tally:
     backup_dir: str | None = None    # where this run's deleted items were moved
     labels_added: int = 0            # labels added to the dataset's ontology
     task_items_added: int = 0        # items added to the pair's task
+    concurrency: LimitStats | None = None  # where the pacer's adaptive limit ended up
 
     def plan(self, kind: ActionKind, size: int = 0) -> None:
         """Count an action as planned."""
@@ -126,5 +128,8 @@ class Tally:
             "backup_dir": self.backup_dir,
             "labels_added": self.labels_added,
             "task_items_added": self.task_items_added,
+            **({"concurrency": {"settled": self.concurrency.limit, "cap": self.concurrency.cap,
+                                "highest": self.concurrency.highest}}
+               if self.concurrency is not None else {}),
             "duration_s": round(self.elapsed(), 3),
         }

@@ -8,7 +8,7 @@ only what is missing; the pacer's ``RetryBudget`` says when.
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import AsyncIterator, Sequence
 from typing import cast
 
@@ -66,7 +66,7 @@ class AnnotationOps(QueryOps):
         are listed and only the stamped ones not yet there are posted; attempts and waiting are
         bounded by the pacer's limits. Returns the remote annotations of this post.
         """
-        op = key or uuid.uuid4().hex
+        op = key or os.urandom(16).hex()
         wanted = [stamps.stamp(one, op) for one in annotations]
         pending = wanted
         budget = self.pacer.retry_budget(f"post annotations of item {item_id}")

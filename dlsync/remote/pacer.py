@@ -3,10 +3,14 @@
 One pacer per remote, shared by every worker. It combines
 
 - a token bucket (``rate`` requests per second, ``burst`` tokens) that spaces request starts;
-- a concurrency cap (``concurrency`` requests in flight);
+  with no ``rate`` configured (``inf``, the default) it lets every request start until the
+  first 429, which sets the rate to half the rate observed then and makes that observed rate
+  the ceiling;
+- an adaptive concurrency limit (``dlsync.remote.limiter``) that grows while throughput grows
+  and shrinks on 429s and rising latency, never above ``concurrency`` requests in flight;
 - AIMD on the rate: a 429 halves it (at most once per Retry-After window, so one overload that
   answers a burst of 429s cuts the rate once), and every success window without a 429 adds a
-  step of the configured maximum back, never above that maximum;
+  step of the ceiling back, never above that ceiling;
 - retries with exponential backoff and full jitter on 5xx and transport errors, ``Retry-After``
   obeyed (and applied to every caller: the bucket holds until it has passed), bounded by a
   maximum number of attempts and a maximum total wait per request.
@@ -21,12 +25,11 @@ backoff, clock, attempt cap and total-wait budget as a single call.
 from __future__ import annotations
 
 import enum
+import math
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
-
-import anyio
 
 from dlsync import constants, logs
 from dlsync.clock import Clock, SystemClock
@@ -37,6 +40,7 @@ from dlsync.errors import (
     ServerError,
     TransportError,
 )
+from dlsync.remote.limiter import AdaptiveLimit, LimitStats, RateMeter
 
 T = TypeVar("T")
 
@@ -87,6 +91,7 @@ class PacerSettings:
     rate: float = constants.DEFAULT_RATE
     burst: int = constants.DEFAULT_BURST
     concurrency: int = constants.DEFAULT_CONCURRENCY
+    start_concurrency: int = constants.START_CONCURRENCY
     max_attempts: int = constants.MAX_ATTEMPTS
     max_total_wait: float = constants.MAX_TOTAL_WAIT_S
     backoff_base: float = constants.BACKOFF_BASE_S
@@ -112,6 +117,7 @@ class PacerStats:
     transport_errors: int
     rate_decreases: int
     waited_s: float
+    concurrency: LimitStats
 
 
 def may_retry(exc: RemoteError, idempotency: Idempotency) -> bool:
@@ -145,9 +151,10 @@ class TokenBucket:
         self._hold_until = max(self._hold_until, until)
 
     def set_rate(self, rate: float) -> None:
-        """Change the refill rate from now on."""
+        """Change the refill rate from now on (``inf``: no spacing at all)."""
         self._refill()
         self.rate = rate
+        self._tokens = min(self._tokens, self._burst)
 
     async def acquire(self) -> float:
         """Wait for one token; return the seconds waited."""
@@ -156,6 +163,8 @@ class TokenBucket:
         if hold > 0:
             await self._clock.sleep(hold)
             waited += hold
+        if math.isinf(self.rate):
+            return waited
         self._refill()
         self._tokens -= 1.0
         if self._tokens < 0:
@@ -166,7 +175,10 @@ class TokenBucket:
 
     def _refill(self) -> None:
         now = self._clock.monotonic()
-        self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self.rate)
+        if math.isinf(self.rate):
+            self._tokens = self._burst
+        else:
+            self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self.rate)
         self._stamp = now
 
 
@@ -182,7 +194,12 @@ class Pacer:
         self._clock = clock or SystemClock()
         self._rng = rng or random.Random()
         self._bucket = TokenBucket(self.settings.rate, self.settings.burst, self._clock)
-        self._slots = anyio.Semaphore(max(1, self.settings.concurrency))
+        self._ceiling = self.settings.rate
+        """The most the rate is raised back to: the configured rate, else the observed rate
+        that drew the first 429."""
+        self._limit = AdaptiveLimit(self.settings.start_concurrency, self.settings.concurrency,
+                                    self._clock)
+        self._started = RateMeter(self._clock)
         self._no_decrease_until = float("-inf")
         self._last_increase = self._clock.monotonic()
         self._counts = {"calls": 0, "attempts": 0, "retries": 0, "rate_limited": 0,
@@ -194,10 +211,16 @@ class Pacer:
         """The request rate the bucket allows right now."""
         return self._bucket.rate
 
+    @property
+    def concurrency(self) -> int:
+        """Requests the adaptive limit allows in flight right now."""
+        return self._limit.limit
+
     def stats(self) -> PacerStats:
         """A snapshot of the counters."""
-        return PacerStats(current_rate=self.rate, max_rate=self.settings.rate,
-                          waited_s=self._waited, **self._counts)
+        return PacerStats(current_rate=self.rate, max_rate=self._ceiling,
+                          waited_s=self._waited, concurrency=self._limit.stats(),
+                          **self._counts)
 
     async def call(self, send: Callable[[], Awaitable[T]], *, idempotency: Idempotency,
                    what: str = "") -> T:
@@ -245,15 +268,22 @@ class Pacer:
         await self._clock.sleep(delay)
 
     async def _attempt(self, send: Callable[[], Awaitable[T]]) -> T:
-        async with self._slots:
+        await self._limit.acquire()
+        rate_limited = False
+        started = self._clock.monotonic()
+        try:
             self._waited += await self._bucket.acquire()
             self._counts["attempts"] += 1
+            started = self._started.tick()
             try:
                 result = await send()
             except RemoteError as exc:
+                rate_limited = isinstance(exc, RateLimitedError)
                 self._notify(exc.status or "transport")
                 self._observe_failure(exc)
                 raise
+        finally:
+            self._limit.release(self._clock.monotonic() - started, rate_limited=rate_limited)
         self._notify(_status_of(result))
         self._observe_success()
         return result
@@ -287,7 +317,10 @@ class Pacer:
             return
         self._no_decrease_until = now + window
         self._last_increase = now + window
-        new_rate = max(self.settings.min_rate, self.rate * self.settings.decrease_factor)
+        if math.isinf(self.rate):  # no ceiling yet: the rate that drew this 429 becomes it
+            self._ceiling = max(self.settings.min_rate, self._started.rate())
+        current = min(self.rate, self._ceiling)
+        new_rate = max(self.settings.min_rate, current * self.settings.decrease_factor)
         self._set_rate(new_rate)
         self._counts["rate_decreases"] += 1
         log.warning("remote rate-limited us, rate lowered", rate=round(new_rate, 3),
@@ -295,14 +328,14 @@ class Pacer:
 
     def _observe_success(self) -> None:
         """Additive increase: one step of the maximum per quiet interval, capped at the maximum."""
-        if self.rate >= self.settings.rate:
+        if self.rate >= self._ceiling:
             return
         now = self._clock.monotonic()
         if now - self._last_increase < self.settings.increase_interval:
             return
         self._last_increase = now
-        step = self.settings.increase_step * self.settings.rate
-        self._set_rate(min(self.settings.rate, self.rate + step))
+        step = self.settings.increase_step * self._ceiling
+        self._set_rate(min(self._ceiling, self.rate + step))
 
     def _set_rate(self, rate: float) -> None:
         self._bucket.set_rate(rate)

@@ -36,6 +36,7 @@ from dlsync.errors import (
     ServerError,
     TransportError,
 )
+from dlsync.remote import wire
 from dlsync.remote.credentials import Credentials
 from dlsync.remote.pacer import Idempotency, Pacer
 from dlsync.remote.settings import RemoteSettings
@@ -267,7 +268,8 @@ class RemoteSession:
     async def _dispatch(self, req: Request, url: str, headers: dict[str, str],
                         watch: StallWatch | None) -> aiohttp.ClientResponse:
         if req.body is None:
-            return await self.http.request(req.method, url, params=req.params, json=req.json,
+            data = None if req.json is None else wire.json_payload(req.json)
+            return await self.http.request(req.method, url, params=req.params, data=data,
                                            headers=headers)
         assert watch is not None, "a streamed body is sent under a StallWatch (_send)"
         async with req.body(watch) as data:
@@ -279,7 +281,7 @@ class RemoteSession:
         if not raw:
             return None
         try:
-            return json.loads(raw)
+            return wire.loads(raw)
         except ValueError:
             raise ProtocolError(f"{req.describe()}: reply is not JSON: {raw[:80]!r}",
                                 method=req.method, url=req.path) from None

@@ -48,7 +48,8 @@ def stamp(annotation: AnnotationJson, op: str) -> AnnotationJson:
     out["metadata"] = metadata
     metadata["user"] = user
     mark = dict(user.get(FINGERPRINT_KEY) or {})
-    mark.setdefault("hash", canonical_hash(annotation))
+    if "hash" not in mark:
+        mark["hash"] = canonical_hash(annotation)
     mark["op"] = op
     user[FINGERPRINT_KEY] = mark
     return out

@@ -9,6 +9,7 @@ only costs the bytes). A larger one is never re-sent blindly: the item is looked
 
 from __future__ import annotations
 
+import functools
 import json
 import mimetypes
 import os
@@ -22,7 +23,7 @@ from typing import Any, BinaryIO, Literal, cast
 import aiohttp
 import anyio
 from aiohttp.abc import AbstractStreamWriter
-from aiohttp.payload import Payload
+from aiohttp.payload import BytesPayload, Payload
 
 from dlsync import constants, logs
 from dlsync.errors import (
@@ -38,6 +39,7 @@ from dlsync.remote import replies
 from dlsync.remote.bandwidth import Bandwidth
 from dlsync.remote.calls import SAFE, UNSAFE
 from dlsync.remote.items import ItemOps
+from dlsync.remote.multipart import form_payload
 from dlsync.remote.pacer import Idempotency
 from dlsync.remote.session import Request
 from dlsync.remote.stall import StallWatch
@@ -51,7 +53,7 @@ log = logs.get_logger(__name__)
 class TransferOps(ItemOps):
     """Upload a local file as an item; download an item's bytes."""
 
-    async def upload(self, dataset_id: str, local_path: Path, filename: str, *,
+    async def upload(self, dataset_id: str, local_path: str | Path, filename: str, *,
                      mode: UploadMode = "skip",
                      metadata: dict[str, Any] | None = None) -> UploadResult:
         """Upload ``local_path`` as item ``filename``, streamed from disk.
@@ -184,7 +186,7 @@ class _FileBody:
     Re-opened for each attempt; ``size`` is the byte count sent by the last attempt.
     """
 
-    def __init__(self, path: Path, filename: str, metadata: dict[str, Any] | None,
+    def __init__(self, path: str | Path, filename: str, metadata: dict[str, Any] | None,
                  bandwidth: Bandwidth) -> None:
         self.path = path
         self.filename = filename
@@ -193,28 +195,29 @@ class _FileBody:
         self.size = -1
 
     @asynccontextmanager
-    async def open(self, watch: StallWatch) -> AsyncIterator[aiohttp.FormData]:
-        """Yield the form for one attempt; a streamed file is closed afterwards."""
+    async def open(self, watch: StallWatch) -> AsyncIterator[aiohttp.FormData | BytesPayload]:
+        """Yield the form for one attempt: a small file's as one buffer, a larger file's
+        streamed from disk (and closed afterwards)."""
         content, self.size = _file_content(self.path)
+        name = posixpath.basename(self.filename)
+        content_type = _content_type(name[name.find("."):] if "." in name else "")
+        fields = {"type": "file", "path": self.filename}
+        if self.metadata is not None:
+            fields["metadata"] = json.dumps(self.metadata)
+        if isinstance(content, bytes):
+            await self.bandwidth.take(len(content))  # before the watch starts
+            yield form_payload(fields, filename=name, content_type=content_type, data=content)
+            return
         try:
             form = aiohttp.FormData()
-            form.add_field("type", "file")
-            form.add_field("path", self.filename)
-            if self.metadata is not None:
-                form.add_field("metadata", json.dumps(self.metadata))
-            name = posixpath.basename(self.filename)
-            content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
-            if isinstance(content, bytes):
-                await self.bandwidth.take(len(content))  # before the watch starts
-                form.add_field("file", content, filename=name, content_type=content_type)
-            else:
-                part = _FilePart(content, _Flow(self.size, self.bandwidth, watch),
-                                 filename=name, content_type=content_type)
-                form.add_field("file", part, filename=name)
+            for key, value in fields.items():
+                form.add_field(key, value)
+            part = _FilePart(content, _Flow(self.size, self.bandwidth, watch),
+                             filename=name, content_type=content_type)
+            form.add_field("file", part, filename=name)
             yield form
         finally:
-            if not isinstance(content, bytes):
-                content.close()
+            content.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,21 +266,28 @@ class _FilePart(Payload):
         await self.write(writer)
 
 
-def _size_of(path: Path) -> int:
+@functools.lru_cache(maxsize=256)
+def _content_type(suffix: str) -> str:
+    """The MIME type ``mimetypes`` guesses for a name whose suffixes (from its first dot) are
+    ``suffix``: the guess reads nothing else, so one per suffix is kept."""
+    return mimetypes.guess_type("f" + suffix)[0] or "application/octet-stream"
+
+
+def _size_of(path: str | Path) -> int:
     try:
-        return path.stat().st_size
+        return os.stat(path).st_size
     except OSError as exc:
         raise LocalFileError(str(path), f"cannot be read for upload: {exc.strerror}") from None
 
 
-def _file_content(path: Path) -> tuple[bytes | BinaryIO, int]:
+def _file_content(path: str | Path) -> tuple[bytes | BinaryIO, int]:
     """What to send for ``path`` and its size: the bytes of a small file, else the open file.
 
     Files up to ``SMALL_FILE_BYTES`` are read in one call on the event loop (cheaper than a
     thread hand-off); larger ones are streamed by ``_FilePart``, read in a worker thread.
     """
     try:
-        handle = path.open("rb")
+        handle = open(path, "rb")
     except OSError as exc:
         raise LocalFileError(str(path), f"cannot be read for upload: {exc.strerror}") from None
     size = os.fstat(handle.fileno()).st_size

@@ -113,6 +113,7 @@ class Daemon:
                 found[key] = await stack.enter_async_context(
                     connect(pair.remote, gate_data=self.gate_data))
                 self.counters.rate_gauges[pair.remote.name] = _rate_of(found[key])
+                self.counters.concurrency_gauges[pair.remote.name] = _concurrency_of(found[key])
         return found
 
     async def _serve_metrics(self, stack: AsyncExitStack,
@@ -200,6 +201,10 @@ class Daemon:
 
 def _rate_of(connection: Connection) -> Callable[[], float]:
     return lambda: connection.client.pacer.rate
+
+
+def _concurrency_of(connection: Connection) -> Callable[[], int]:
+    return lambda: connection.client.pacer.concurrency
 
 
 def _remote_key(remote: RemoteConfig) -> str:

@@ -24,6 +24,7 @@ class ServiceCounters:
     depth_gauges: list[Callable[[], int]] = field(default_factory=list)
     age_gauges: list[Callable[[], float]] = field(default_factory=list)
     rate_gauges: dict[str, Callable[[], float]] = field(default_factory=dict)
+    concurrency_gauges: dict[str, Callable[[], int]] = field(default_factory=dict)
 
     def add(self, tally: Tally) -> None:
         """Fold one finished cycle's tally into the totals."""
@@ -60,6 +61,10 @@ class ServiceCounters:
     def pacer_rates(self) -> Mapping[str, float]:
         """Current paced rate per remote."""
         return {name: gauge() for name, gauge in self.rate_gauges.items()}
+
+    def pacer_concurrency(self) -> Mapping[str, int]:
+        """Requests the adaptive limit allows in flight now, per remote."""
+        return {name: gauge() for name, gauge in self.concurrency_gauges.items()}
 
     def paused(self) -> int:
         """Pairs the service holds paused (a root looks unmounted)."""

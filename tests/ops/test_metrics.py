@@ -149,6 +149,9 @@ class Readings:
     def pacer_rates(self) -> dict[str, float]:
         return {"prod": 25.0}
 
+    def pacer_concurrency(self) -> dict[str, int]:
+        return {"prod": 12}
+
     def conflicts(self) -> int:
         return 2
 
@@ -165,6 +168,7 @@ def test_bound_readings_are_read_at_each_scrape() -> None:
     assert first[("dlsync_actions_total", (("kind", "upload"), ("outcome", "done")))] == 4
     assert first[("dlsync_queue_depth", ())] == 3
     assert first[("dlsync_request_rate", (("remote", "prod"),))] == 25.0
+    assert first[("dlsync_concurrency_limit", (("remote", "prod"),))] == 12
     assert first[("dlsync_conflicts", ())] == 2
     assert first[("dlsync_paused_pairs", ())] == 1
     readings.totals[("upload", "done")] = 6
