@@ -6,16 +6,19 @@ moves, window by window, between 1 and the remote's ``concurrency`` (a hard cap 
 passes), on what the requests themselves show. It climbs a hill:
 
 - **grow** (by a quarter, at least one) while growing pays: after a step up, the next window
-  must finish at least 5 % more requests per second than the one before it, or the step is
-  **undone** and the limit stays on that plateau for ``PLATEAU_S`` seconds before it probes
-  upwards again (the platform may have more room by then);
+  must finish at least 5 % more requests per second than the one before it, or keep latency
+  within ``NEAR_BASE`` of the lowest seen (over a long round trip, more in flight costs no
+  latency; throughput alone is a noisy signal). Otherwise the step is **undone** and the
+  limit stays on that plateau for ``PLATEAU_S`` seconds before it probes upwards again (the
+  platform may have more room by then);
 - **shrink** (by a tenth) when throughput did not rise and latency has climbed to twice the
   lowest seen: the extra requests only wait in a queue;
 - **cut** (by 30 %) on a 429, at most once a window: the platform said so;
 - **hold** when the work, not the limit, bounds what is in flight: a window in which the limit
   was never reached says nothing about the platform.
 
-A window closes after ``WINDOW_S`` seconds and at least twice the limit in completed requests,
+A window closes after ``WINDOW_S`` seconds and at least three times the limit in completed
+requests,
 so a decision rests on enough samples. The lowest latency seen drifts up slowly
 (``BASE_DECAY`` a window) so a platform that got slower for good is not compared for ever with
 its best moment. The rate bucket of ``dlsync.remote.pacer`` still spaces request starts; this
@@ -40,9 +43,10 @@ PLATEAU_S = constants.CONCURRENCY_PLATEAU_S
 GROWTH = 0.25
 SHRINK = 0.9
 CUT = 0.7
-RISE = 1.05        # a step up must buy 5 % more throughput to be kept
+RISE = 1.05        # a step up must buy 5 % more throughput to be kept...
+NEAR_BASE = 1.2    # ...or leave latency within this factor of the lowest seen
 QUEUEING = 2.0     # latency at this factor of the lowest seen, throughput flat: shrink
-BASE_DECAY = 1.01  # the lowest latency seen drifts up this much per window
+BASE_DECAY = 1.002  # the lowest latency seen drifts up this much per window (doubles in ~3 min)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +119,7 @@ class AdaptiveLimit:
         now = self._clock.monotonic()
         if rate_limited and now >= self._no_cut_until:
             self._cut(now)
-        elif now - self._window_start >= WINDOW_S and self._done >= 2 * self.limit:
+        elif now - self._window_start >= WINDOW_S and self._done >= 3 * self.limit:
             self._adapt(now)
         self._wake()
 
@@ -153,13 +157,14 @@ class AdaptiveLimit:
     def _step(self, now: float, throughput: float, latency: float) -> None:
         """One decision of the hill climb, for a window in which the limit was in use."""
         rising = throughput > self._last_throughput * RISE
+        cheap = latency <= self._base_latency * NEAR_BASE
         stepped_from, self._stepped_from = self._stepped_from, None
-        if stepped_from is not None and not rising:
+        if stepped_from is not None and not rising and not cheap:
             self._limit = stepped_from      # the step bought nothing: undo it, stay a while
             self._probe_at = now + PLATEAU_S
         elif not rising and latency >= self._base_latency * QUEUEING:
             self._limit = max(1.0, self._limit * SHRINK)
-        elif (rising or now >= self._probe_at) and self._limit < self.cap:
+        elif (rising or cheap or now >= self._probe_at) and self._limit < self.cap:
             self._stepped_from = self._limit
             self._limit = min(float(self.cap), self._limit + max(1.0, self._limit * GROWTH))
 
