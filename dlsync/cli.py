@@ -75,7 +75,8 @@ cli.add_command(gate)
               "that are in no task yet.")
 @click.option("--dry-run", is_flag=True, help="Print the plan and change nothing.")
 @click.option("--rate", type=click.FloatRange(min=0.1), help="Maximum requests per second.")
-@click.option("--concurrency", type=click.IntRange(min=1), help="Maximum requests in flight.")
+@click.option("--concurrency", type=click.IntRange(min=1), help="Most requests in flight (a hard "
+              "cap; the limit adapts below it).  [default: 64]")
 @BWLIMIT_OPTION
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a "
               "terminal).")

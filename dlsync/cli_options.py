@@ -75,8 +75,8 @@ _PAIR_OPTIONS = (
     click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
     click.option("--state", type=FILE_PATH, help="State database.  [default: "
                  "$XDG_STATE_HOME/dlsync/state.db]"),
-    click.option("--workers", type=click.IntRange(min=1), help="Items handled concurrently.  "
-                 "[default: 16]"),
+    click.option("--workers", type=click.IntRange(min=1), help="Items handled concurrently "
+                 "(requests in flight adapt below the remote's concurrency).  [default: 64]"),
     click.option("--config", "config_path", type=FILE_PATH, help="Config file with named sync "
                  "pairs."),
     click.option("--pair", "pair_name", help="Name of the sync pair in the config."),
