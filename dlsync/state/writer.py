@@ -136,11 +136,17 @@ class StateWriter:
         while True:
             timeout = self._first_pending + self._flush_s - anyio.current_time()
             item: _Item | None = None
-            with anyio.move_on_after(max(timeout, 0.0)):
-                try:
-                    item = await receive.receive()
-                except anyio.EndOfStream:
-                    return
+            try:
+                # what is already queued is taken without a deadline scope of its own
+                item = receive.receive_nowait() if timeout > 0 else None
+            except anyio.WouldBlock:
+                with anyio.move_on_after(timeout):
+                    try:
+                        item = await receive.receive()
+                    except anyio.EndOfStream:
+                        return
+            except anyio.EndOfStream:
+                return
             # Handled outside the flush deadline: a remote-cache replacement takes as long as
             # the listing, and cutting it short at the deadline would leave its caller waiting.
             if item is None:
