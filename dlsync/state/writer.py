@@ -96,7 +96,10 @@ class StateWriter:
     async def _put(self, item: _Item) -> None:
         self._raise_failure()
         try:
-            await self._send.send(item)
+            try:
+                self._send.send_nowait(item)  # room in the queue: no checkpoint per write
+            except anyio.WouldBlock:
+                await self._send.send(item)
         except (anyio.BrokenResourceError, anyio.ClosedResourceError):
             self._raise_failure()
             raise StateError(f"the state writer of {self._store.path} is closed") from None
