@@ -29,7 +29,6 @@ import json
 import os
 import resource
 import shutil
-import statistics
 import sys
 import time
 import warnings
@@ -39,12 +38,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import common  # noqa: E402
-from mirror_vs_dtlpy import dtlpy_on  # noqa: E402
+import common
+from mirror_vs_dtlpy import dtlpy_on
 
-from dlsync.gate.documents import FileUpload  # noqa: E402
-from dlsync.gate.server import BLOB_DIR, DATABASE_FILE  # noqa: E402
-from dlsync.gate.store import Blob, Store  # noqa: E402
+from dlsync.gate.documents import FileUpload
+from dlsync.gate.server import BLOB_DIR, DATABASE_FILE
+from dlsync.gate.store import Blob, Store
 
 SIZE = 16 * 1024
 FOLDERS = 5
@@ -75,7 +74,7 @@ def seed(data: Path, count: int) -> dict[str, str]:
         dataset = store.create_dataset({"name": DATASET, "projects": [project["id"]]}, USER)
         # one transaction for every item, each with its own blob and fingerprint (the public
         # ``Store.seed_files`` shares one blob between all)
-        store._items.seed_files(dataset["id"], uploads, USER)  # noqa: SLF001
+        store._items.seed_files(dataset["id"], uploads, USER)
         ids, page = [], 0
         while True:
             found = store.query_items(dataset["id"], {
