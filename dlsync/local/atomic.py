@@ -35,7 +35,7 @@ def write_bytes(target: Path, data: bytes) -> None:
 
 
 def write_unsynced(target: Path, data: bytes) -> tuple[int, str]:
-    """``data`` in a new temporary file beside ``target``, with the permissions it would get,
+    """``data`` in a new temporary file beside ``target`` (a new file: ``NEW_FILE_MODE``),
     neither fsync'ed nor renamed: its still open descriptor and its name.
 
     The caller finishes the replacement (fsync through that descriptor, so a write-back error is
@@ -50,7 +50,7 @@ def write_unsynced(target: Path, data: bytes) -> tuple[int, str]:
     except OSError as exc:
         raise LocalFileError(str(target), f"cannot write: {exc.strerror or exc}") from exc
     try:
-        os.fchmod(fd, _mode_for(target))
+        os.fchmod(fd, NEW_FILE_MODE)
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view):]

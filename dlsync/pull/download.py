@@ -63,16 +63,17 @@ async def download_item(fetch: Fetch, item_id: str, target: Path, size: int,
         # a Range past the end is refused (416)
         if offset < size:
             async for chunk in fetch(item_id, offset):
-                digest.update(chunk)
                 held.append(chunk)
                 fetched += len(chunk)
                 holding += len(chunk)
                 if holding >= PULL_WRITE_BUFFER:
-                    fd = await anyio.to_thread.run_sync(_append, part, fd, held)
+                    fd = await anyio.to_thread.run_sync(_write_held, part, fd, held, digest)
                     held, holding = [], 0
-        sha = digest.hexdigest()
-        have = offset + fetched
-        if have != size or (expected_sha256 is not None and sha != expected_sha256):
+        have, sha, st = offset + fetched, "", None
+        if have == size:
+            fd, sha, st = await anyio.to_thread.run_sync(_finish, part, fd, held, digest,
+                                                         expected_sha256)
+        if have != size or st is None:
             _close(fd)
             fd = -1
             part.unlink(missing_ok=True)
@@ -80,8 +81,6 @@ async def download_item(fetch: Fetch, item_id: str, target: Path, size: int,
                 f"SHA-256 {sha[:12]}…, expected {expected_sha256[:12] if expected_sha256 else ''}…"
             raise IntegrityError(f"download of item {item_id} to {target}: {what}; the partial "
                                  "file was removed and the next pull fetches it again")
-        fd = await anyio.to_thread.run_sync(_append, part, fd, held)
-        st = os.fstat(fd)
     except OSError as exc:
         _close(fd)
         raise LocalFileError(str(part), f"cannot write the download: {exc.strerror}") from exc
@@ -93,8 +92,26 @@ async def download_item(fetch: Fetch, item_id: str, target: Path, size: int,
                       written)
 
 
-def _append(part: Path, fd: int, chunks: list[bytes]) -> int:
-    """Append ``chunks`` to the part file (opened, with its folder, when ``fd`` is -1)."""
+def _finish(part: Path, fd: int, held: list[bytes], digest: hashlib._Hash,
+            expected: str | None) -> tuple[int, str, os.stat_result | None]:
+    """Hash the last bytes; unless the SHA-256 differs from ``expected``, append them to the
+    part file: (descriptor, SHA-256, the part's stat, ``None`` when the hash differs)."""
+    data = b"".join(held)
+    digest.update(data)
+    sha = digest.hexdigest()
+    if expected is not None and sha != expected:
+        return fd, sha, None
+    fd = _write_held(part, fd, [data], None)
+    return fd, sha, os.fstat(fd)
+
+
+def _write_held(part: Path, fd: int, held: list[bytes], digest: hashlib._Hash | None) -> int:
+    """Hash (``digest`` given) and append ``held`` to the part file (opened, with its folder,
+    when ``fd`` is -1): the descriptor. Hashing here, in a worker thread, keeps it off the loop
+    (hashlib lets go of the GIL)."""
+    data = b"".join(held) if len(held) != 1 else held[0]
+    if digest is not None:
+        digest.update(data)
     opened = fd < 0
     if opened:
         try:
@@ -103,9 +120,9 @@ def _append(part: Path, fd: int, chunks: list[bytes]) -> int:
             part.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(part, _PART_FLAGS, 0o666)
     try:
-        data = memoryview(b"".join(chunks))
-        while data:
-            data = data[os.write(fd, data):]
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
     except BaseException:
         if opened:  # the caller never saw this descriptor; one it passed in, it closes
             _close(fd)

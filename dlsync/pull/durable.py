@@ -201,6 +201,11 @@ async def durable_batches(writer: StateWriter, store: StateStore) -> AsyncIterat
 
 def _make_durable(batch: list[Landing]) -> None:
     """fsync every file, rename each into place, fsync their directories (a worker thread)."""
+    _sync_files(batch)
+    _sync_folders(batch, _place_files(batch))
+
+
+def _sync_files(batch: list[Landing]) -> None:
     for landing in batch:
         for one in landing.files:
             if landing.error is not None:
@@ -212,6 +217,10 @@ def _make_durable(batch: list[Landing]) -> None:
                                               f"{exc.strerror}"))
             finally:
                 one.close()
+
+
+def _place_files(batch: list[Landing]) -> set[Path]:
+    """Rename the files of each landing still good; the folders they went into."""
     folders: set[Path] = set()
     for landing in batch:
         if landing.error is not None:
@@ -223,6 +232,10 @@ def _make_durable(batch: list[Landing]) -> None:
                 _fail(landing, exc)
                 break
             folders.add(one.target.parent)
+    return folders
+
+
+def _sync_folders(batch: list[Landing], folders: set[Path]) -> None:
     for folder in folders:
         try:
             _fsync_directory(folder)
@@ -241,7 +254,7 @@ def _rename(one: Written) -> None:
     try:
         os.rename(one.temp, one.target)
     except OSError as exc:
-        raise LocalFileError(str(one.target), f"cannot move the download into place: "
+        raise LocalFileError(str(one.target), f"cannot move the file into place: "
                              f"{exc.strerror}") from exc
 
 

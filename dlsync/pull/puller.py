@@ -119,6 +119,7 @@ class Puller:
         self.gate = DestructionGate(Limits.of(context.pair))
         self._executor: PullExecutor | None = None
         self._batches: DurableBatches | None = None
+        self._fresh = False
         self._reader: StateReader | None = None
         layout = context.pair.annotations
         self._files = None if layout.is_dataloop else \
@@ -151,6 +152,8 @@ class Puller:
         with StateReader(context.store.path) as reader:
             self._reader = reader
             since = None if self.options.full else self._watermark(reader)
+            # a checkout into fresh state: no item has a record, none is looked up
+            self._fresh = not reader.has_records(self.pair_id)
             result.full = since is None
             result.watermark = await latest_stamp(context.client, dataset_id)
             if self.options.dry_run:
@@ -256,7 +259,7 @@ class Puller:
 
     async def _one(self, entry: RemoteEntry, landing: Landing) -> None:
         assert self._reader is not None
-        state = self._reader.file(self.pair_id, entry.path)
+        state = None if self._fresh else self._reader.file(self.pair_id, entry.path)
         media = self.root / entry.path
         facts = ItemFacts(entry.path, state, media.exists(), self.pair.annotations.kind,
                           self.options.items, link=link_of(entry.item),

@@ -189,6 +189,11 @@ class StateReader:
             "annotations_hash IS NOT NULL)", (pair, pair))[0]
         return TrackedKinds(files=bool(row[0]), annotation_files=bool(row[1]))
 
+    def has_records(self, pair: int) -> bool:
+        """Whether state holds any record of ``pair``'s files, deleted ones included."""
+        return bool(self._all("SELECT EXISTS(SELECT 1 FROM files WHERE pair = ?)",
+                              (pair,))[0][0])
+
     def owned_annotations(self, pair: int) -> int:
         """How many annotations dlsync created on the pair's items (and has not deleted)."""
         return int(self._all("SELECT count(*) FROM annotations WHERE pair = ?", (pair,))[0][0])
