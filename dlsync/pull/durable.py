@@ -72,12 +72,17 @@ class Landing:
     then: list[Callable[[], None]] = field(default_factory=list)
     done: anyio.Event = field(default_factory=anyio.Event)
     error: BaseException | None = None
+    queued: bool = False     # handed to DurableBatches, which alone places or gives it up
 
     def discard(self) -> None:
-        """Give the item up: its files closed (part files kept), nothing recorded."""
+        """Give the item up before it is queued: its files closed (part files kept), nothing
+        recorded. Once queued it is the batches' to finish (a stop gives it up there)."""
+        if not self.queued:
+            self.give_up()
+
+    def give_up(self) -> None:
         for one in self.files:
             one.discard()
-        self.files.clear()
 
 
 class DurableBatches:
@@ -109,6 +114,7 @@ class DurableBatches:
         if not landing.files:
             await self._record(landing)
             return
+        landing.queued = True
         self._queue.append(landing)
         self._queued_files += len(landing.files)
         self._ready.set()
@@ -179,7 +185,7 @@ class DurableBatches:
         """Stopped: every queued landing is given up (part files kept for the next run)."""
         self._closed = True
         for landing in self._queue:
-            landing.discard()
+            landing.give_up()
             landing.error = StateError("the pull stopped before the file was durable; the "
                                        "next pull finishes it")
             landing.done.set()
