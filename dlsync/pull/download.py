@@ -1,7 +1,9 @@
 """Download one item into the local folder: resumable, verified, then handed over to be placed.
 
 The bytes stream into ``<path>.dlsync-part`` (ignored by the scanner), held in memory up to
-``PULL_WRITE_BUFFER`` bytes between writes, so a small item costs one write. A part file left by
+``PULL_WRITE_BUFFER`` bytes between writes, so a small item costs one write, made on the event
+loop when it is at most ``PULL_INLINE_WRITE`` bytes (a write into the page cache costs less than
+a hop to a worker thread) and in a worker thread otherwise. A part file left by
 an interrupted run is resumed from its size (a ``Range`` request), after its bytes are hashed
 again. The finished file must have the item's ``metadata.system.size`` and, when the item carries
 dlsync's fingerprint, its SHA-256. A mismatch removes the part file (the next run starts over)
@@ -20,7 +22,7 @@ from pathlib import Path
 
 import anyio.to_thread
 
-from dlsync.constants import HASH_CHUNK, PART_SUFFIX, PULL_WRITE_BUFFER
+from dlsync.constants import HASH_CHUNK, PART_SUFFIX, PULL_INLINE_WRITE, PULL_WRITE_BUFFER
 from dlsync.errors import IntegrityError, LocalFileError
 from dlsync.model import Fingerprint
 from dlsync.pull.durable import Written
@@ -70,7 +72,11 @@ async def download_item(fetch: Fetch, item_id: str, target: Path, size: int,
                     fd = await anyio.to_thread.run_sync(_write_held, part, fd, held, digest)
                     held, holding = [], 0
         have, sha, st = offset + fetched, "", None
-        if have == size:
+        if have == size and holding <= PULL_INLINE_WRITE:
+            # a small write into the page cache costs less than a hop to a worker thread;
+            # the slow part, the fsync, happens in a batch (``durable``)
+            fd, sha, st = _finish(part, fd, held, digest, expected_sha256)
+        elif have == size:
             fd, sha, st = await anyio.to_thread.run_sync(_finish, part, fd, held, digest,
                                                          expected_sha256)
         if have != size or st is None:
