@@ -74,6 +74,17 @@ class Landing:
     error: BaseException | None = None
     queued: bool = False     # handed to DurableBatches, which alone places or gives it up
 
+    def mark(self) -> tuple[int, int, int]:
+        """Where the landing stands now, to ``rewind`` to."""
+        return len(self.files), len(self.ops), len(self.then)
+
+    def rewind(self, mark: tuple[int, int, int]) -> None:
+        """Back to ``mark``: files added since are given up, their writes and counts dropped."""
+        files, ops, then = mark
+        for one in self.files[files:]:
+            one.discard()
+        del self.files[files:], self.ops[ops:], self.then[then:]
+
     def discard(self) -> None:
         """Give the item up before it is queued: its files closed (part files kept), nothing
         recorded. Once queued it is the batches' to finish (a stop gives it up there)."""

@@ -240,9 +240,11 @@ class Puller:
         landing = Landing()
         try:
             async with limiter:
-                await self._one(entry, landing)
+                failure = await self._one(entry, landing)
             if self._batches is not None:
                 await self._batches.land(landing)
+            if failure is not None:
+                raise failure
         except (DlsyncError, AnnotationFileError) as exc:
             landing.discard()
             if is_fatal(exc):
@@ -257,7 +259,10 @@ class Puller:
         finally:
             live.release()
 
-    async def _one(self, entry: RemoteEntry, landing: Landing) -> None:
+    async def _one(self, entry: RemoteEntry, landing: Landing) -> DlsyncError | None:
+        """Settle one item into ``landing``. When its annotations fail after its download,
+        the download alone stays in the landing (placed and recorded, so the next pull only
+        looks at the annotations again) and the failure is returned."""
         assert self._reader is not None
         state = None if self._fresh else self._reader.file(self.pair_id, entry.path)
         media = self.root / entry.path
@@ -272,9 +277,20 @@ class Puller:
             quick = step_without_annotations(facts)
         if quick is not None:
             await self._settle(quick, None, landing)
-            return
+            return None
         assert state is not None
-        await self._annotations(entry, state, facts, landing)
+        if not landing.files:
+            await self._annotations(entry, state, facts, landing)
+            return None
+        downloaded = landing.mark()
+        try:
+            await self._annotations(entry, state, facts, landing)
+        except DlsyncError as exc:
+            if is_fatal(exc):
+                raise
+            landing.rewind(downloaded)
+            return exc
+        return None
 
     def _document(self, entry: RemoteEntry) -> RemoteDocument:
         """The file the platform's annotations of ``entry`` make, in the pair's format."""

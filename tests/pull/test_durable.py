@@ -208,3 +208,22 @@ async def test_a_file_appearing_before_its_batch_is_placed_fails_that_item_alone
     assert target.read_bytes() == b"mine"
     assert (folder / ("d2/f005.bin" + PART_SUFFIX)).read_bytes() == checkout["d2/f005.bin"]
     assert _recorded_are_durable(folder, state, checkout) == set(checkout) - {"d2/f005.bin"}
+
+
+async def test_a_download_is_kept_when_its_annotations_fail(
+        checkout: dict[str, bytes], gate: RunningGate, tmp_path: Path) -> None:
+    """An item whose local annotation file cannot be read still has its download placed and
+    recorded (without an annotation set); only its annotations fail, and the file is left."""
+    folder, state = tmp_path / "checkout", tmp_path / "checkout.db"
+    broken = folder / "d0/f000.bin.json"
+    broken.parent.mkdir(parents=True)
+    broken.write_text("{not json")
+    out = io.StringIO()
+    assert await run_pull(_request(gate, folder, state), out) == 1
+    assert "f000.bin.json" in out.getvalue()
+    assert broken.read_text() == "{not json"
+    assert _recorded_are_durable(folder, state, checkout) == set(checkout)
+    with StateReader(state) as reader:
+        record = reader.file(reader.pairs()[0][0], "d0/f000.bin")
+    assert record is not None and record.annotations_hash is None
+    assert _leftovers(folder) == []
