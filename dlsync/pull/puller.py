@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from dlsync import logs
-from dlsync.constants import FINGERPRINT_KEY, PULL_BATCH, PULL_OVERLAP_S
+from dlsync.constants import FINGERPRINT_KEY, PULL_BATCH, PULL_DURABLE_FILES, PULL_OVERLAP_S
 from dlsync.destruction import DestructionGate, Limits
 from dlsync.errors import AnnotationFileError, DlsyncError, is_fatal, primary
 from dlsync.model import FileStatus, StateRecord
@@ -211,13 +211,15 @@ class Puller:
                                       behind(since, PULL_OVERLAP_S), also=also)
         limiter = anyio.CapacityLimiter(max(1, self.pair.workers))
         # items of the next batch start while the last ones of this batch wait for their files
-        # to be durable; at most two batches' items are under way
+        # to be durable; at most two batches' items are under way, and at most
+        # PULL_DURABLE_FILES items hold written files (two descriptors at most each) at once
         live = anyio.Semaphore(2 * PULL_BATCH)
+        holding = anyio.CapacityLimiter(PULL_DURABLE_FILES)
         async with anyio.create_task_group() as tg:
             async for batch in batches:
                 for entry in batch:
                     await live.acquire()
-                    tg.start_soon(self._guarded, entry, limiter, live)
+                    tg.start_soon(self._guarded, entry, (limiter, holding), live)
 
     def _finish(self, run_id: str, exc: BaseException | None) -> FinishRun:
         """The record of how the pull ended."""
@@ -233,16 +235,19 @@ class Puller:
 
     # -- one item ----------------------------------------------------------------------------
 
-    async def _guarded(self, entry: RemoteEntry, limiter: anyio.CapacityLimiter,
+    async def _guarded(self, entry: RemoteEntry,
+                       limits: tuple[anyio.CapacityLimiter, anyio.CapacityLimiter],
                        live: anyio.Semaphore) -> None:
         """One item: worked on under the worker limit, then (outside it) made durable and
         recorded; an item's failure is counted and logged, and ends only that item."""
+        workers, holding = limits
         landing = Landing()
         try:
-            async with limiter:
-                failure = await self._one(entry, landing)
-            if self._batches is not None:
-                await self._batches.land(landing)
+            async with holding:
+                async with workers:
+                    failure = await self._one(entry, landing)
+                if self._batches is not None:
+                    await self._batches.land(landing)
             if failure is not None:
                 raise failure
         except (DlsyncError, AnnotationFileError) as exc:
