@@ -64,13 +64,21 @@ async def download_item(fetch: Fetch, item_id: str, target: Path, size: int,
         # a part already whole (its rename was cut short) or an empty item needs no request:
         # a Range past the end is refused (416)
         if offset < size:
-            async for chunk in fetch(item_id, offset):
-                held.append(chunk)
-                fetched += len(chunk)
-                holding += len(chunk)
-                if holding >= PULL_WRITE_BUFFER:
-                    fd = await anyio.to_thread.run_sync(_write_held, part, fd, held, digest)
-                    held, holding = [], 0
+            try:
+                async for chunk in fetch(item_id, offset):
+                    held.append(chunk)
+                    fetched += len(chunk)
+                    holding += len(chunk)
+                    if holding >= PULL_WRITE_BUFFER:
+                        fd = await anyio.to_thread.run_sync(_write_held, part, fd, held,
+                                                            digest)
+                        held, holding = [], 0
+            except BaseException:
+                # keep every byte received in the part file, for the next run to resume from
+                if held:
+                    with contextlib.suppress(OSError):
+                        fd = _write_held(part, fd, held, None)
+                raise
         have, sha, st = offset + fetched, "", None
         if have == size and holding <= PULL_INLINE_WRITE:
             # a small write into the page cache costs less than a hop to a worker thread;
@@ -113,8 +121,8 @@ def _finish(part: Path, fd: int, held: list[bytes], digest: hashlib._Hash,
 
 def _write_held(part: Path, fd: int, held: list[bytes], digest: hashlib._Hash | None) -> int:
     """Hash (``digest`` given) and append ``held`` to the part file (opened, with its folder,
-    when ``fd`` is -1): the descriptor. Hashing here, in a worker thread, keeps it off the loop
-    (hashlib lets go of the GIL)."""
+    when ``fd`` is -1): the descriptor. Called in a worker thread for large writes, where
+    hashlib lets go of the GIL while it hashes."""
     data = b"".join(held) if len(held) != 1 else held[0]
     if digest is not None:
         digest.update(data)

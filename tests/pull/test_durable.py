@@ -16,7 +16,7 @@ import pytest
 
 from dlsync.config import pair_from_flags
 from dlsync.constants import PART_SUFFIX
-from dlsync.errors import AuthError
+from dlsync.errors import AuthError, TransportError
 from dlsync.gate.faults import FaultSettings
 from dlsync.gate.server import RunningGate
 from dlsync.model import FileStatus
@@ -227,3 +227,34 @@ async def test_a_download_is_kept_when_its_annotations_fail(
         record = reader.file(reader.pairs()[0][0], "d0/f000.bin")
     assert record is not None and record.annotations_hash is None
     assert _leftovers(folder) == []
+
+
+async def test_bytes_received_before_a_broken_download_are_kept_for_the_resume(
+        checkout: dict[str, bytes], remote: Remote, gate: RunningGate,
+        tmp_path: Path) -> None:
+    """A download that breaks after its first bytes leaves them in its part file (they were
+    held in memory, not yet written), and the next pull asks only for the rest."""
+    folder, state = tmp_path / "checkout", tmp_path / "checkout.db"
+    item = (await remote.items())["/d1/f010.bin"]["id"]
+    pair = pair_from_flags(source=str(folder), project=PROJECT, dataset=DATASET,
+                           remote=gate.url)
+    offsets: list[int] = []
+
+    def breaking(client: DataloopClient) -> Fetch:
+        async def fetch(item_id: str, offset: int) -> AsyncIterator[bytes]:
+            if item_id == item:
+                offsets.append(offset)
+            async for chunk in client.download(item_id, offset=offset):
+                if item_id == item and offset == 0:
+                    yield chunk[:100]
+                    raise TransportError("connection reset (test)")
+                yield chunk
+        return fetch
+
+    request = PullRequest(pair=pair, state=state, options=PullOptions(items=True),
+                          fetch=breaking)
+    assert await run_pull(request, io.StringIO()) == 1
+    assert (folder / ("d1/f010.bin" + PART_SUFFIX)).read_bytes() == checkout["d1/f010.bin"][:100]
+    assert await run_pull(request, io.StringIO()) == 0
+    assert offsets == [0, 100]
+    assert _recorded_are_durable(folder, state, checkout) == set(checkout)
