@@ -159,6 +159,9 @@ class PullExecutor:
         record = replace(job.state, annotations_hash=set_hash, annotation_size=stat.size,
                          annotation_mtime_ns=stat.mtime_ns, status=FileStatus.SYNCED,
                          attempts=0, last_error=None)
+        last = landing.ops[-1] if landing.ops else None
+        if isinstance(last, UpsertFile) and last.record.path == record.path:
+            landing.ops.pop()  # the item's download, which this fuller record supersedes
         landing.ops.extend(_record_ops(self.pair_id, job, record))
 
 
