@@ -153,7 +153,7 @@ class Puller:
             self._reader = reader
             since = None if self.options.full else self._watermark(reader)
             # a checkout into fresh state: no item has a record, none is looked up
-            self._fresh = not reader.has_records(self.pair_id)
+            self._fresh = self.options.items and not reader.has_records(self.pair_id)
             result.full = since is None
             result.watermark = await latest_stamp(context.client, dataset_id)
             if self.options.dry_run:
