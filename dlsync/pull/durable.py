@@ -111,14 +111,10 @@ class DurableBatches:
         self._ready = anyio.Event()
         self._full = anyio.Event()
         self._closed = False
-        self.batches = 0
-        """Batches made durable so far (for tests)."""
 
     async def land(self, landing: Landing) -> None:
         """Record ``landing`` once its files are durable; raise its error if it failed.
-
-        A landing without files is recorded at once (its state writes still follow every
-        landing sent before it to the writer)."""
+        A landing without files is recorded at once."""
         if self._closed:
             landing.discard()
             raise StateError("the pull's durable batches are closed")
@@ -166,6 +162,8 @@ class DurableBatches:
             taken += len(landing.files)
         self._queued_files -= taken
         self._full = anyio.Event()
+        if self._queued_files >= self._files:
+            self._full.set()
         # the thread's renames and the records after them are one step: a stop arriving while
         # the thread runs still records what it placed
         with anyio.CancelScope(shield=True):
@@ -177,7 +175,6 @@ class DurableBatches:
                     except Exception as exc:
                         landing.error = exc
                 landing.done.set()
-        self.batches += 1
 
     async def _record(self, landing: Landing) -> None:
         try:
