@@ -120,6 +120,10 @@ PULL_BATCH = 500                # items whose annotations are fetched with one q
 TASK_BATCH = 1000               # items added to a task with one addToTask call
 TASK_DUE_S = 7 * 24 * 3600.0    # due date of a task dlsync creates: a week, as dtlpy's default
 PART_SUFFIX = ".dlsync-part"    # a download in progress; resumed from its size
+PULL_WRITE_BUFFER = 1 << 20     # bytes of a download held in memory between writes of its part
+PULL_INLINE_WRITE = 1 << 18     # a pull writes at most this much at once on the loop, no thread
+PULL_DURABLE_FILES = 256        # files a pull makes durable (fsync, rename) in one batch
+PULL_DURABLE_LINGER_S = 0.05    # how long a batch waits for more files before its fsyncs
 CONFLICT_MARK = ".conflict-"    # b.json -> b.conflict-20261127T101500Z.json
 URL_FIELDS = ("url", "item", "dataset")  # annotation keys that only name the server's URLs
 

@@ -5,6 +5,7 @@ The new content goes to a temporary file in the target's directory (``.dlsync-*.
 the scanner ignores), takes the permissions of the file it replaces (a new file gets 0o644:
 reading the umask is not thread-safe), is flushed and fsync'ed, and is then renamed over the
 target. A failure removes the temporary file and raises ``LocalFileError`` naming the target.
+``write_unsynced`` does only the first half (a pull makes many such files durable together).
 """
 
 from __future__ import annotations
@@ -31,6 +32,35 @@ def write_bytes(target: Path, data: bytes) -> None:
     """Replace ``target`` with ``data``."""
     with _replacing(target, "wb") as handle:
         handle.write(data)
+
+
+def write_unsynced(target: Path, data: bytes) -> tuple[int, str]:
+    """``data`` in a new temporary file beside ``target`` (a new file: ``NEW_FILE_MODE``),
+    neither fsync'ed nor renamed: its still open descriptor and its name.
+
+    The caller finishes the replacement (fsync through that descriptor, so a write-back error is
+    seen, then rename over ``target``); until it does, a crash leaves at most the temporary
+    file, which the scanner ignores.
+    """
+    try:
+        fd, temp = tempfile.mkstemp(prefix=".dlsync-", suffix=".tmp", dir=target.parent)
+    except FileNotFoundError:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(prefix=".dlsync-", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise LocalFileError(str(target), f"cannot write: {exc.strerror or exc}") from exc
+    try:
+        os.fchmod(fd, NEW_FILE_MODE)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    except BaseException as exc:
+        os.close(fd)
+        _remove_quietly(temp)
+        if isinstance(exc, OSError):
+            raise LocalFileError(str(target), f"cannot write: {exc.strerror or exc}") from exc
+        raise
+    return fd, temp
 
 
 @contextlib.contextmanager

@@ -21,7 +21,8 @@ from dlsync.local.annotations import (
     dump_annotation_file,
     parse_annotations,
 )
-from dlsync.pull.files import FileStat, stat_of, write_atomically
+from dlsync.pull.durable import Written
+from dlsync.pull.files import FileStat, stat_of, write_atomically, write_unsynced
 from dlsync.pull.rules import SetView
 from dlsync.pull.source import RemoteEntry
 
@@ -63,6 +64,13 @@ class RemoteDocument:
             return write_atomically(target, self.data)
         target.parent.mkdir(parents=True, exist_ok=True)
         return self.writer(target) or stat_of(target)
+
+
+    def write_unsynced(self, target: Path) -> tuple[Written, FileStat]:
+        """The Dataloop JSON file written beside ``target``, for ``DurableBatches`` to fsync
+        and rename; the stat it will have (a codec's file is written by ``save``)."""
+        assert self.writer is None
+        return write_unsynced(target, self.data)
 
 
 NO_CONTENT: tuple[tuple[dict[str, Any], ...], dict[str, Any]] = ((), {})

@@ -4,6 +4,10 @@ What a pull writes is recorded as the push side records a sync (annotation file 
 and every annotation in the file as dlsync's own, by remote id), so a following ``dlsync
 mirror`` finds nothing to send. Replacing an existing annotation file is destructive: the
 executor runs it only when the destruction gate admitted the job.
+
+The executor does not send its state writes itself: it adds them to the item's ``Landing``,
+with the new Dataloop JSON file it wrote (not yet fsync'ed or in place), and the puller hands
+the landing to ``durable.DurableBatches``, which records it once its files are durable.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from dlsync.destruction import DestructionGate
 from dlsync.errors import AnnotationFileError, UngatedError
 from dlsync.model import FileStatus, StateRecord
 from dlsync.pull.document import RemoteDocument
+from dlsync.pull.durable import Landing
 from dlsync.pull.files import (
     FileStat,
     conflict_copy_of,
@@ -29,7 +34,6 @@ from dlsync.pull.plan import PullKind, PullStep
 from dlsync.pull.source import RemoteEntry
 from dlsync.pull.tally import PullTally
 from dlsync.state.ops import AddAnnotations, MarkFile, RemoveAnnotations, UpsertFile, WriteOp
-from dlsync.state.writer import StateWriter
 
 _log = logs.get_logger(__name__)
 
@@ -52,44 +56,55 @@ class PullJob:
 
 @dataclass(slots=True)
 class PullExecutor:
-    """Runs pull jobs of one pair and records each in state."""
+    """Runs pull jobs of one pair; what each did goes into its item's landing."""
 
     pair_id: int
-    writer: StateWriter
     tally: PullTally
     gate: DestructionGate
 
-    async def run(self, job: PullJob) -> None:
-        """Carry out ``job``'s step and count it."""
+    async def run(self, job: PullJob, landing: Landing) -> None:
+        """Carry out ``job``'s step into ``landing`` (files, state writes, counts)."""
         kind = job.step.kind
         if kind is PullKind.REPLACE and not self.gate.admitted(job):
             raise UngatedError(f"replacing the annotation file of {job.path} did not come "
                                "through the destruction gate; refused")
         if kind in (PullKind.CREATE, PullKind.REPLACE):
-            await self._write(job)
+            await self._write(job, landing)
         elif kind is PullKind.RECORD:
-            await self._record_in_sync(job)
+            self._record_in_sync(job, landing)
         elif kind is PullKind.KEEP_LOCAL:
-            await self._keep_local(job)
+            self._keep_local(job, landing)
         elif kind is PullKind.CONFLICT:
-            await self._conflict(job)
+            await self._conflict(job, landing)
         elif kind is PullKind.RESOLVE:
-            await self.writer.send(MarkFile(self.pair_id, job.state.path, FileStatus.SYNCED))
-            self.tally.count(kind.outcome)
+            landing.ops.append(MarkFile(self.pair_id, job.state.path, FileStatus.SYNCED))
+            landing.then.append(lambda: self.tally.count(kind.outcome))
         else:
             self.tally.count(kind.outcome)
 
-    async def _write(self, job: PullJob) -> None:
+    async def _write(self, job: PullJob, landing: Landing) -> None:
+        """A new Dataloop JSON file is written unsynced into the landing; a replacement, or a
+        file in a label format, is written atomically (fsync'ed, in a worker thread) at once."""
         target = job.step.file
         assert target is not None
         if job.step.kind is PullKind.REPLACE:
             self._check_unchanged(job, target)
-        stat = await anyio.to_thread.run_sync(job.document.save, target)
-        await self._record(job, job.document.parsed.set_hash, stat)
-        self.tally.count(job.step.kind.outcome)
-        _log.info("annotations pulled", path=job.path, file=str(target),
-                  replaced=job.step.kind is PullKind.REPLACE,
-                  annotations=len(job.document.owned))
+        if job.step.kind is PullKind.CREATE and job.document.writer is None:
+            # on the loop: without its fsync (the batch's, in a thread) the write costs less
+            # than a hop to a worker thread
+            written, stat = job.document.write_unsynced(target)
+            landing.files.append(written)
+        else:
+            stat = await anyio.to_thread.run_sync(job.document.save, target)
+        self._record(job, landing, job.document.parsed.set_hash, stat)
+
+        def done() -> None:
+            self.tally.count(job.step.kind.outcome)
+            _log.info("annotations pulled", path=job.path, file=str(target),
+                      replaced=job.step.kind is PullKind.REPLACE,
+                      annotations=len(job.document.owned))
+
+        landing.then.append(done)
 
     @staticmethod
     def _check_unchanged(job: PullJob, path: Path) -> None:
@@ -100,7 +115,7 @@ class PullExecutor:
             raise AnnotationFileError(str(path), "changed while the pull read it; not "
                                       "replaced, retried next pull")
 
-    async def _record_in_sync(self, job: PullJob) -> None:
+    def _record_in_sync(self, job: PullJob, landing: Landing) -> None:
         current, state = job.step.file, job.state
         stat = stat_of(current) if current is not None else FileStat(0, 0)
         hash_ = None if current is None else job.local_hash
@@ -110,18 +125,19 @@ class PullExecutor:
                 sorted(state.annotation_ids) == sorted(job.document.owned):
             self.tally.count(PullKind.UNCHANGED.outcome)
             return
-        await self._record(job, hash_, stat)
-        self.tally.count(PullKind.RESOLVE.outcome if state.status is FileStatus.CONFLICT
-                         else PullKind.RECORD.outcome)
+        self._record(job, landing, hash_, stat)
+        outcome = PullKind.RESOLVE.outcome if state.status is FileStatus.CONFLICT \
+            else PullKind.RECORD.outcome
+        landing.then.append(lambda: self.tally.count(outcome))
 
-    async def _keep_local(self, job: PullJob) -> None:
+    def _keep_local(self, job: PullJob, landing: Landing) -> None:
         """The local file wins: state takes the platform's set as seen, so the push diffs."""
         record = replace(job.state, annotations_hash=job.document.parsed.set_hash,
                          status=FileStatus.SYNCED, attempts=0, last_error=None)
-        await self.writer.send(UpsertFile(self.pair_id, record))
-        self.tally.count(PullKind.KEEP_LOCAL.outcome)
+        landing.ops.append(UpsertFile(self.pair_id, record))
+        landing.then.append(lambda: self.tally.count(PullKind.KEEP_LOCAL.outcome))
 
-    async def _conflict(self, job: PullJob) -> None:
+    async def _conflict(self, job: PullJob, landing: Landing) -> None:
         target = job.step.file
         assert target is not None   # both sides changed: the local file exists
         copy = conflict_copy_of(target, job.document.parsed.set_hash, job.document.read_hash)
@@ -132,18 +148,21 @@ class PullExecutor:
         why = (f"annotations {reason}; the local file {target.name} is kept and the platform's "
                f"version is in {copy.name}: merge them into {target.name} (or delete "
                f"{copy.name} to keep the local file), then pull again")
-        await self.writer.send(MarkFile(self.pair_id, job.state.path, FileStatus.CONFLICT,
-                                        job.state.attempts + 1, why))
-        self.tally.conflict(job.path, why)
+        landing.ops.append(MarkFile(self.pair_id, job.state.path, FileStatus.CONFLICT,
+                                    job.state.attempts + 1, why))
+        landing.then.append(lambda: self.tally.conflict(job.path, why))
         _log.warning("annotation conflict; both versions kept", path=job.path,
                      local=str(target), platform=str(copy))
 
-    async def _record(self, job: PullJob, set_hash: str | None, stat: FileStat) -> None:
+    def _record(self, job: PullJob, landing: Landing, set_hash: str | None,
+                stat: FileStat) -> None:
         record = replace(job.state, annotations_hash=set_hash, annotation_size=stat.size,
                          annotation_mtime_ns=stat.mtime_ns, status=FileStatus.SYNCED,
                          attempts=0, last_error=None)
-        for op in _record_ops(self.pair_id, job, record):
-            await self.writer.send(op)
+        last = landing.ops[-1] if landing.ops else None
+        if isinstance(last, UpsertFile) and last.record.path == record.path:
+            landing.ops.pop()  # the item's download, which this fuller record supersedes
+        landing.ops.extend(_record_ops(self.pair_id, job, record))
 
 
 def _record_ops(pair: int, job: PullJob, record: StateRecord) -> list[WriteOp]:

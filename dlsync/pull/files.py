@@ -2,7 +2,8 @@
 
 Every write goes to a temporary file in the target's directory (``.dlsync-*``, which the scanner
 ignores), is flushed and fsync'ed, and then renamed over the target, so a reader (or a crash)
-sees the old file or the new one, never half of one.
+sees the old file or the new one, never half of one. A new Dataloop JSON file of a pull is
+written the same way, but fsync'ed and renamed with others in a batch (``durable``).
 
 A conflict copy sits beside the annotation file: ``b.json`` gets ``b.conflict-<UTC time>.json``
 (``b.jpg.json`` gets ``b.jpg.conflict-<UTC time>.json``); the scanner ignores those names.
@@ -22,6 +23,7 @@ from dlsync.local import atomic
 from dlsync.local.annotations import load_annotation_file
 from dlsync.local.layout import AnnotationLayout, LayoutKind
 from dlsync.model import RelPath
+from dlsync.pull.durable import Written
 
 _JSON = ".json"
 _LABEL_SUFFIXES = (".txt", ".xml")
@@ -94,6 +96,19 @@ def write_atomically(target: Path, data: bytes) -> FileStat:
     """Replace ``target`` with ``data`` (``local.atomic``); return its new stat."""
     atomic.write_bytes(target, data)
     return stat_of(target)
+
+
+def write_unsynced(target: Path, data: bytes) -> tuple[Written, FileStat]:
+    """``data`` in a temporary file beside ``target``, still open, for ``DurableBatches`` to
+    fsync and rename over ``target``; the stat the file will have there."""
+    fd, temp = atomic.write_unsynced(target, data)
+    try:
+        st = os.fstat(fd)
+    except OSError as exc:
+        Written(fd, Path(temp), target, exclusive=False, keep_on_failure=False).discard()
+        raise LocalFileError(str(target), f"cannot stat: {exc.strerror}") from exc
+    written = Written(fd, Path(temp), target, exclusive=False, keep_on_failure=False)
+    return written, FileStat(st.st_size, st.st_mtime_ns)
 
 
 def conflict_name(annotation_file: Path, now: float | None = None) -> Path:

@@ -22,13 +22,14 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from dlsync import logs
-from dlsync.constants import FINGERPRINT_KEY, PULL_OVERLAP_S
+from dlsync.constants import FINGERPRINT_KEY, PULL_BATCH, PULL_DURABLE_FILES, PULL_OVERLAP_S
 from dlsync.destruction import DestructionGate, Limits
 from dlsync.errors import AnnotationFileError, DlsyncError, is_fatal, primary
 from dlsync.model import FileStatus, StateRecord
 from dlsync.pairs import PairContext, check_pair_roots
 from dlsync.pull.document import RemoteDocument, remote_document, view
 from dlsync.pull.download import Fetch, download_item
+from dlsync.pull.durable import DurableBatches, Landing, durable_batches
 from dlsync.pull.executor import PullExecutor, PullJob
 from dlsync.pull.files import (
     FileStat,
@@ -117,6 +118,8 @@ class Puller:
         self.plan = PullPlan()
         self.gate = DestructionGate(Limits.of(context.pair))
         self._executor: PullExecutor | None = None
+        self._batches: DurableBatches | None = None
+        self._fresh = False
         self._reader: StateReader | None = None
         layout = context.pair.annotations
         self._files = None if layout.is_dataloop else \
@@ -149,6 +152,8 @@ class Puller:
         with StateReader(context.store.path) as reader:
             self._reader = reader
             since = None if self.options.full else self._watermark(reader)
+            # a checkout into fresh state: no item has a record, none is looked up
+            self._fresh = self.options.items and not reader.has_records(self.pair_id)
             result.full = since is None
             result.watermark = await latest_stamp(context.client, dataset_id)
             if self.options.dry_run:
@@ -168,9 +173,11 @@ class Puller:
         """Settle every batch between the run's start and finish records."""
         assert self._reader is not None
         async with running_writer(self.context.store) as writer:
-            self._executor = PullExecutor(self.pair_id, writer, self.tally, self.gate)
+            self._executor = PullExecutor(self.pair_id, self.tally, self.gate)
             await writer.send(StartRun(self.pair_id, run_id, self.options.kind, time.time()))
-            await self._all_batches(dataset_id, since, self._reader)
+            async with durable_batches(writer, self.context.store) as batches:
+                self._batches = batches
+                await self._all_batches(dataset_id, since, self._reader)
             if not self.tally.failures and result.watermark is not None:
                 await writer.send(SetMeta(watermark_key(self.pair_id), {
                     "stamp": result.watermark, "target": self._target()}))
@@ -203,10 +210,16 @@ class Puller:
             batches = changed_batches(client, dataset_id, self.pair.remote_dir,
                                       behind(since, PULL_OVERLAP_S), also=also)
         limiter = anyio.CapacityLimiter(max(1, self.pair.workers))
-        async for batch in batches:
-            async with anyio.create_task_group() as tg:
+        # items of the next batch start while the last ones of this batch wait for their files
+        # to be durable; at most two batches' items are under way, and at most
+        # PULL_DURABLE_FILES items hold written files (two descriptors at most each) at once
+        live = anyio.Semaphore(2 * PULL_BATCH)
+        holding = anyio.CapacityLimiter(PULL_DURABLE_FILES)
+        async with anyio.create_task_group() as tg:
+            async for batch in batches:
                 for entry in batch:
-                    tg.start_soon(self._guarded, entry, limiter)
+                    await live.acquire()
+                    tg.start_soon(self._guarded, entry, (limiter, holding), live)
 
     def _finish(self, run_id: str, exc: BaseException | None) -> FinishRun:
         """The record of how the pull ended."""
@@ -222,21 +235,41 @@ class Puller:
 
     # -- one item ----------------------------------------------------------------------------
 
-    async def _guarded(self, entry: RemoteEntry, limiter: anyio.CapacityLimiter) -> None:
-        async with limiter:
-            try:
-                await self._one(entry)
-            except (DlsyncError, AnnotationFileError) as exc:
-                if is_fatal(exc):
-                    raise
-                reason = logs.scrub(str(exc))
-                self.tally.failed(entry.path, reason)
-                _log.warning("pull of an item failed; retried next pull", path=entry.path,
-                             error=reason)
+    async def _guarded(self, entry: RemoteEntry,
+                       limits: tuple[anyio.CapacityLimiter, anyio.CapacityLimiter],
+                       live: anyio.Semaphore) -> None:
+        """One item: worked on under the worker limit, then (outside it) made durable and
+        recorded; an item's failure is counted and logged, and ends only that item."""
+        workers, holding = limits
+        landing = Landing()
+        try:
+            async with holding:
+                async with workers:
+                    failure = await self._one(entry, landing)
+                if self._batches is not None:
+                    await self._batches.land(landing)
+            if failure is not None:
+                raise failure
+        except (DlsyncError, AnnotationFileError) as exc:
+            landing.discard()
+            if is_fatal(exc):
+                raise
+            reason = logs.scrub(str(exc))
+            self.tally.failed(entry.path, reason)
+            _log.warning("pull of an item failed; retried next pull", path=entry.path,
+                         error=reason)
+        except BaseException:
+            landing.discard()
+            raise
+        finally:
+            live.release()
 
-    async def _one(self, entry: RemoteEntry) -> None:
+    async def _one(self, entry: RemoteEntry, landing: Landing) -> DlsyncError | None:
+        """Settle one item into ``landing``. When its annotations fail after its download,
+        the download alone stays in the landing (placed and recorded, so the next pull only
+        looks at the annotations again) and the failure is returned."""
         assert self._reader is not None
-        state = self._reader.file(self.pair_id, entry.path)
+        state = None if self._fresh else self._reader.file(self.pair_id, entry.path)
         media = self.root / entry.path
         facts = ItemFacts(entry.path, state, media.exists(), self.pair.annotations.kind,
                           self.options.items, link=link_of(entry.item),
@@ -244,21 +277,32 @@ class Puller:
                           or self._review.admits(entry.item))
         quick = step_without_annotations(facts)
         if quick is not None and quick.kind is PullKind.DOWNLOAD and not self.options.dry_run:
-            state = await self._download(entry, media)
+            state = await self._download(entry, media, landing)
             facts = replace(facts, state=state, media_exists=True)
             quick = step_without_annotations(facts)
         if quick is not None:
-            await self._settle(quick, None)
-            return
+            await self._settle(quick, None, landing)
+            return None
         assert state is not None
-        await self._annotations(entry, state, facts)
+        if not landing.files:
+            await self._annotations(entry, state, facts, landing)
+            return None
+        downloaded = landing.mark()
+        try:
+            await self._annotations(entry, state, facts, landing)
+        except DlsyncError as exc:
+            if is_fatal(exc):
+                raise
+            landing.rewind(downloaded)
+            return exc
+        return None
 
     def _document(self, entry: RemoteEntry) -> RemoteDocument:
         """The file the platform's annotations of ``entry`` make, in the pair's format."""
         return remote_document(entry) if self._files is None else self._files.document(entry)
 
     async def _annotations(self, entry: RemoteEntry, state: StateRecord,
-                           facts: ItemFacts) -> None:
+                           facts: ItemFacts, landing: Landing) -> None:
         document = self._document(entry)
         current = find_annotation_file(self.root, self.pair.annotations, entry.path) \
             if self._files is None else self._files.current(entry.path)
@@ -275,9 +319,9 @@ class Puller:
             new_annotation_file(self.root, self.pair.annotations, entry.path) \
             if self._files is None else self._files.new_file(entry.path)
         step = step_for(facts, target)
-        await self._settle(step, PullJob(step, entry, state, document, local_hash))
+        await self._settle(step, PullJob(step, entry, state, document, local_hash), landing)
 
-    async def _settle(self, step: PullStep, job: PullJob | None) -> None:
+    async def _settle(self, step: PullStep, job: PullJob | None, landing: Landing) -> None:
         """Plan the step (dry run) or carry it out; a replacement passes the gate first."""
         if self.options.dry_run:
             self.plan.add(step)
@@ -288,21 +332,22 @@ class Puller:
         if step.kind is PullKind.REPLACE:
             job = self.gate.admit_replacement(job)
         assert self._executor is not None
-        await self._executor.run(job)
+        await self._executor.run(job, landing)
 
-    async def _download(self, entry: RemoteEntry, media: Path) -> StateRecord:
+    async def _download(self, entry: RemoteEntry, media: Path, landing: Landing) -> StateRecord:
+        """Fetch and verify the item's file into ``landing``; the record it will have."""
         size = int((entry.item.get("metadata") or {}).get("system", {}).get("size") or 0)
         mark = read_fingerprint(entry.item)
         sha = mark.get("sha256") if isinstance(mark.get("sha256"), str) else None
         done = await download_item(self._fetch, entry.item["id"], media, size, sha)
+        landing.files.append(done.part)
         self.tally.bytes_received += done.fetched
-        self.tally.downloaded += 1
         record = StateRecord(path=entry.path, size=size, mtime_ns=done.mtime_ns,
                              inode=done.inode, sha256=done.fingerprint.sha256,
                              item_id=entry.item["id"], annotations_hash=None,
                              status=FileStatus.SYNCED)
-        assert self._executor is not None
-        await self._executor.writer.send(UpsertFile(self.pair_id, record))
+        landing.ops.append(UpsertFile(self.pair_id, record))
+        landing.then.append(self.tally.count_download)
         if sha is None:
             await self._adopt_fingerprint(entry, done.fingerprint.sha256, size)
         return record

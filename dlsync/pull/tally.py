@@ -34,6 +34,10 @@ class PullTally:
         """Count one item ending with ``outcome``."""
         self.outcomes[outcome] += 1
 
+    def count_download(self) -> None:
+        """Count one item file downloaded, verified and durable in place."""
+        self.downloaded += 1
+
     def conflict(self, path: str, reason: str) -> None:
         """Count a conflict: both versions kept, reported until resolved."""
         self.outcomes["conflict"] += 1

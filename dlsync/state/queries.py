@@ -155,6 +155,11 @@ class StateReader:
                          (pair, path_key(path)))
         return _file(rows[0]) if rows else None
 
+    def has_records(self, pair: int) -> bool:
+        """Whether state holds any record of ``pair``'s files, deleted ones included."""
+        return bool(self._all("SELECT EXISTS(SELECT 1 FROM files WHERE pair = ?)",
+                              (pair,))[0][0])
+
     def remote_items(self, pair: int) -> Iterator[RemoteItem]:
         """The pair's cached remote listing, in ``path_key`` order, streamed."""
         sql = f"SELECT {_REMOTE_COLUMNS} FROM remote_items WHERE pair = ? ORDER BY key"
