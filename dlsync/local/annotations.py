@@ -46,6 +46,9 @@ SERVER_SYSTEM_FIELDS = frozenset({
     "itemLinks",
 })
 HASH_KEY = constants.ANNOTATION_HASH_KEY
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+"""The canonical JSON text: what ``json.dumps(value, sort_keys=True, separators=(",", ":"))``
+writes, from one encoder made once (``dumps`` with options builds a new one per call)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,7 +223,7 @@ def _canonical(raw: Any, index: int, name: str, *,
             value = _canonical_metadata(value)
         if value is not None:
             body[key] = value if normalised else _normalise(value)
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    canonical = _CANONICAL.encode(body)
     digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
     return CanonicalAnnotation(body, canonical, digest)
 
@@ -303,8 +306,7 @@ def _set_hash(annotations: Iterable[CanonicalAnnotation], user: Mapping[str, Any
     digest = hashlib.sha256()
     for annotation_hash in sorted(a.hash for a in annotations):
         digest.update(annotation_hash.encode() + b"\n")
-    digest.update(json.dumps(_normalise(dict(user)), sort_keys=True,
-                             separators=(",", ":")).encode("ascii"))
+    digest.update(_CANONICAL.encode(_normalise(dict(user))).encode("ascii"))
     return digest.hexdigest()
 
 

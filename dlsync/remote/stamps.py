@@ -19,6 +19,7 @@ from dlsync.constants import FINGERPRINT_KEY
 from dlsync.remote.types import AnnotationJson
 
 CONTENT_KEYS = ("type", "label", "coordinates", "attributes", "description")
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def _stamp_of(annotation: AnnotationJson | dict[str, Any]) -> dict[str, Any]:
@@ -36,7 +37,7 @@ def canonical_hash(annotation: AnnotationJson) -> str:
     system = (annotation.get("metadata") or {}).get("system")
     if system:
         content["system"] = system
-    text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    text = _CANONICAL.encode(content)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
