@@ -173,10 +173,10 @@ class ItemStep:
             self.sinks.tally.annotations_posted += outcome.posted
             self.sinks.tally.annotations_deleted += outcome.deleted
         set_hash = await self._settle_removals(job, item_id, wanted, outcome)
-        if annotation_error is None:
+        if annotation_error is None and current_user is not None:
             desired = self.desired_user(job, wanted, pending_removals=bool(
                 outcome and outcome.removals and not keeps_gone_set(job)))
-            if current_user is not None and current_user != desired:
+            if current_user != desired:
                 await self.client.patch_item(item_id, {"metadata": {"user": desired}})
         await self.record_item(job, item_id, outcome, owned, Recorded(
             None if annotation_error else set_hash,
