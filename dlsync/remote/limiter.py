@@ -27,11 +27,10 @@ only bounds overlap.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections import deque
 from dataclasses import dataclass
-
-import anyio
 
 from dlsync import constants, logs
 from dlsync.clock import Clock
@@ -67,7 +66,10 @@ class AdaptiveLimit:
         self._clock = clock
         self.in_flight = 0
         self.highest = int(self._limit)
-        self._waiters: deque[anyio.Event] = deque()
+        # waiters are plain futures of the running asyncio loop (dlsync runs on anyio's asyncio
+        # backend): an anyio.Event looks its backend up on every construction, and most
+        # requests of a busy run wait here once
+        self._waiters: deque[asyncio.Future[None]] = deque()
         now = clock.monotonic()
         self._window_start = now
         self._done = 0
@@ -92,18 +94,19 @@ class AdaptiveLimit:
         """Wait for a free place under the limit and take it."""
         if self.in_flight >= self.limit or self._waiters:
             self._limited = True
-            event = anyio.Event()
-            self._waiters.append(event)
+            loop = asyncio.get_running_loop()
+            waiter: asyncio.Future[None] = loop.create_future()
+            self._waiters.append(waiter)
             try:
                 while True:
-                    await event.wait()
+                    await waiter
                     if self.in_flight < self.limit:
                         break
-                    event = anyio.Event()
-                    self._waiters.appendleft(event)
+                    waiter = loop.create_future()
+                    self._waiters.appendleft(waiter)
             except BaseException:
-                if event in self._waiters:
-                    self._waiters.remove(event)
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
                 else:
                     self._wake()  # this waiter was woken: pass the place on
                 raise
@@ -126,8 +129,10 @@ class AdaptiveLimit:
     def _wake(self) -> None:
         free = self.limit - self.in_flight
         while free > 0 and self._waiters:
-            self._waiters.popleft().set()
-            free -= 1
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                free -= 1
 
     def _cut(self, now: float) -> None:
         before = self.limit
