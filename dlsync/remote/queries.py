@@ -1,12 +1,22 @@
-"""``QueryOps``: DQL queries of one dataset: keyset-paged listings and the latest update."""
+"""``QueryOps``: DQL queries of one dataset: keyset-paged listings, the latest update, counts."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from dlsync.errors import ProtocolError
 from dlsync.remote import dql, replies
 from dlsync.remote.calls import ClientCore
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """What one one-row query says of a whole filter: its latest ``updatedAt`` and its count."""
+
+    latest: str | None
+    total: int
 
 
 class QueryOps(ClientCore):
@@ -38,3 +48,21 @@ class QueryOps(ClientCore):
         found = replies.page(reply.body, req)["items"]
         stamp = found[0].get("updatedAt") if found else None
         return stamp if isinstance(stamp, str) else None
+
+    async def probe(self, dataset_id: str, resource: str,
+                    conditions: Sequence[dql.Condition]) -> Probe:
+        """The latest ``updatedAt`` and the count (``totalItemsCount``) of the ``resource`` rows
+        matching ``conditions``: one request for a one-row page."""
+        body = dql.latest_query(resource, conditions)
+        reply, req = await self._call("POST", f"/datasets/{dataset_id}/query",
+                                      f"count {resource} in dataset {dataset_id}",
+                                      json=body, headers={"user_query": "true"})
+        page = replies.page(reply.body, req)
+        total = page.get("totalItemsCount")
+        if not isinstance(total, int) or isinstance(total, bool) or total < 0:
+            raise ProtocolError(f"{req.describe()}: the page has no count "
+                                f"('totalItemsCount'), got {total!r}",
+                                method=req.method, url=req.path)
+        found = page["items"]
+        stamp = found[0].get("updatedAt") if found else None
+        return Probe(stamp if isinstance(stamp, str) else None, total)

@@ -18,7 +18,7 @@ from typing import Any
 from dlsync.model import FileStatus, Fingerprint, RelPath, RemoteItem, StateRecord, path_key
 from dlsync.state.database import Connect, open_reader, raw_connect, translated
 from dlsync.state.ops import DAEMON_KEY, RunKind, RunOutcome
-from dlsync.state.store import PairSpec
+from dlsync.state.store import ListingMark, PairSpec
 
 FETCH = 500
 """Rows fetched from a cursor at a time while streaming."""
@@ -159,6 +159,13 @@ class StateReader:
         """The pair's cached remote listing, in ``path_key`` order, streamed."""
         sql = f"SELECT {_REMOTE_COLUMNS} FROM remote_items WHERE pair = ? ORDER BY key"
         return map(_remote, self._stream(sql, (pair,)))
+
+    def listing_mark(self, pair: int) -> ListingMark | None:
+        """What the pair's last remote listing saw, or ``None`` before the first one."""
+        rows = self._all("SELECT watermark, total, full_at, basis FROM listings WHERE pair = ?",
+                         (pair,))
+        return ListingMark(rows[0][0], int(rows[0][1]), float(rows[0][2]), rows[0][3]) \
+            if rows else None
 
     def in_conflict(self, pair: int) -> list[StateRecord]:
         """Tracked files of ``pair`` whose status is conflict (they carry their reason)."""

@@ -16,7 +16,8 @@ from dlsync.state.ops import UpsertFile
 from dlsync.state.schema import MIGRATIONS, schema_version
 from tests.state.samples import SPEC, record
 
-TABLES = {"pairs", "files", "annotations", "remote_items", "runs", "meta", "task_items"}
+TABLES = {"pairs", "files", "annotations", "remote_items", "runs", "meta", "task_items",
+          "listings"}
 
 
 def _tables(path: Path) -> dict[str, str]:
