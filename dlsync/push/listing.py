@@ -2,11 +2,16 @@
 
 A full listing replaces the pair's remote cache with every item of its folder. An incremental
 one asks the platform for two things: the folder's item count and latest ``updatedAt`` (one
-one-row query), and the items whose ``updatedAt`` is at or after the last listing's watermark
-less ``LISTING_OVERLAP_S``; it merges those into the cache, in one transaction that commits only
-when the count agrees: the last count plus the changed items the cache did not hold must equal
-the platform's count now. Otherwise (an item deleted or moved out, say) the merge is rolled back
-and a full listing runs in the same cycle.
+one-row query), and the items whose ``updatedAt`` is at or after the last listing's watermark;
+it merges those into the cache, in one transaction that commits only when the count agrees: the
+last count plus the changed items the cache did not hold must equal the platform's count now.
+Otherwise (an item deleted or moved out, say) the merge is rolled back and a full listing runs
+in the same cycle.
+
+The watermark is the latest ``updatedAt`` the listing's count query saw, less
+``LISTING_OVERLAP_S`` while that stamp was recent by the platform's own clock (its ``Date``
+header): an item written while the platform answered could carry a stamp a little older than
+the latest one. Platform time only: the local clock never decides what is listed.
 
 A full listing always runs with ``--delete`` (or ``delete = true``), ``--full-listing``, a pair
 with a ``task`` (its census counts every item) or ``--task-backfill``, before the first listing,
@@ -21,6 +26,7 @@ import enum
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from dlsync.config import PairConfig
@@ -60,6 +66,20 @@ def basis_of(pair: PairConfig) -> str:
     return json.dumps({"backup_dir": pair.backup_dir})
 
 
+def _instant(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def watermark_of(probe: Probe) -> str | None:
+    """Where the next incremental listing starts: the latest ``updatedAt``, less the overlap
+    unless the platform's clock says that stamp is older than the overlap already."""
+    if probe.latest is None:
+        return None
+    settled = probe.now is not None and \
+        _instant(probe.latest) <= _instant(probe.now) - timedelta(seconds=LISTING_OVERLAP_S)
+    return probe.latest if settled else dql.behind(probe.latest, LISTING_OVERLAP_S)
+
+
 def full_reason(pair: PairConfig, mark: ListingMark | None, now: float,
                 forced: str | None = None) -> str | None:
     """Why this cycle must list the whole folder; ``None`` when an incremental listing may do.
@@ -71,7 +91,7 @@ def full_reason(pair: PairConfig, mark: ListingMark | None, now: float,
     if pair.task is not None:
         return "the pair has a task (its census counts every item)"
     if mark is None or mark.watermark is None:
-        return "no earlier listing to start from"
+        return "no watermark yet (the first listing, or the folder was empty)"
     if mark.basis != basis_of(pair):
         return "the backup folder changed"
     if now - mark.full_at >= pair.full_listing_interval:
@@ -106,7 +126,7 @@ class Lister:
         basis = basis_of(self.pair)
 
         def seal(_rows: int) -> ListingMark:
-            return ListingMark(probe.latest, self.folder.seen, self.now, basis)
+            return ListingMark(watermark_of(probe), self.folder.seen, self.now, basis)
 
         listed = await writer.replace_remote_items(self.pair_id,
                                                    self.folder.items(self.observe), seal)
@@ -115,8 +135,8 @@ class Lister:
     async def _incremental(self, writer: StateWriter, mark: ListingMark,
                            probe: Probe) -> tuple[ListingReport | None, str]:
         """The merged listing, or ``None`` and why the count refused it."""
-        assert mark.watermark is not None
-        since = dql.behind(mark.watermark, LISTING_OVERLAP_S)
+        since = mark.watermark
+        assert since is not None
         refused = ""
 
         def seal(new: int) -> ListingMark | None:
@@ -126,8 +146,8 @@ class Lister:
                 refused = (f"the platform counts {probe.total} items in the folder, the cache "
                            f"accounts for {expected}")
                 return None
-            latest = max(s for s in (probe.latest, mark.watermark) if s is not None)
-            return ListingMark(latest, probe.total, mark.full_at, mark.basis)
+            return ListingMark(watermark_of(probe) or since, probe.total, mark.full_at,
+                               mark.basis)
 
         self.folder.seen = 0
         merged = await writer.merge_remote_items(self.pair_id, self.folder.changes(since), seal)

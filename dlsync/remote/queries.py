@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from dlsync.errors import ProtocolError
@@ -13,10 +15,24 @@ from dlsync.remote.calls import ClientCore
 
 @dataclass(frozen=True, slots=True)
 class Probe:
-    """What one one-row query says of a whole filter: its latest ``updatedAt`` and its count."""
+    """What one one-row query says of a whole filter: its latest ``updatedAt`` and its count,
+    and the platform's time when it answered (its ``Date`` header, to the second)."""
 
     latest: str | None
     total: int
+    now: str | None = None
+
+
+def reply_time(headers: Mapping[str, str]) -> str | None:
+    """The ``Date`` header of a reply as an ISO 8601 UTC stamp; ``None`` when absent or bad."""
+    raw = headers.get("Date") or headers.get("date")
+    try:
+        when = parsedate_to_datetime(raw) if raw else None
+    except (TypeError, ValueError):
+        return None
+    if when is None or when.tzinfo is None:
+        return None
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 class QueryOps(ClientCore):
@@ -65,4 +81,4 @@ class QueryOps(ClientCore):
                                 method=req.method, url=req.path)
         found = page["items"]
         stamp = found[0].get("updatedAt") if found else None
-        return Probe(stamp if isinstance(stamp, str) else None, total)
+        return Probe(stamp if isinstance(stamp, str) else None, total, reply_time(reply.headers))
