@@ -11,7 +11,9 @@ in the same cycle.
 The watermark is the latest ``updatedAt`` the listing's count query saw, less
 ``LISTING_OVERLAP_S`` while that stamp was recent by the platform's own clock (its ``Date``
 header): an item written while the platform answered could carry a stamp a little older than
-the latest one. Platform time only: the local clock never decides what is listed.
+the latest one. Once the stamp is older than the overlap, the watermark is one millisecond past
+it, so a folder nobody touches lists nothing. Platform time only: the local clock never decides
+what is listed.
 
 A full listing always runs with ``--delete`` (or ``delete = true``), ``--full-listing``, a pair
 with a ``task`` (its census counts every item) or ``--task-backfill``, before the first listing,
@@ -71,13 +73,14 @@ def _instant(stamp: str) -> datetime:
 
 
 def watermark_of(probe: Probe) -> str | None:
-    """Where the next incremental listing starts: the latest ``updatedAt``, less the overlap
-    unless the platform's clock says that stamp is older than the overlap already."""
+    """Where the next incremental listing starts: the latest ``updatedAt`` less the overlap;
+    once the platform's clock says that stamp is older than the overlap, just after it (every
+    item stamped then was in the count: stamps are to the millisecond)."""
     if probe.latest is None:
         return None
     settled = probe.now is not None and \
         _instant(probe.latest) <= _instant(probe.now) - timedelta(seconds=LISTING_OVERLAP_S)
-    return probe.latest if settled else dql.behind(probe.latest, LISTING_OVERLAP_S)
+    return dql.behind(probe.latest, -0.001 if settled else LISTING_OVERLAP_S)
 
 
 def full_reason(pair: PairConfig, mark: ListingMark | None, now: float,

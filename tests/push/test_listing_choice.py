@@ -31,13 +31,14 @@ def test_an_incremental_listing_needs_a_fresh_mark_without_deletes_or_tasks() ->
 
 def test_the_watermark_keeps_an_overlap_while_the_latest_stamp_is_recent() -> None:
     """The next listing starts 30 s before the latest stamp while the platform's clock says it
-    is recent (or says nothing), and at the stamp itself once it is older than that."""
+    is recent (or says nothing), and just after the stamp once it is older than that."""
     latest = "2026-11-30T10:00:00.250Z"
     assert watermark_of(Probe(None, 0, "2026-11-30T10:00:00.000Z")) is None
     assert watermark_of(Probe(latest, 3, None)) == "2026-11-30T09:59:30.250Z"
     assert watermark_of(Probe(latest, 3, "2026-11-30T10:00:10.000Z")) == \
         "2026-11-30T09:59:30.250Z"
-    assert watermark_of(Probe(latest, 3, "2026-11-30T10:05:00.000Z")) == latest
+    assert watermark_of(Probe(latest, 3, "2026-11-30T10:05:00.000Z")) == \
+        "2026-11-30T10:00:00.251Z"
 
 
 def test_the_platform_time_comes_from_the_date_header() -> None:
