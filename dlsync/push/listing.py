@@ -117,6 +117,8 @@ class Lister:
         """List (incrementally or in full) and record the listing mark with the cache."""
         probe = await self.folder.probe()
         reason = full_reason(self.pair, mark, self.now, forced)
+        if reason is None and probe.total is None:
+            reason = "the platform's reply had no item count (totalItemsCount)"
         if reason is None:
             assert mark is not None and mark.watermark is not None
             report, reason = await self._incremental(writer, mark, probe)
@@ -157,4 +159,4 @@ class Lister:
         if merged is None:
             return None, refused
         return ListingReport(ListingKind.INCREMENTAL, f"items changed since {since}", merged,
-                             probe.total), refused
+                             probe.total or 0), refused
