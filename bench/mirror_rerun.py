@@ -11,7 +11,9 @@ uploaded into the remote cache), then ``--runs`` times, each measured after the 
 - the floor: a bare ``os.scandir`` + ``stat`` walk of the files and the annotation files plus
   one keyset listing of the dataset over aiohttp (pages of 1,000, only counted): the least any
   rerun must do;
-- the rerun: ``dlsync mirror`` again with nothing changed (a subprocess, so start-up counts).
+- the rerun: ``dlsync mirror`` again with nothing changed (a subprocess, so start-up counts);
+
+and last one rerun with ``--full-listing``, as a rerun runs once every ``full_listing_interval``.
 
 It prints medians (wall, CPU, CPU per file, peak RSS) and the ratio rerun / floor.
 
@@ -173,7 +175,8 @@ def rerun(mirror: Mirror, count: int) -> Timed:
 
 def measure(gate: common.Gate, tree: common.Tree, mirror: Mirror, names: tuple[str, str],
             runs: int) -> dict[str, Any]:
-    """A warm-up rerun, then ``runs`` pairs of floor and rerun: every figure kept."""
+    """A warm-up rerun, then ``runs`` pairs of floor and rerun, then one rerun with
+    ``--full-listing`` (what a rerun costs once a day): every figure kept."""
     warm_run, warm = mirror([])
     if warm["outcomes"]:
         raise AssertionError(f"the warm-up rerun was not a no-op: {warm}")
@@ -185,9 +188,14 @@ def measure(gate: common.Gate, tree: common.Tree, mirror: Mirror, names: tuple[s
             raise AssertionError(f"the rerun was not a no-op: {summary}")
         reruns.append(Timed(run.wall_s, run.cpu_s, floors[-1].load, run.peak_rss_mb))
         listings.append(summary["listing"])
+    load = os.getloadavg()[0]
+    full_run, full = mirror(["--full-listing"])
+    if full["outcomes"] or full["listing"]["kind"] != "full":
+        raise AssertionError(f"the --full-listing rerun was not a no-op: {full}")
     return {"warm": Timed(warm_run.wall_s, warm_run.cpu_s, 0.0, warm_run.peak_rss_mb),
             "warm_listing": warm["listing"], "floors": floors, "reruns": reruns,
-            "listings": listings}
+            "listings": listings,
+            "full": Timed(full_run.wall_s, full_run.cpu_s, load, full_run.peak_rss_mb)}
 
 
 def summarise(result: dict[str, Any], tree: common.Tree) -> tuple[str, list[str]]:
@@ -209,6 +217,9 @@ def summarise(result: dict[str, Any], tree: common.Tree) -> tuple[str, list[str]
         ("warm-up rerun (after the first mirror)", f"{result['warm'].wall_s:.2f}",
          f"{result['warm'].cpu_s:.2f}", f"{result['warm'].cpu_s / files * 1e6:.1f}",
          f"{result['warm'].peak_rss_mb:.0f}"),
+        ("rerun with --full-listing (once)", f"{result['full'].wall_s:.2f}",
+         f"{result['full'].cpu_s:.2f}", f"{result['full'].cpu_s / files * 1e6:.1f}",
+         f"{result['full'].peak_rss_mb:.0f}"),
     ]
     text = common.table(["run", "wall s", "CPU s", "CPU µs/file", "peak RSS MB"], rows)
     kinds = sorted({str(listing["kind"]) for listing in result["listings"]})
