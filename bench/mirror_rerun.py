@@ -301,6 +301,9 @@ def main() -> None:
            if seeded is not None else f"first mirror `dlsync mirror ... {' '.join(FIRST_RUN)}`")
     notes.append(f"set-up: {how} ({first.wall_s:.0f} s, {first.cpu_s:.0f} s CPU, "
                  f"{first.peak_rss_mb:.0f} MB); machine: {common.machine()}.")
+    notes.append(f"verified: the first mirror {'adopted' if seeded is not None else 'uploaded'} "
+                 f"{count} files; every rerun planned nothing and its listing counted {count} "
+                 "remote items.")
     common.report("No-change rerun", "python bench/mirror_rerun.py", text, notes,
                   write=not args.no_docs and not args.quick)
 
