@@ -210,7 +210,8 @@ def render(results: list[dict[str, Any]], per_dir: int) -> tuple[str, list[str]]
         "defaults. All are subprocesses, so interpreter start-up counts.",
         *(f"{r['files']:,} files: first mirror {r.get('first_kind', 'uploaded')}; load "
           f"average before each floor and rerun: {r.get('loads', '-')}." for r in results),
-        "Peak RSS is the dlsync process alone (`wait4` rusage); the gate is another process.",
+        "Peak RSS is the dlsync process alone (its `VmHWM`, read while it runs); the gate is "
+        "another process.",
         "Rerun and floor are medians of the runs measured (`--runs`, 3), each floor just before "
         "its rerun; the load average before each is in results.json (`loads`).",
         *(f"{r['files']:,} files measured {r['when']} on {r['machine']}." for r in results),
