@@ -73,6 +73,9 @@ cli.add_command(gate)
               "dlsync creates (repeatable).  [default: the token's user]")
 @click.option("--task-backfill", is_flag=True, help="Also add, once, the pair's synced items "
               "that are in no task yet.")
+@click.option("--full-listing", is_flag=True, help="List every item of the remote folder, not "
+              "only those changed since the last run (docs/operations.md, \"Incremental "
+              "remote listing\").")
 @click.option("--dry-run", is_flag=True, help="Print the plan and change nothing.")
 @click.option("--rate", type=click.FloatRange(min=0.1), help="Maximum requests per second.")
 @click.option("--concurrency", type=click.IntRange(min=1), help="Most requests in flight (a hard "
@@ -97,12 +100,13 @@ def mirror(create: bool | None, delete: bool | None, max_delete: int | None,
     assignees = options.pop("task_assignees")
     safety["task_assignees"] = list(assignees) if assignees else None
     backfill = options.pop("task_backfill")
+    full_listing = options.pop("full_listing")
     pair, state = resolve_pair(options, create=create, delete=delete, max_delete=max_delete,
                                conflict=conflict, rate=rate, concurrency=concurrency, **safety)
     request = MirrorRequest(pair=pair, state=state, dry_run=dry_run,
                             as_json=options["as_json"],
                             gate_data=options["gate_data"], progress=progress,
-                            backfill=backfill)
+                            backfill=backfill, full_listing=full_listing)
     return mirror_sync(request)
 
 

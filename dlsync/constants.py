@@ -108,6 +108,10 @@ CONFIG_FILE = "dlsync.toml"
 SYSTEM_CONFIG = "/etc/dlsync/dlsync.toml"
 METRICS_ADDRESS = "127.0.0.1:9464"
 
+# Push: the remote listing (docs/operations.md, "Incremental remote listing")
+LISTING_OVERLAP_S = 30.0        # an incremental listing looks this far behind its watermark
+FULL_LISTING_INTERVAL_S = 24 * 3600.0   # a push lists the whole folder at least this often
+
 # Operations: `dlsync status` and metrics
 DAEMON_STALE_S = 30.0          # an older heartbeat (six HEARTBEAT_S) means the service hangs
 STATUS_ERRORS = 5              # last per-file errors shown per pair by `dlsync status`

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Any, NewType
+from typing import Any, NamedTuple, NewType
 
 RelPath = NewType("RelPath", str)
 
@@ -147,6 +147,14 @@ class RemoteItem:
     fingerprint: Fingerprint | None     # from the dlsync key of the item's user metadata
     annotations_hash: str | None
     user_metadata: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+class RemoteChange(NamedTuple):
+    """One item an incremental listing saw change, and its listing entry (``None``: it has
+    none, e.g. it was moved into the backup folder)."""
+
+    item_id: str
+    entry: RemoteItem | None
 
 
 class ActionKind(enum.StrEnum):

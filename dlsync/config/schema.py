@@ -47,6 +47,7 @@ PAIR_KEYS: dict[str, Convert] = {
     "settle": convert.number(0.0),
     "delete_grace": convert.number(0.0),
     "reconcile_interval": convert.number(0.0, inclusive=False),
+    "full_listing_interval": convert.number(0.0),
     "direction": convert.choice(Direction),
     "conflict": convert.choice(ConflictPolicy),
     "labels": convert.choice(LabelPolicy),

@@ -98,6 +98,9 @@ class PairConfig:
     settle: float = constants.SETTLE_S
     delete_grace: float = constants.DELETE_GRACE_S
     reconcile_interval: float = constants.RECONCILE_S
+    full_listing_interval: float = constants.FULL_LISTING_INTERVAL_S
+    """Seconds after which a push lists the whole remote folder again rather than only what
+    changed (0: every push lists it whole)."""
     direction: Direction = Direction.PUSH
     conflict: ConflictPolicy = ConflictPolicy.KEEP_BOTH
     labels: LabelPolicy = LabelPolicy.ENSURE

@@ -214,10 +214,14 @@ class _Compiler:
         return f"{expr} {_COMPARISONS[op]} ?"
 
     def glob(self, expr: str, pattern: str, *, negate: bool) -> str:
+        prefix = pattern.split("*", 1)[0]
+        if not negate and prefix and pattern == prefix + "**":
+            # a whole subtree ("/dir/**"): the prefix range alone decides, no REGEXP per row
+            self.params.extend([prefix, prefix + _TOP])
+            return f"({expr} >= ? AND {expr} < ?)"
         self.params.append(pattern)
         if negate:
             return f"NOT coalesce({expr} REGEXP ?, 0)"
-        prefix = pattern.split("*", 1)[0]
         if not prefix:
             return f"{expr} REGEXP ?"
         self.params.extend([prefix, prefix + _TOP])

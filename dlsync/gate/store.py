@@ -127,6 +127,11 @@ class Store:
         uploads = (FileUpload(path, blob) for path in paths)
         return self._items.seed_files(dataset_id, uploads, user)
 
+    def seed_uploads(self, dataset_id: str, uploads: Iterable[FileUpload], user: str) -> int:
+        """Add files each with its own content and metadata in one transaction (benchmarks);
+        the blobs themselves are the caller's to store. Returns how many items were added."""
+        return self._items.seed_files(dataset_id, uploads, user)
+
     def make_folder(self, dataset_id: str, path: Any, user: str) -> tuple[dict[str, Any], str]:
         """Create the folder ``path`` (and its parents); returns (folder item, op)."""
         return self._items.make_folder(dataset_id, path, user)

@@ -81,6 +81,13 @@ class _Walker:
         self.skip_dir = _annotation_dir_inside(root, layout)
         self._coco = layout.format is LabelFormat.COCO
         self.stack: list[_Frame] = []
+        top = str(root)
+        self._prefix = top if top.endswith("/") else top + "/"
+        """Every entry's path starts with it: what follows is the path on disk (no relpath)."""
+        folder = layout.directory
+        self._plain_annotations = folder is not None and folder.is_absolute() and \
+            ".." not in folder.parts
+        """Annotation paths under an absolute folder without ``..`` are absolute already."""
 
     def walk(self) -> Iterator[ScanResult]:
         try:
@@ -205,7 +212,8 @@ class _Walker:
     def _entry(self, frame: _Frame, rel: str, entry: os.DirEntry[str],
                st: os.stat_result) -> LocalEntry:
         found = self._annotation_for(frame, entry.name)
-        on_disk = os.path.relpath(entry.path, self.root)
+        on_disk = entry.path[len(self._prefix):] if entry.path.startswith(self._prefix) else \
+            os.path.relpath(entry.path, self.root)
         return LocalEntry(
             path=RelPath(rel), size=st.st_size, mtime_ns=st.st_mtime_ns, inode=st.st_ino,
             annotation_path=found.path if found else None,
@@ -234,7 +242,9 @@ class _Walker:
                 st = entry.stat()
             except OSError:
                 continue
-            return _Annotation(os.path.abspath(entry.path), st.st_size, st.st_mtime_ns)
+            path = entry.path if self._plain_annotations and self.layout.kind is \
+                LayoutKind.DIRECTORY else os.path.abspath(entry.path)
+            return _Annotation(path, st.st_size, st.st_mtime_ns)
         return None
 
 

@@ -42,6 +42,7 @@ class MirrorRequest:
     gate_data: Path | None = None
     progress: bool | None = None
     backfill: bool = False          # --task-backfill: add synced items in no task, once
+    full_listing: bool = False      # --full-listing: list every remote item of the folder
 
 
 def build_pair(flags: dict[str, Any], *, config: Config | None, pair_name: str | None,
@@ -86,7 +87,8 @@ async def run_mirror(request: MirrorRequest, out: TextIO) -> int:
             PairLock(lock_path(request.state, pair.name), pair.name):
         pair_id = store.register_pair(pair_spec(pair, pair.remote.url))
         async with connect(pair.remote, gate_data=request.gate_data) as connection:
-            options = RunOptions(dry_run=request.dry_run, backfill=request.backfill)
+            options = RunOptions(dry_run=request.dry_run, backfill=request.backfill,
+                                 full_listing=request.full_listing)
             tally = Tally()
             display = ProgressDisplay(tally, enabled=False if request.dry_run
                                       else request.progress)
@@ -99,7 +101,8 @@ async def run_mirror(request: MirrorRequest, out: TextIO) -> int:
     _render(request, result, out, extra={
         "pair": pair.name, "remote": connection.url, "dataset_id": result.dataset_id,
         "remote_items_listed": result.remote_items, "requests_retried": stats.retries,
-        "rate_limited": stats.rate_limited})
+        "rate_limited": stats.rate_limited,
+        "listing": result.listing.as_json() if result.listing else None})
     return exit_code(result)
 
 
@@ -110,6 +113,10 @@ def _render(request: MirrorRequest, result: CycleResult, out: TextIO,
         return
     render_summary(result.tally, out, title="dlsync mirror", extra=extra,
                    as_json=request.as_json)
+    if result.listing is not None and not request.as_json:
+        listing = result.listing
+        out.write(f"  remote listing: {listing.kind.value}, {listing.listed} items listed "
+                  f"of {listing.total} ({listing.reason})\n")
 
 
 def exit_code(result: CycleResult) -> int:

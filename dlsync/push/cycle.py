@@ -20,6 +20,7 @@ import anyio.from_thread
 import anyio.to_thread
 
 from dlsync import logs
+from dlsync.clock import Clock, SystemClock
 from dlsync.config import LabelPolicy
 from dlsync.constants import BACKUP_DATE_FORMAT
 from dlsync.destruction import DestructionGate, Limits
@@ -33,11 +34,13 @@ from dlsync.push.executor import Executor
 from dlsync.push.handoff import Handoff
 from dlsync.push.job import Job, Sinks, Target, preview_removal
 from dlsync.push.labels import LabelKeeper, planned_labels, report
+from dlsync.push.listing import Lister, ListingReport
 from dlsync.push.plan import LimitVerdict, Plan
 from dlsync.push.planner import Finale, Planner, Source, finish
 from dlsync.push.tally import Tally
 from dlsync.push.tasks import CycleTasks, open_tasks
-from dlsync.remote.dataset import list_remote, resolve_dataset
+from dlsync.remote.dataset import FolderListing, resolve_dataset
+from dlsync.remote.types import ItemJson
 from dlsync.state.ops import FinishRun, RunKind, RunOutcome, StartRun, new_run_id
 from dlsync.state.queries import StateReader
 from dlsync.state.writer import StateWriter, running_writer
@@ -54,6 +57,7 @@ class RunOptions:
     dry_run: bool = False
     kind: RunKind = RunKind.MIRROR
     backfill: bool = False       # add the pair's synced items in no task yet to its task
+    full_listing: bool = False   # list the whole remote folder, not only what changed
 
 
 @dataclass(slots=True)
@@ -65,6 +69,7 @@ class CycleResult:
     limits: LimitVerdict | None = None
     remote_items: int = 0
     dataset_id: str = ""
+    listing: ListingReport | None = None
 
     @property
     def refused_by_limit(self) -> bool:
@@ -95,6 +100,7 @@ class Cycle:
         self._label_reader: LabelReader | None = None
         self.labels: LabelKeeper | None = None
         self.tasks: CycleTasks | None = None
+        self.clock: Clock = SystemClock()
 
     def _source(self) -> Source:
         rules = IgnoreRules.for_root(self.pair.source, self.pair.ignore)
@@ -125,9 +131,8 @@ class Cycle:
                 if record:
                     await writer.send(StartRun(self.pair_id, run_id, self.options.kind,
                                                time.time()))
-                result.remote_items = await writer.replace_remote_items(
-                    self.pair_id, list_remote(self.client, dataset_id, self.pair.remote_dir,
-                                              self.pair.backup_dir, observe))
+                result.listing = await self._list(writer, dataset_id, observe)
+                result.remote_items = result.listing.listed
                 if self.tasks is not None:
                     await self.tasks.after_listing(writer, self.tally, record)
                 await writer.flush()
@@ -147,6 +152,18 @@ class Cycle:
                 raise
             raise cause from exc
         return result
+
+    async def _list(self, writer: StateWriter, dataset_id: str,
+                    observe: Callable[[ItemJson], None] | None) -> ListingReport:
+        """Bring the remote cache up to date: incrementally when it can (push/listing.py)."""
+        with StateReader(self.store.path) as reader:
+            mark = reader.listing_mark(self.pair_id)
+        forced = "--full-listing" if self.options.full_listing else \
+            "--task-backfill" if self.options.backfill else None
+        folder = FolderListing(self.client, dataset_id, self.pair.remote_dir,
+                               self.pair.backup_dir)
+        return await Lister(folder, self.pair, self.pair_id, self.clock.wall(),
+                            observe).run(writer, mark, forced)
 
     def _record_end(self, run_id: str, exc: BaseException) -> None:
         try:

@@ -105,7 +105,7 @@ class Planner:
             if labels is not None:
                 local = labels.paired(local)
             self.plan_pairs(march(self._report_unjoinable(local),
-                                  self._count(reader.files(self.pair)),
+                                  self._count(reader.files(self.pair, annotation_ids=False)),
                                   reader.remote_items(self.pair)), reader)
         return self.deferred
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 Condition = dict[str, Any]
@@ -49,6 +50,13 @@ def annotation_types() -> Condition:
 def updated_since(stamp: str) -> Condition:
     """Rows whose ``updatedAt`` (ISO 8601, UTC) is ``stamp`` or later."""
     return {"updatedAt": {"$gte": stamp}}
+
+
+def behind(stamp: str, seconds: float) -> str:
+    """``stamp`` (ISO 8601 UTC, ``...Z``) moved ``seconds`` earlier, in the same format."""
+    when = datetime.fromisoformat(stamp.replace("Z", "+00:00")) - timedelta(seconds=seconds)
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + \
+        f"{when.microsecond // 1000:03d}Z"
 
 
 def latest_query(resource: str, conditions: Sequence[Condition]) -> dict[str, Any]:

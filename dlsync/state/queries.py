@@ -18,18 +18,20 @@ from typing import Any
 from dlsync.model import FileStatus, Fingerprint, RelPath, RemoteItem, StateRecord, path_key
 from dlsync.state.database import Connect, open_reader, raw_connect, translated
 from dlsync.state.ops import DAEMON_KEY, RunKind, RunOutcome
-from dlsync.state.store import PairSpec
+from dlsync.state.store import ListingMark, PairSpec
 
 FETCH = 500
 """Rows fetched from a cursor at a time while streaming."""
 
 
-_FILE_COLUMNS = """
+_PLAIN_FILE_COLUMNS = """
 f.path, f.size, f.mtime_ns, f.inode, f.sha256, f.item_id, f.annotations_hash, f.status,
-f.annotation_size, f.annotation_mtime_ns, f.attempts, f.last_error,
+f.annotation_size, f.annotation_mtime_ns, f.attempts, f.last_error"""
+_FILE_COLUMNS = _PLAIN_FILE_COLUMNS + """,
 (SELECT json_group_array(json_array(a.hash, a.annotation_id)) FROM annotations a
  WHERE a.pair = f.pair AND a.item_id = f.item_id)
 """
+_STATUS = {status.value: status for status in FileStatus}
 _REMOTE_COLUMNS = "item_id, path, size, sha256, fingerprint_size, annotations_hash"
 BY_CONTENT = (f"SELECT {_FILE_COLUMNS} FROM files f INDEXED BY files_by_fingerprint "
               "WHERE f.pair = ? AND f.sha256 = ? AND f.size = ? ORDER BY f.key")
@@ -81,10 +83,10 @@ class TrackedKinds:
 
 
 def _file(row: sqlite3.Row | tuple[Any, ...]) -> StateRecord:
-    pairs = json.loads(row[12]) if row[12] else []
+    pairs = json.loads(row[12]) if len(row) > 12 and row[12] else []
     return StateRecord(
         path=RelPath(row[0]), size=row[1], mtime_ns=row[2], inode=row[3], sha256=row[4],
-        item_id=row[5], annotations_hash=row[6], status=FileStatus(row[7]),
+        item_id=row[5], annotations_hash=row[6], status=_STATUS[row[7]],
         annotation_size=row[8], annotation_mtime_ns=row[9], attempts=row[10],
         last_error=row[11], annotation_ids=tuple(sorted((h, i) for h, i in pairs)),
     )
@@ -144,9 +146,12 @@ class StateReader:
             "SELECT id, name, source, remote_url, project, dataset, remote_dir FROM pairs "
             "ORDER BY name")]
 
-    def files(self, pair: int) -> Iterator[StateRecord]:
-        """Every tracked file of ``pair``, in ``path_key`` order, streamed."""
-        sql = f"SELECT {_FILE_COLUMNS} FROM files f WHERE f.pair = ? ORDER BY f.key"
+    def files(self, pair: int, *, annotation_ids: bool = True) -> Iterator[StateRecord]:
+        """Every tracked file of ``pair``, in ``path_key`` order, streamed; without
+        ``annotation_ids`` the records leave them out (a push reads them per item, when
+        needed: ``annotation_ids()``)."""
+        columns = _FILE_COLUMNS if annotation_ids else _PLAIN_FILE_COLUMNS
+        sql = f"SELECT {columns} FROM files f WHERE f.pair = ? ORDER BY f.key"
         return map(_file, self._stream(sql, (pair,)))
 
     def file(self, pair: int, path: str) -> StateRecord | None:
@@ -164,6 +169,13 @@ class StateReader:
         """The pair's cached remote listing, in ``path_key`` order, streamed."""
         sql = f"SELECT {_REMOTE_COLUMNS} FROM remote_items WHERE pair = ? ORDER BY key"
         return map(_remote, self._stream(sql, (pair,)))
+
+    def listing_mark(self, pair: int) -> ListingMark | None:
+        """What the pair's last remote listing saw, or ``None`` before the first one."""
+        rows = self._all("SELECT watermark, total, full_at, basis FROM listings WHERE pair = ?",
+                         (pair,))
+        return ListingMark(rows[0][0], int(rows[0][1]), float(rows[0][2]), rows[0][3]) \
+            if rows else None
 
     def in_conflict(self, pair: int) -> list[StateRecord]:
         """Tracked files of ``pair`` whose status is conflict (they carry their reason)."""

@@ -99,7 +99,18 @@ CREATE TABLE task_items (  -- items a pair adds to its task: queued before the c
 CREATE INDEX task_items_queued ON task_items (pair, task) WHERE added IS NULL;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+_V3 = """
+CREATE TABLE listings (  -- per pair: what its last remote listing saw, for the next incremental one
+    pair       INTEGER PRIMARY KEY REFERENCES pairs(id) ON DELETE CASCADE,
+    watermark  TEXT,                     -- latest updatedAt in the folder when it was listed
+    total      INTEGER NOT NULL,         -- items the folder's listing query had then
+    full_at    REAL NOT NULL,            -- unix time (local clock) of the last full listing
+    basis      TEXT NOT NULL             -- what the cached rows were filtered by (backup_dir)
+) STRICT;
+CREATE INDEX remote_items_by_item ON remote_items (pair, item_id);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 """Schema scripts; after applying ``MIGRATIONS[n]`` the database is at ``user_version`` n + 1."""
 
 

@@ -18,7 +18,7 @@ from types import TracebackType
 
 from dlsync.errors import ProtocolError, StateError
 from dlsync.logs import get_logger
-from dlsync.model import RemoteItem, path_key
+from dlsync.model import RemoteChange, RemoteItem, path_key
 from dlsync.state.apply import apply
 from dlsync.state.database import Connect, open_writer, raw_connect, translated
 from dlsync.state.ops import WriteOp
@@ -33,7 +33,23 @@ INSERT INTO remote_items (pair, key, path, item_id, size, sha256, fingerprint_si
     annotations_hash)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 """
-_RESET_PAIR = ("files", "annotations", "remote_items")
+_RESET_PAIR = ("files", "annotations", "remote_items", "listings")
+_SET_LISTING = """
+INSERT INTO listings (pair, watermark, total, full_at, basis) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (pair) DO UPDATE SET watermark = excluded.watermark, total = excluded.total,
+    full_at = excluded.full_at, basis = excluded.basis
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ListingMark:
+    """What a pair's last remote listing saw: the next one starts from it (docs/operations.md,
+    "Incremental remote listing")."""
+
+    watermark: str | None    # the latest ``updatedAt`` in the folder (platform clock)
+    total: int               # items the folder's listing query matched
+    full_at: float           # unix time (local clock) of the last full listing
+    basis: str               # the filter the cached rows went through (the backup folder)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,10 +201,38 @@ class StateStore:
             raise
         return len(rows)
 
-    def replace_remote_items(self, pair: int, items: Iterable[RemoteItem]) -> int:
+    def merge_remote_items(self, pair: int, changes: Iterable[RemoteChange]) -> int:
+        """Bring changed items' rows in (inside the open transaction): each item's old row goes,
+        its new one replaces whatever the cache held at that path. Returns how many of the
+        items the cache did not hold before (new to the listing)."""
+        new = 0
+        with translated(self.path):
+            for change in changes:
+                gone = self._conn.execute(
+                    "DELETE FROM remote_items WHERE pair = ? AND item_id = ?",
+                    (pair, change.item_id)).rowcount
+                new += gone == 0
+                if change.entry is not None:
+                    self._conn.execute(_INSERT_REMOTE.replace("INSERT", "INSERT OR REPLACE", 1),
+                                       _remote_row(pair, change.entry))
+        return new
+
+    def set_listing(self, pair: int, mark: ListingMark | None) -> None:
+        """Record (inside the open transaction) what the pair's listing saw; ``None`` forgets
+        it, so the next listing is a full one."""
+        with translated(self.path):
+            if mark is None:
+                self._conn.execute("DELETE FROM listings WHERE pair = ?", (pair,))
+                return
+            self._conn.execute(_SET_LISTING, (pair, mark.watermark, mark.total, mark.full_at,
+                                              mark.basis))
+
+    def replace_remote_items(self, pair: int, items: Iterable[RemoteItem],
+                             mark: ListingMark | None = None) -> int:
         """Replace the pair's cached listing with ``items`` in one transaction; return the count.
 
-        ``items`` is consumed in chunks, so the listing never sits in memory whole.
+        ``items`` is consumed in chunks, so the listing never sits in memory whole. ``mark`` is
+        recorded with it (``None``: the next listing is a full one).
         """
         count = 0
         with self.transaction():
@@ -196,4 +240,5 @@ class StateStore:
             iterator = iter(items)
             while chunk := list(islice(iterator, REMOTE_CHUNK)):
                 count += self.insert_remote_items(pair, chunk)
+            self.set_listing(pair, mark)
         return count

@@ -13,9 +13,10 @@ or ``replace_remote_items`` raises that error (a ``DiskFullError`` or ``StateErr
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
@@ -23,11 +24,17 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from dlsync import constants
 from dlsync.errors import StateError
 from dlsync.logs import get_logger
-from dlsync.model import RemoteItem
+from dlsync.model import RemoteChange, RemoteItem
 from dlsync.state.ops import WriteOp
-from dlsync.state.store import REMOTE_CHUNK, StateStore
+from dlsync.state.store import REMOTE_CHUNK, ListingMark, StateStore
 
 _log = get_logger(__name__)
+
+Seal = Callable[[int], ListingMark | None]
+"""Called once a listing was consumed, with the rows inserted (a replacement) or the items new
+to the cache (a merge); returns the listing mark to record with it. A merge whose seal returns
+``None`` is rolled back; a replacement then records no mark."""
+T = TypeVar("T")
 
 
 @dataclass(eq=False)
@@ -43,6 +50,9 @@ class _Ticket:
 class _Replace(_Ticket):
     pair: int = 0
     items: AsyncIterable[RemoteItem] | None = None
+    changes: AsyncIterable[RemoteChange] | None = None   # a merge rather than a replacement
+    seal: Seal | None = None
+    kept: bool = True                                     # False: the seal refused the merge
 
 
 _Item = WriteOp | _Ticket
@@ -82,16 +92,28 @@ class StateWriter:
         await self._put(ticket)
         await self._wait(ticket)
 
-    async def replace_remote_items(self, pair: int, items: AsyncIterable[RemoteItem]) -> int:
+    async def replace_remote_items(self, pair: int, items: AsyncIterable[RemoteItem],
+                                   seal: Seal | None = None) -> int:
         """Replace the pair's remote cache with ``items`` in one transaction; return the count.
 
         Operations sent earlier are committed first. If ``items`` raises, the previous cache is
-        kept and the error is raised here; the writer goes on.
+        kept and the error is raised here; the writer goes on. The listing mark ``seal`` returns
+        is recorded in the same transaction (without ``seal``, none is).
         """
-        ticket = _Replace(pair=pair, items=items)
+        ticket = _Replace(pair=pair, items=items, seal=seal)
         await self._put(ticket)
         await self._wait(ticket)
         return ticket.count
+
+    async def merge_remote_items(self, pair: int, changes: AsyncIterable[RemoteChange],
+                                 seal: Seal) -> int | None:
+        """Merge ``changes`` into the pair's remote cache in one transaction, committed only
+        when ``seal`` (given how many items were new to the cache) returns a mark; return how
+        many changes were merged, or ``None`` when the seal refused and nothing changed."""
+        ticket = _Replace(pair=pair, changes=changes, seal=seal)
+        await self._put(ticket)
+        await self._wait(ticket)
+        return ticket.count if ticket.kept else None
 
     async def _put(self, item: _Item) -> None:
         self._raise_failure()
@@ -189,9 +211,13 @@ class StateWriter:
         store, run = self._store, anyio.to_thread.run_sync
         await run(store.begin)
         try:
-            await run(store.clear_remote_items, ticket.pair)
-            async for chunk in _chunks(ticket.items or _nothing()):
-                ticket.count += await run(store.insert_remote_items, ticket.pair, chunk)
+            measure = await self._fill(ticket)
+            mark = ticket.seal(measure) if ticket.seal is not None else None
+            if mark is None and ticket.changes is not None:
+                ticket.kept = False
+                await run(store.rollback)
+                return
+            await run(store.set_listing, ticket.pair, mark)
         except BaseException as exc:
             with anyio.CancelScope(shield=True):
                 await run(store.rollback)
@@ -201,6 +227,20 @@ class StateWriter:
             return
         await run(store.commit)
         self.commits += 1
+
+    async def _fill(self, ticket: _Replace) -> int:
+        """Write the ticket's rows; the rows inserted, or (a merge) the items new to the cache."""
+        store, run = self._store, anyio.to_thread.run_sync
+        if ticket.changes is None:
+            await run(store.clear_remote_items, ticket.pair)
+            async for chunk in _chunks(ticket.items or _nothing()):
+                ticket.count += await run(store.insert_remote_items, ticket.pair, chunk)
+            return ticket.count
+        new = 0
+        async for changes in _chunks(ticket.changes):
+            ticket.count += len(changes)
+            new += await run(store.merge_remote_items, ticket.pair, changes)
+        return new
 
     def _fail(self, exc: BaseException) -> None:
         self._failure = exc
@@ -241,8 +281,8 @@ async def _nothing() -> AsyncIterator[RemoteItem]:
     yield  # pragma: no cover
 
 
-async def _chunks(items: AsyncIterable[RemoteItem]) -> AsyncIterator[list[RemoteItem]]:
-    chunk: list[RemoteItem] = []
+async def _chunks(items: AsyncIterable[T]) -> AsyncIterator[list[T]]:
+    chunk: list[T] = []
     async for item in items:
         chunk.append(item)
         if len(chunk) >= REMOTE_CHUNK:

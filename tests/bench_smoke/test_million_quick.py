@@ -24,7 +24,18 @@ def test_million_small_tree(tmp_path: Path) -> None:
     done = subprocess.run(command, capture_output=True, text=True, timeout=380,
                           cwd=BENCH.parent)
     assert done.returncode == 0, f"million.py failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}"
-    assert "verified: each first mirror uploaded every file" in done.stdout
-    assert "| rerun / baseline" in done.stdout
+    assert "verified: each first mirror uploaded (or adopted) every file" in done.stdout
+    assert "| rerun / floor" in done.stdout
     assert (tmp_path / "tree-2000-100.complete").exists()
     assert '"files": 2000' in (tmp_path / "results.json").read_text(encoding="utf-8")
+
+
+def test_million_seeded_tree(tmp_path: Path) -> None:
+    """``--seed``: the first mirror adopts every seeded item and one rerun plans nothing."""
+    command = [sys.executable, str(BENCH / "million.py"), "--files", "1000", "--per-dir", "100",
+               "--keep", str(tmp_path), "--seed", "--runs", "1", "--no-docs"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=380,
+                          cwd=BENCH.parent)
+    assert done.returncode == 0, f"million.py failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}"
+    assert "verified: each first mirror uploaded (or adopted) every file" in done.stdout
+    assert "first mirror seeded, adopted" in done.stdout

@@ -25,10 +25,10 @@ FILES = 900
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 128 KiB tmpfs, unmounted after the test."""
+    """A 160 KiB tmpfs, unmounted after the test."""
     mount = tmp_path / "small-disk"
     mount.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=128k", "tmpfs", str(mount)],
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=160k", "tmpfs", str(mount)],
                           capture_output=True, text=True, check=False)
     if made.returncode != 0:
         pytest.skip(f"a small tmpfs cannot be mounted here ({made.stderr.strip()}); the "

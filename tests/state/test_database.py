@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import stat
 from contextlib import closing
@@ -16,7 +17,8 @@ from dlsync.state.ops import UpsertFile
 from dlsync.state.schema import MIGRATIONS, schema_version
 from tests.state.samples import SPEC, record
 
-TABLES = {"pairs", "files", "annotations", "remote_items", "runs", "meta", "task_items"}
+TABLES = {"pairs", "files", "annotations", "remote_items", "runs", "meta", "task_items",
+          "listings"}
 
 
 def _tables(path: Path) -> dict[str, str]:
@@ -103,3 +105,29 @@ def test_default_location(env: dict[str, str], expected: str) -> None:
 def test_schema_accepts_every_file_status(store: StateStore, pair: int) -> None:
     """The literal CHECK in the migrations lists every FileStatus the model defines."""
     store.write(UpsertFile(pair, record(f"f-{status}", status=status)) for status in FileStatus)
+
+
+def test_a_version_2_database_gains_the_listing_table_and_keeps_its_rows(db_path: Path) -> None:
+    """Migration 3 on a database an older dlsync wrote: the remote cache and files stay, the
+    cache gains its item index, and no pair has a listing mark (its next listing is full)."""
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    with closing(sqlite3.connect(db_path)) as conn:
+        for version, script in enumerate(MIGRATIONS[:2], start=1):
+            conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {version};\nCOMMIT;")
+        conn.execute("INSERT INTO pairs (id, name, source, remote_url, project, dataset, "
+                     "remote_dir) VALUES (1, 'p', '/src', 'local', 'P', 'D', '/')")
+        conn.execute("INSERT INTO remote_items (pair, key, path, item_id, size) "
+                     "VALUES (1, CAST('a' AS BLOB), 'a', 'i1', 3)")
+        conn.commit()
+    with StateStore.open(db_path) as store:
+        assert store.register_pair(dataclasses.replace(
+            SPEC, name="p", source="/src", remote_url="local", project="P", dataset="D",
+            remote_dir="/")) == 1
+    with StateReader(db_path) as reader:
+        assert [item.item_id for item in reader.remote_items(1)] == ["i1"]
+        assert reader.listing_mark(1) is None
+    with closing(sqlite3.connect(db_path)) as conn:
+        assert schema_version(conn) == len(MIGRATIONS) == 3
+        indexes = {row[0] for row in conn.execute(
+            "SELECT name FROM sqlite_schema WHERE type = 'index'")}
+    assert "remote_items_by_item" in indexes

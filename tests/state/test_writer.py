@@ -10,10 +10,11 @@ import anyio
 import pytest
 
 from dlsync.errors import DiskFullError
-from dlsync.model import RemoteItem
+from dlsync.model import RemoteChange, RemoteItem
 from dlsync.state import StateReader, StateStore, running_writer
 from dlsync.state.database import raw_connect
 from dlsync.state.ops import UpsertFile
+from dlsync.state.store import ListingMark
 from tests.state.samples import SPEC, paths, record, remote
 
 DEADLINE_S = 10.0
@@ -96,6 +97,38 @@ async def test_remote_cache_replacement(store: StateStore, pair: int, db_path: P
     with StateReader(db_path) as reader:
         assert paths(reader.remote_items(pair)) == ["a", "b"]
     assert _committed(db_path, pair) == ["still-writing"]
+
+
+async def _changes(changes: list[tuple[str, str | None]]) -> AsyncIterator[RemoteChange]:
+    for item_id, name in changes:
+        yield RemoteChange(item_id, None if name is None else remote(name, item_id=item_id))
+        await anyio.lowlevel.checkpoint()
+
+
+async def test_remote_cache_merge(store: StateStore, pair: int, db_path: Path) -> None:
+    """A merge moves, adds and drops rows by item id and counts the items new to the cache;
+    the seal's refusal rolls it back whole, and the mark is recorded with the rows."""
+    mark = ListingMark("2026-01-01T00:00:00.000Z", 2, 100.0, "{}")
+    seen: list[int] = []
+
+    def refuse(new: int) -> ListingMark | None:
+        seen.append(new)
+        return None
+
+    async with running_writer(store) as writer:
+        await writer.replace_remote_items(pair, _listing(["a", "b"]), lambda rows: mark)
+        moved = [("id-a", "c"), ("new", "d"), ("id-b", None)]
+        assert await writer.merge_remote_items(pair, _changes(moved), refuse) is None
+        assert seen == [1]
+        with StateReader(db_path) as reader:
+            assert paths(reader.remote_items(pair)) == ["a", "b"]
+            assert reader.listing_mark(pair) == mark
+        later = ListingMark("2026-01-02T00:00:00.000Z", 3, 100.0, "{}")
+        assert await writer.merge_remote_items(pair, _changes(moved), lambda new: later) == 3
+    with StateReader(db_path) as reader:
+        assert [(i.item_id, i.path) for i in reader.remote_items(pair)] == [
+            ("id-a", "c"), ("new", "d")]
+        assert reader.listing_mark(pair) == later
 
 
 def _small_disk(pages: int) -> object:
