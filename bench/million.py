@@ -243,9 +243,12 @@ def main() -> None:
     parser.add_argument("--seed", action="store_true",
                         help="seed the gate's store and adopt instead of uploading every file")
     parser.add_argument("--runs", type=int, default=3, help="measured reruns (medians)")
+    parser.add_argument("--max-load", type=float, default=0.5,
+                        help="each measured run waits until the 1-minute load is under this")
     parser.add_argument("--report", action="store_true",
                         help="measure nothing: write the results kept in --keep to the docs")
     args = parser.parse_args()
+    mirror_rerun.mirror_rerun_max_load(args.max_load)
     if args.report:
         if args.keep is None:
             parser.error("--report needs --keep DIR")
