@@ -245,10 +245,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="measured reruns (medians)")
     parser.add_argument("--max-load", type=float, default=0.5,
                         help="each measured run waits until the 1-minute load is under this")
+    parser.add_argument("--settle", type=float, default=mirror_rerun.LISTING_OVERLAP_S + 1,
+                        help="seconds between the warm-up and the measured reruns")
     parser.add_argument("--report", action="store_true",
                         help="measure nothing: write the results kept in --keep to the docs")
     args = parser.parse_args()
-    mirror_rerun.mirror_rerun_max_load(args.max_load)
+    mirror_rerun.mirror_rerun_max_load(args.max_load, args.settle)
     if args.report:
         if args.keep is None:
             parser.error("--report needs --keep DIR")

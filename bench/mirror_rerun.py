@@ -108,11 +108,14 @@ def cpu_now() -> float:
 
 MAX_LOAD = [100.0]
 """Measured runs wait until the 1-minute load average is under this (``--max-load``)."""
+SETTLE_S = [LISTING_OVERLAP_S + 1]
+"""Seconds between the warm-up and the measured reruns (``--settle``)."""
 
 
-def mirror_rerun_max_load(value: float) -> None:
-    """Set the load average measured runs wait for."""
+def mirror_rerun_max_load(value: float, settle_s: float = LISTING_OVERLAP_S + 1) -> None:
+    """Set the load average measured runs wait for, and the settle time before them."""
     MAX_LOAD[0] = value
+    SETTLE_S[0] = settle_s
 
 
 def floor(gate: common.Gate, tree: common.Tree, project: str, dataset: str) -> Timed:
@@ -196,7 +199,7 @@ def measure(gate: common.Gate, tree: common.Tree, mirror: Mirror, names: tuple[s
     # A scheduled rerun comes long after the last change on the platform; within
     # LISTING_OVERLAP_S of it, a rerun also lists the items changed in those seconds again.
     # The warm-up row shows that case; the measured reruns start once it has passed.
-    time.sleep(LISTING_OVERLAP_S + 1)
+    time.sleep(SETTLE_S[0])
     _, settle = mirror([])
     if settle["outcomes"]:
         raise AssertionError(f"the settling rerun was not a no-op: {settle}")
@@ -276,9 +279,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--max-load", type=float, default=0.5,
                         help="each measured run waits until the 1-minute load is under this")
+    parser.add_argument("--settle", type=float, default=LISTING_OVERLAP_S + 1,
+                        help="seconds between the warm-up and the measured reruns")
     parser.add_argument("--no-docs", action="store_true", help="do not write docs/benchmarks.md")
     args = parser.parse_args()
-    mirror_rerun_max_load(100.0 if args.quick else args.max_load)
+    mirror_rerun_max_load(100.0 if args.quick else args.max_load,
+                          0.0 if args.quick else args.settle)
     count = 2000 if args.quick else args.files
     folders = max(1, count * FOLDERS_PER_100K // 100_000)
     project, dataset = "bench-rerun", "tiny"

@@ -20,7 +20,8 @@ pytestmark = pytest.mark.timeout(400)
 def test_million_small_tree(tmp_path: Path) -> None:
     """2,000 files: the first mirror uploads all, the rerun plans nothing, the tree is kept."""
     command = [sys.executable, str(BENCH / "million.py"), "--files", "2000", "--per-dir", "100",
-               "--keep", str(tmp_path), "--no-docs", "--max-load", "100"]
+               "--keep", str(tmp_path), "--no-docs", "--max-load", "100",
+               "--settle", "0"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=380,
                           cwd=BENCH.parent)
     assert done.returncode == 0, f"million.py failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}"
@@ -34,7 +35,8 @@ def test_million_seeded_tree(tmp_path: Path) -> None:
     """``--seed``: the first mirror adopts every seeded item and one rerun plans nothing."""
     command = [sys.executable, str(BENCH / "million.py"), "--files", "1000", "--per-dir", "100",
                "--keep", str(tmp_path), "--seed", "--runs", "1", "--no-docs",
-               "--max-load", "100"]
+               "--max-load", "100",
+               "--settle", "0"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=380,
                           cwd=BENCH.parent)
     assert done.returncode == 0, f"million.py failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}"
