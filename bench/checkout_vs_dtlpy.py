@@ -40,9 +40,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common
 from mirror_vs_dtlpy import dtlpy_on
+from pull_annotations import annotate_every_file, seed_blob
 
 from dlsync.gate.documents import FileUpload
-from dlsync.gate.server import BLOB_DIR, DATABASE_FILE
+from dlsync.gate.server import DATABASE_FILE
 from dlsync.gate.store import Blob, Store
 
 SIZE = 16 * 1024
@@ -59,11 +60,7 @@ def seed(data: Path, count: int) -> dict[str, str]:
     uploads = []
     per = -(-count // FOLDERS)
     for n in range(count):
-        content = os.urandom(SIZE)
-        sha = hashlib.sha256(content).hexdigest()
-        blob_path = data / BLOB_DIR / sha[:2] / sha
-        blob_path.parent.mkdir(parents=True, exist_ok=True)
-        blob_path.write_bytes(content)
+        sha = seed_blob(data, os.urandom(SIZE))
         rel = f"d{n // per:02d}/f{n:06d}.jpg"
         expected[rel] = sha
         mark = {"dlsync": {"sha256": sha, "size": SIZE, "annotations": None}}
@@ -72,23 +69,9 @@ def seed(data: Path, count: int) -> dict[str, str]:
     with contextlib.closing(Store(data / DATABASE_FILE)) as store:
         project = store.create_project(PROJECT, USER)
         dataset = store.create_dataset({"name": DATASET, "projects": [project["id"]]}, USER)
-        # one transaction for every item, each with its own blob and fingerprint (the public
-        # ``Store.seed_files`` shares one blob between all)
-        store._items.seed_files(dataset["id"], uploads, USER)
-        ids, page = [], 0
-        while True:
-            found = store.query_items(dataset["id"], {
-                "filter": {"$and": [{"type": "file"}]}, "pageSize": 1000, "page": page})
-            ids += [i["id"] for i in found.entities]
-            if len(found.entities) < 1000:
-                break
-            page += 1
-        for n, item_id in enumerate(ids):
-            store.add_annotations(item_id, [
-                {"type": "box", "label": "car", "coordinates": [{"x": n % 97, "y": 1},
-                                                                 {"x": 50, "y": 60}]},
-                {"type": "class", "label": "day", "coordinates": []},
-                {"type": "point", "label": "eye", "coordinates": {"x": 3, "y": n % 13}}], USER)
+        # one transaction for every item, each with its own blob and fingerprint
+        store.seed_uploads(dataset["id"], uploads, USER)
+        annotate_every_file(store, dataset["id"])
     return expected
 
 

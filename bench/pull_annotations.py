@@ -64,20 +64,27 @@ def seed(data_dir: Path, items: int) -> None:
         mark = {"user": {"dlsync": {"sha256": sha, "size": len(CONTENT), "annotations": None}}}
         store.update_items_matching(dataset["id"], {"filter": {"$and": [{"type": "file"}]},
                                                     "update": {"metadata": mark}}, USER)
-        ids = [i["id"] for i in store.query_items(dataset["id"], {
-            "filter": {"$and": [{"type": "file"}]}, "pageSize": 1000}).entities]
-        page = 1
-        while len(ids) < items:
-            ids += [i["id"] for i in store.query_items(dataset["id"], {
-                "filter": {"$and": [{"type": "file"}]}, "pageSize": 1000, "page": page}).entities]
-            page += 1
-        for n, item_id in enumerate(ids):
-            store.add_annotations(item_id, [
-                {"type": "box", "label": "car", "coordinates": [{"x": n % 97, "y": 1},
-                                                                 {"x": 50, "y": 60}]},
-                {"type": "class", "label": "day", "coordinates": []},
-                {"type": "point", "label": "eye", "coordinates": {"x": 3, "y": n % 13}}], USER)
+        annotate_every_file(store, dataset["id"])
     backdate(data_dir / DATABASE_FILE)
+
+
+def annotate_every_file(store: Store, dataset_id: str) -> None:
+    """Give every file of the dataset three annotations (a box, a class, a point)."""
+    ids: list[str] = []
+    page = 0
+    while True:
+        found = store.query_items(dataset_id, {
+            "filter": {"$and": [{"type": "file"}]}, "pageSize": 1000, "page": page}).entities
+        ids += [i["id"] for i in found]
+        if len(found) < 1000:
+            break
+        page += 1
+    for n, item_id in enumerate(ids):
+        store.add_annotations(item_id, [
+            {"type": "box", "label": "car", "coordinates": [{"x": n % 97, "y": 1},
+                                                             {"x": 50, "y": 60}]},
+            {"type": "class", "label": "day", "coordinates": []},
+            {"type": "point", "label": "eye", "coordinates": {"x": 3, "y": n % 13}}], USER)
 
 
 def backdate(database: Path) -> None:
