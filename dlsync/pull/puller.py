@@ -48,8 +48,9 @@ from dlsync.pull.plan import (
 )
 from dlsync.pull.review import ReviewGate, review_gate
 from dlsync.pull.rules import PullVerdict, decide_pull
-from dlsync.pull.source import RemoteEntry, behind, changed_batches, full_batches, latest_stamp
+from dlsync.pull.source import RemoteEntry, changed_batches, full_batches, latest_stamp
 from dlsync.pull.tally import PullTally
+from dlsync.remote import dql
 from dlsync.remote.dataset import resolve_dataset
 from dlsync.remote.fingerprint import fingerprint_metadata, read_fingerprint
 from dlsync.state.ops import (
@@ -208,7 +209,7 @@ class Puller:
         else:
             also = [r.item_id for r in reader.in_conflict(self.pair_id) if r.item_id]
             batches = changed_batches(client, dataset_id, self.pair.remote_dir,
-                                      behind(since, PULL_OVERLAP_S), also=also)
+                                      dql.behind(since, PULL_OVERLAP_S), also=also)
         limiter = anyio.CapacityLimiter(max(1, self.pair.workers))
         # items of the next batch start while the last ones of this batch wait for their files
         # to be durable; at most two batches' items are under way, and at most

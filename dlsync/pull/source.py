@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
 from dlsync.constants import PULL_BATCH
 from dlsync.model import RelPath
@@ -42,13 +41,6 @@ async def latest_stamp(client: DataloopClient, dataset_id: str) -> str | None:
               await client.latest_update(dataset_id, "annotations", [])]
     known = [s for s in stamps if s is not None]
     return max(known) if known else None
-
-
-def behind(stamp: str, seconds: float) -> str:
-    """``stamp`` (ISO 8601 UTC, ``...Z``) moved ``seconds`` earlier, in the same format."""
-    when = datetime.fromisoformat(stamp.replace("Z", "+00:00")) - timedelta(seconds=seconds)
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + \
-        f"{when.microsecond // 1000:03d}Z"
 
 
 async def full_batches(client: DataloopClient, dataset_id: str, remote_dir: str,
