@@ -23,6 +23,9 @@ so a decision rests on enough samples. The lowest latency seen drifts up slowly
 (``BASE_DECAY`` a window) so a platform that got slower for good is not compared for ever with
 its best moment. The rate bucket of ``dlsync.remote.pacer`` still spaces request starts; this
 only bounds overlap.
+
+``RateMeter`` (below) is the pacer's count of request starts per second: the rate a first 429
+is measured against when no ``rate`` is configured.
 """
 
 from __future__ import annotations
