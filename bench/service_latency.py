@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -173,6 +174,7 @@ def main() -> None:
     parser.add_argument("--burst", type=int, default=5000)
     parser.add_argument("--settle", type=float, default=1.0)
     parser.add_argument("--no-docs", action="store_true")
+    parser.add_argument("--log", type=Path, help="copy the service's JSON log here")
     parser.add_argument("--max-load", type=float, default=0.5,
                         help="the burst and the mirror wait until the 1-minute load is under this")
     args = parser.parse_args()
@@ -188,6 +190,8 @@ def main() -> None:
         with running_service(config, env, work / "service.log"):
             samples, seconds, written = asyncio.run(
                 measure_service(gate, source, changes, count, max_load))
+        if args.log:
+            shutil.copyfile(work / "service.log", args.log)
         common.wait_quiet(max_load)
         mirror_s = mirror_burst(gate, work, source / "burst", env)
     result = summarise(samples, seconds, mirror_s, count, args.settle)

@@ -29,15 +29,28 @@ def sync_paths(pair: PairConfig, path: Path) -> list[str]:
             path.is_relative_to(layout.directory):
         stem = path.relative_to(layout.directory).as_posix().removesuffix(layout.suffix)
         return [nfc(stem), *_with_stem(pair.source, nfc(stem))]
-    try:
-        rel = nfc(path.relative_to(pair.source).as_posix())
-    except ValueError:
-        return []
-    if rel in ("", "."):
+    rel = _relative(pair.source, path)
+    if not rel:
         return []
     if layout.kind is LayoutKind.SIDECAR and rel.endswith(".json"):
         return [rel, rel.removesuffix(".json")]
     return [rel]
+
+
+def _relative(source: Path, path: Path) -> str:
+    """``path`` relative to ``source`` in NFC; empty when it is ``source`` or outside it. The
+    watcher's paths are ``source`` joined with what lies below it, so a string prefix decides
+    (this runs once per event of a burst); anything else goes through ``Path.relative_to``."""
+    text, root = os.fspath(path), os.fspath(source)
+    if text.startswith(root) and text[len(root):len(root) + 1] == "/" and "//" not in text \
+            and not text.endswith("/"):
+        rel = text[len(root) + 1:]
+        return rel if rel.isascii() else nfc(rel)
+    try:
+        rel = path.relative_to(source).as_posix()
+    except ValueError:
+        return ""
+    return "" if rel == "." else nfc(rel)
 
 
 def _with_stem(source: Path, stem: str) -> list[str]:

@@ -161,9 +161,8 @@ class PairService:
         self._trigger.set()
 
     async def _on_hints(self, hints: list[Hint]) -> None:
-        for hint in hints:
-            for path in sync_paths(self.pair, hint.path):
-                await self.queue.put(path, hint.kind)
+        await self.queue.put_many((path, hint.kind) for hint in hints
+                                  for path in sync_paths(self.pair, hint.path))
 
     # -- loops --------------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ queued is updated in place and never waits, so a burst of events on one file cos
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterable
 from typing import Generic, TypeVar
 
 import anyio
@@ -37,6 +38,21 @@ class CoalescingQueue(Generic[K, V]):
                 await self._changed.wait()
             self._items[key] = value
             self._changed.notify_all()
+
+    async def put_many(self, entries: Iterable[tuple[K, V]]) -> None:
+        """``put`` each entry in order under one hold of the lock (a watcher's group of
+        changes); waits only while the queue is full, after waking any taker."""
+        added = False
+        async with self._changed:
+            for key, value in entries:
+                if key not in self._items and len(self._items) >= self.capacity:
+                    self._changed.notify_all()
+                    while key not in self._items and len(self._items) >= self.capacity:
+                        await self._changed.wait()
+                self._items[key] = value
+                added = True
+            if added:
+                self._changed.notify_all()
 
     async def take(self, limit: int) -> list[tuple[K, V]]:
         """Up to ``limit`` keys in arrival order, waiting until there is at least one."""

@@ -1,10 +1,16 @@
 """Settling: a file is synced only once its size and mtime have stayed put for ``settle`` s.
 
-Each noted path is re-stat'ed on every check. A file is ready when its stat equals the one seen
-at the previous check and it has been quiet for ``settle`` seconds, judged by its mtime or, when
-the mtime cannot be trusted (in the future, coarse), by when dlsync first saw this stat. A path
-that is gone is ready at once (what a gone file means is decided later, with a grace period); a
+A noted path is stat'ed at the next check. A file is ready when its stat equals the one seen at
+the previous look and it has been quiet for ``settle`` seconds, judged by its mtime or, when the
+mtime cannot be trusted (in the future, coarse), by when dlsync first saw this stat. A path that
+is gone is ready at once (what a gone file means is decided later, with a grace period); a
 directory is handed back to be expanded into its files, which then settle one by one.
+
+Between looks a file is not stat'ed again until the moment it could first be ready (its mtime
+plus ``settle``, or ``settle`` after its stat was first seen, whichever comes sooner). A write in
+between changes the stat that look finds, which restarts the wait: the outcome is the same as
+stat'ing on every tick, at two stats per file instead of one per tick (a burst of 5,000 files
+waiting a second used to cost 50,000).
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ def look(path: str) -> Look:
 class _Watched:
     signature: Signature | None
     since: float                  # monotonic time the signature was first seen
+    due: float                    # monotonic time before which a look cannot find it ready
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +78,7 @@ class Settler:
         """Watch ``paths`` (again): a path already waiting keeps its history."""
         now = self.clock.monotonic()
         for path in paths:
-            self.pending.setdefault(path, _Watched(None, now))
+            self.pending.setdefault(path, _Watched(None, now, now))
 
     def oldest_age(self) -> float:
         """Seconds the longest-waiting path has been pending; 0 when none is."""
@@ -88,16 +95,27 @@ class Settler:
         for path, watched in list(self.pending.items()):
             if len(files) + len(gone) >= limit:
                 break
+            if watched.due > now:
+                continue
             seen = at(path)
             if seen.kind == "gone" or seen.kind == "dir":
                 (gone if seen.kind == "gone" else dirs).append(path)
                 del self.pending[path]
-            elif seen.signature != watched.signature:
+                continue
+            if seen.signature != watched.signature:
                 watched.signature, watched.since = seen.signature, now
             elif self._quiet(watched, seen, now, wall):
                 files.append(path)
                 del self.pending[path]
+                continue
+            watched.due = self._ready_at(watched, seen, now, wall)
         return Ready(tuple(files), tuple(gone), tuple(dirs))
 
     def _quiet(self, watched: _Watched, seen: Look, now: float, wall: float) -> bool:
         return wall - seen.mtime >= self.settle or now - watched.since >= self.settle
+
+    def _ready_at(self, watched: _Watched, seen: Look, now: float, wall: float) -> float:
+        """The monotonic time ``_quiet`` first holds if the stat stays ``seen``: never later
+        than ``settle`` after the stat was first seen, sooner when the mtime says so."""
+        by_mtime = now + (seen.mtime + self.settle - wall)
+        return min(watched.since + self.settle, by_mtime)
