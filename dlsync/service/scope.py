@@ -53,5 +53,8 @@ class ScopedPlanner(Planner):
                            layout=self.source.layout,
                            follow_symlinks=self.source.follow_symlinks)
         self.plan_pairs(march(local, records, confirmed_remote(records)), reader)
-        self.deferred.tracked = reader.tracked(self.pair)
+        if self.deferred.gone or self.deferred.deletes:
+            # what the destruction gate's half rule compares deletes with: a count of every
+            # tracked row, so only when the batch may delete (most batches only add)
+            self.deferred.tracked = reader.tracked(self.pair)
         return self.deferred

@@ -37,6 +37,12 @@ BY_CONTENT = (f"SELECT {_FILE_COLUMNS} FROM files f INDEXED BY files_by_fingerpr
               "WHERE f.pair = ? AND f.sha256 = ? AND f.size = ? ORDER BY f.key")
 """Files with one content. Without INDEXED BY, SQLite walks all of the pair's files in key order
 (it favours the primary key for ORDER BY): one lookup per new file made a first mirror quadratic."""
+UNDER_ROOT = (f"SELECT {_FILE_COLUMNS} FROM files f WHERE f.pair = ? AND "
+              "f.key >= ? AND f.key < ? ORDER BY f.key")
+"""Files at or under one root: a root's key and its subtree's keys (the key, then ``NUL`` and
+more) are exactly the keys in ``[key, key + 0x01)``, one range of the primary key. Written as
+``key = ? OR (key > ? AND key < ?)`` it made SQLite scan all of the pair's rows for every root
+of a service batch."""
 _RUN_COLUMNS = "id, kind, started, finished, outcome, counts, bytes, duration, error"
 
 
@@ -185,12 +191,10 @@ class StateReader:
 
     def files_under(self, pair: int, roots: Iterable[str]) -> Iterator[StateRecord]:
         """The records at or under each of ``roots`` (a file's path, or a folder's: its whole
-        subtree), root by root in the order given, each in ``path_key`` order."""
-        sql = (f"SELECT {_FILE_COLUMNS} FROM files f WHERE f.pair = ? AND "
-               "(f.key = ? OR (f.key > ? AND f.key < ?)) ORDER BY f.key")
+        subtree), root by root in the order given, each in ``path_key`` order (``UNDER_ROOT``)."""
         for root in roots:
             key = path_key(root)
-            yield from map(_file, self._stream(sql, (pair, key, key + b"\x00", key + b"\x01")))
+            yield from map(_file, self._stream(UNDER_ROOT, (pair, key, key + b"\x01")))
 
     def tracked(self, pair: int) -> int:
         """How many files of ``pair`` state tracks (not counting deleted ones)."""
