@@ -86,13 +86,17 @@ class Settler:
             return 0.0
         return max(0.0, self.clock.monotonic() - min(w.since for w in list(self.pending.values())))
 
-    def check(self, at: Callable[[str], Look], limit: int) -> Ready:
-        """Stat every pending path (``at`` maps a relative path to a ``Look``); take the ready."""
+    def check(self, at: Callable[[str], Look], limit: int,
+              paths: Iterable[str] | None = None) -> Ready:
+        """Stat the pending paths that are due, or only those of ``paths`` (``at`` maps a
+        relative path to a ``Look``); take the ready."""
         now, wall = self.clock.monotonic(), self.clock.wall()
         files: list[str] = []
         gone: list[str] = []
         dirs: list[str] = []
-        for path, watched in list(self.pending.items()):
+        waiting = list(self.pending.items()) if paths is None else \
+            [(path, self.pending[path]) for path in paths if path in self.pending]
+        for path, watched in waiting:
             if len(files) + len(gone) >= limit:
                 break
             if watched.due > now:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from dlsync.service.settle import Look, Settler, look
+from dlsync.service.settle import Look, Ready, Settler, look
 from tests.fakeclock import FakeClock
 
 SETTLE = 1.0
@@ -94,3 +94,15 @@ def test_gone_paths_and_folders_come_back_at_once(tmp_path: Path) -> None:
     assert ready.dirs == ("folder",)
     assert ready.gone == ("missing.bin",)
     assert not settler.pending
+
+
+def test_a_check_of_given_paths_looks_at_those_only(tmp_path: Path) -> None:
+    clock = FakeClock()
+    settler = Settler(SETTLE, clock)
+    for name in ("a.bin", "b.bin"):
+        write(tmp_path, name, b"x", clock)
+    settler.note(["a.bin", "b.bin"])
+    at = CountingLook(tmp_path)
+
+    assert settler.check(at, limit=10, paths=["a.bin", "not-noted.bin"]) == Ready()
+    assert at.stats == {"a.bin": 1}
