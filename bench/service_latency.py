@@ -67,8 +67,8 @@ def write_config(work: Path, gate: common.Gate, source: Path, settle: float) -> 
 
 
 @contextmanager
-def running_service(config: Path, env: dict[str, str], log: Path) -> Iterator[None]:
-    """``dlsync run`` for the block, returned once it logged that it is ready."""
+def running_service(config: Path, env: dict[str, str], log: Path) -> Iterator[int]:
+    """``dlsync run`` for the block, returned (its pid) once it logged that it is ready."""
     with log.open("ab") as err:
         process = subprocess.Popen(common.dlsync_command("--log-json", "run", "--config",
                                                          str(config)),
@@ -79,7 +79,7 @@ def running_service(config: Path, env: dict[str, str], log: Path) -> Iterator[No
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"dlsync run did not start: {log.read_text()[-2000:]}")
             time.sleep(0.05)
-        yield
+        yield process.pid
     finally:
         process.terminate()
         code = process.wait(timeout=60)
@@ -157,30 +157,41 @@ async def burst(client: DataloopClient, dataset: str, folder: Path,
     return await all_listed(client, dataset, folder.name, count) - started, written
 
 
+def cpu_seconds_of(pid: int) -> float:
+    """User and system CPU seconds process ``pid`` has used so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def moved_burst(client: DataloopClient, dataset: str, staging: Path, folder: Path,
-                      count: int, settle: float, max_load: float) -> float:
+                      count: int, settle: float, max_load: float,
+                      pid: int) -> tuple[float, float]:
     """Seconds from one rename that moves ``count`` quiet files into the source to the last
-    one being listable."""
+    one being listable, and the CPU seconds the service (``pid``) used meanwhile."""
     write_files(staging, count)
     time.sleep(settle + 0.2)                     # every file quiet before it arrives
     common.wait_quiet(max_load)
+    cpu = cpu_seconds_of(pid)
     started = time.perf_counter()
     staging.rename(folder)
-    return await all_listed(client, dataset, folder.name, count) - started
+    done = await all_listed(client, dataset, folder.name, count)
+    return done - started, cpu_seconds_of(pid) - cpu
 
 
 @dataclass(frozen=True)
 class Bursts:
-    """One run's figures: in place (seconds, writing seconds) and moved in (seconds)."""
+    """One run's figures: in place (seconds, writing seconds) and moved in (seconds, the
+    service's CPU seconds)."""
 
     seconds: float
     written: float
     moved: float
+    moved_cpu: float
 
 
 async def measure_service(gate: common.Gate, work: Path, changes: int, count: int,
-                          runs: int, settle: float,
-                          max_load: float) -> tuple[list[float], list[Bursts]]:
+                          runs: int, settle: float, max_load: float,
+                          pid: int) -> tuple[list[float], list[Bursts]]:
     """The latency samples and each run's bursts, through the API; each burst starts once the
     machine is quiet (load under ``max_load``)."""
     source = work / "source"
@@ -192,21 +203,22 @@ async def measure_service(gate: common.Gate, work: Path, changes: int, count: in
         for run in range(runs):
             common.wait_quiet(max_load)
             seconds, written = await burst(client, dataset, source / f"burst{run}", count)
-            moved = await moved_burst(client, dataset, work / f"staged{run}",
-                                      source / f"moved{run}", count, settle, max_load)
-            bursts.append(Bursts(seconds, written, moved))
+            moved, cpu = await moved_burst(client, dataset, work / f"staged{run}",
+                                           source / f"moved{run}", count, settle, max_load, pid)
+            bursts.append(Bursts(seconds, written, moved, cpu))
     return samples, bursts
 
 
-def mirror_burst(gate: common.Gate, work: Path, folder: Path, env: dict[str, str]) -> float:
-    """Seconds ``dlsync mirror`` takes for the burst's files into a fresh dataset."""
+def mirror_burst(gate: common.Gate, work: Path, folder: Path,
+                 env: dict[str, str]) -> common.Run:
+    """``dlsync mirror`` of the burst's files into a fresh dataset: its wall and CPU time."""
     command = common.dlsync_command("mirror", str(folder), "--remote", gate.url,
                                     "--annotations", "none", "--project", PROJECT,
                                     "--dataset", f"mirrored-{folder.name}", "--create",
                                     "--no-progress", "--json",
                                     "--state", str(work / f"mirror-{folder.name}.db"))
     run, _summary = common.run_mirror(command, env)
-    return run.wall_s
+    return run
 
 
 def percentile(samples: list[float], share: float) -> float:
@@ -237,9 +249,9 @@ def main() -> None:
         (source / "changes").mkdir(parents=True)
         env = common.mirror_env(gate, work)
         config = write_config(work, gate, source, args.settle)
-        with running_service(config, env, work / "service.log"):
-            samples, bursts = asyncio.run(
-                measure_service(gate, work, changes, count, runs, args.settle, max_load))
+        with running_service(config, env, work / "service.log") as pid:
+            samples, bursts = asyncio.run(measure_service(
+                gate, work, changes, count, runs, args.settle, max_load, pid))
         if args.log:
             shutil.copyfile(work / "service.log", args.log)
         mirrors = []
@@ -250,7 +262,7 @@ def main() -> None:
     report(result, args, write=not (args.quick or args.no_docs))
 
 
-def summarise(samples: list[float], bursts: list[Bursts], mirrors: list[float], count: int,
+def summarise(samples: list[float], bursts: list[Bursts], mirrors: list[common.Run], count: int,
               settle: float) -> dict[str, Any]:
     """The figures: latency percentiles, and the medians of the runs' rates."""
     def rate(seconds: list[float]) -> float:
@@ -262,7 +274,9 @@ def summarise(samples: list[float], bursts: list[Bursts], mirrors: list[float], 
             "service_rate": rate([b.seconds for b in bursts]),
             "drain_rate": rate([b.seconds - settle for b in bursts]),
             "moved_rate": rate([b.moved for b in bursts]),
-            "mirror_rate": rate(mirrors),
+            "mirror_rate": rate([m.wall_s for m in mirrors]),
+            "moved_cpu_ms": common.median([b.moved_cpu for b in bursts]) / count * 1000,
+            "mirror_cpu_ms": common.median([m.cpu_s for m in mirrors]) / count * 1000,
             "written": common.median([b.written for b in bursts]), "settle": settle,
             "load": os.getloadavg()[0]}
 
@@ -279,7 +293,9 @@ def report(r: dict[str, Any], args: argparse.Namespace, *, write: bool) -> None:
          ["the same burst after its settle time", f"{r['drain_rate']:.0f} files/s",
           f"{r['mirror_rate']:.0f} files/s"],
          [f"burst of {r['burst']:,} quiet files moved in by one rename",
-          f"{r['moved_rate']:.0f} files/s", f"{r['mirror_rate']:.0f} files/s"]])
+          f"{r['moved_rate']:.0f} files/s", f"{r['mirror_rate']:.0f} files/s"],
+         ["CPU per file of that burst (the mirror's with its start-up)",
+          f"{r['moved_cpu_ms']:.2f} ms", f"{r['mirror_cpu_ms']:.2f} ms"]])
     flags = "" if args.quick else f" --changes {args.changes} --burst {args.burst}"
     notes = [f"settle = {r['settle']:g} s (the default): a file is sent once it has been quiet "
              "that long, so it is the floor of every latency; the rest is the watcher's "

@@ -21,3 +21,4 @@ def test_service_latency_quick() -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "verified: every change and every burst file was found by a listing" in done.stdout
     assert done.stdout.count("files/s") == 6
+    assert "CPU per file of that burst" in done.stdout
