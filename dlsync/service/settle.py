@@ -7,10 +7,10 @@ is gone is ready at once (what a gone file means is decided later, with a grace 
 directory is handed back to be expanded into its files, which then settle one by one.
 
 Between looks a file is not stat'ed again until the moment it could first be ready (its mtime
-plus ``settle``, or ``settle`` after its stat was first seen, whichever comes sooner). A write in
-between changes the stat that look finds, which restarts the wait: the outcome is the same as
-stat'ing on every tick, at two stats per file instead of one per tick (a burst of 5,000 files
-waiting a second used to cost 50,000).
+plus ``settle``, or ``settle`` after its stat was first seen, whichever comes sooner), or until
+the watcher notes it again. A write in between changes the stat that look finds, which restarts
+the wait: the outcome is the same as stat'ing on every tick, at two stats per file instead of
+one per tick (a burst of 5,000 files waiting a second used to cost 50,000).
 """
 
 from __future__ import annotations
@@ -75,10 +75,15 @@ class Settler:
     pending: dict[str, _Watched] = field(default_factory=dict)
 
     def note(self, paths: Iterable[str]) -> None:
-        """Watch ``paths`` (again): a path already waiting keeps its history."""
+        """Watch ``paths`` (again): a path already waiting keeps its history and is looked at
+        on the next check (a new event may mean it changed or went)."""
         now = self.clock.monotonic()
         for path in paths:
-            self.pending.setdefault(path, _Watched(None, now, now))
+            watched = self.pending.get(path)
+            if watched is None:
+                self.pending[path] = _Watched(None, now, now)
+            else:
+                watched.due = now
 
     def oldest_age(self) -> float:
         """Seconds the longest-waiting path has been pending; 0 when none is."""

@@ -106,3 +106,19 @@ def test_a_check_of_given_paths_looks_at_those_only(tmp_path: Path) -> None:
 
     assert settler.check(at, limit=10, paths=["a.bin", "not-noted.bin"]) == Ready()
     assert at.stats == {"a.bin": 1}
+
+
+def test_a_waiting_file_noted_again_is_looked_at_on_the_next_check(tmp_path: Path) -> None:
+    clock = FakeClock()
+    settler = Settler(SETTLE, clock)
+    write(tmp_path, "brief.bin", b"x", clock)
+    settler.note(["brief.bin"])
+    at = CountingLook(tmp_path)
+    assert settler.check(at, limit=10) == Ready()        # seen, not due again for a second
+
+    (tmp_path / "brief.bin").unlink()
+    clock.advance(TICK)
+    assert settler.check(at, limit=10) == Ready(), "not due: not looked at"
+    settler.note(["brief.bin"])                            # the watcher's event for the delete
+    assert settler.check(at, limit=10) == Ready(gone=("brief.bin",))
+    assert at.stats == {"brief.bin": 2}
