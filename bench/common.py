@@ -373,6 +373,15 @@ def cpu_seconds() -> float:
     return usage.user + usage.system
 
 
+def cpu_seconds_of(pid: int) -> float:
+    """User plus system CPU seconds process ``pid`` has used so far (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def median(values: Sequence[float]) -> float:
     """The median of ``values`` (the middle one of three)."""
     ordered = sorted(values)

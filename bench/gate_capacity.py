@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import common
 
 from dlsync.gate.auth import TokenAuthority, load_secret
 from dlsync.gate.server import DATABASE_FILE
@@ -120,15 +121,6 @@ async def list_all(session: aiohttp.ClientSession, url: str, dataset_id: str) ->
         last = page["items"][-1]["id"]
 
 
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU seconds a process has used (Linux /proc; 0 elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 async def one_round(session: aiohttp.ClientSession, url: str, listing_id: str,
                     project_id: str, uploads: int, server_pid: int, name: str
                     ) -> dict[str, float]:
@@ -136,11 +128,11 @@ async def one_round(session: aiohttp.ClientSession, url: str, listing_id: str,
     async with session.post(f"{url}/datasets",
                             json={"name": name, "projects": [project_id]}) as response:
         upload_id = (await response.json())["id"]
-    cpu = cpu_seconds(server_pid)
+    cpu = common.cpu_seconds_of(server_pid)
     upload_s = await upload_all(session, url, upload_id, uploads)
-    upload_cpu = cpu_seconds(server_pid) - cpu
+    upload_cpu = common.cpu_seconds_of(server_pid) - cpu
     list_s, listed = await list_all(session, url, listing_id)
-    list_cpu = cpu_seconds(server_pid) - cpu - upload_cpu
+    list_cpu = common.cpu_seconds_of(server_pid) - cpu - upload_cpu
     return {"upload_s": upload_s, "uploads_per_s": uploads / upload_s, "list_s": list_s,
             "listed": listed, "upload_cpu_ms": upload_cpu / uploads * 1000,
             "list_cpu_s": list_cpu}

@@ -157,12 +157,6 @@ async def burst(client: DataloopClient, dataset: str, folder: Path,
     return await all_listed(client, dataset, folder.name, count) - started, written
 
 
-def cpu_seconds_of(pid: int) -> float:
-    """User and system CPU seconds process ``pid`` has used so far (Linux ``/proc``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 async def moved_burst(client: DataloopClient, dataset: str, staging: Path, folder: Path,
                       count: int, settle: float, max_load: float,
                       pid: int) -> tuple[float, float]:
@@ -171,11 +165,11 @@ async def moved_burst(client: DataloopClient, dataset: str, staging: Path, folde
     write_files(staging, count)
     time.sleep(settle + 0.2)                     # every file quiet before it arrives
     common.wait_quiet(max_load)
-    cpu = cpu_seconds_of(pid)
+    cpu = common.cpu_seconds_of(pid)
     started = time.perf_counter()
     staging.rename(folder)
     done = await all_listed(client, dataset, folder.name, count)
-    return done - started, cpu_seconds_of(pid) - cpu
+    return done - started, common.cpu_seconds_of(pid) - cpu
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,7 @@ passes), on what the requests themselves show. It climbs a hill:
   was never reached says nothing about the platform.
 
 A window closes after ``WINDOW_S`` seconds and at least three times the limit in completed
-requests,
-so a decision rests on enough samples. The lowest latency seen drifts up slowly
+requests, so a decision rests on enough samples. The lowest latency seen drifts up slowly
 (``BASE_DECAY`` a window) so a platform that got slower for good is not compared for ever with
 its best moment. The rate bucket of ``dlsync.remote.pacer`` still spaces request starts; this
 only bounds overlap.
@@ -78,7 +77,6 @@ class AdaptiveLimit:
         self._done = 0
         self._latency_sum = 0.0
         self._limited = False         # the limit was reached during the window
-        self._rate_limited = False    # a 429 came back during the window
         self._no_cut_until = now
         self._last_throughput = 0.0
         self._base_latency = math.inf

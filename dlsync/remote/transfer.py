@@ -10,7 +10,6 @@ only costs the bytes). A larger one is never re-sent blindly: the item is looked
 from __future__ import annotations
 
 import functools
-import json
 import mimetypes
 import os
 import posixpath
@@ -35,7 +34,7 @@ from dlsync.errors import (
     TransportError,
     TruncatedUploadError,
 )
-from dlsync.remote import replies
+from dlsync.remote import replies, wire
 from dlsync.remote.bandwidth import Bandwidth
 from dlsync.remote.calls import SAFE, UNSAFE
 from dlsync.remote.items import ItemOps
@@ -203,7 +202,7 @@ class _FileBody:
         content_type = _content_type(name[name.find("."):] if "." in name else "")
         fields = {"type": "file", "path": self.filename}
         if self.metadata is not None:
-            fields["metadata"] = json.dumps(self.metadata)
+            fields["metadata"] = wire.dumps(self.metadata).decode("utf-8")
         if isinstance(content, bytes):
             await self.bandwidth.take(len(content))  # before the watch starts
             yield form_payload(fields, filename=name, content_type=content_type, data=content)
