@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from dlsync import constants
+from dlsync.bounded import read_up_to
 from dlsync.errors import AnnotationFileError
 from dlsync.formats import classes as classfile
 from dlsync.formats import geometry
@@ -137,8 +138,8 @@ class YoloCodec:
 
 def _read_text(path: Path) -> str:
     try:
-        with open(path, "rb") as file:
-            data = file.read(constants.ANNOTATION_MAX_BYTES + 1)
+        with open(path, "rb", buffering=0) as file:
+            data = read_up_to(file.fileno(), constants.ANNOTATION_MAX_BYTES)
     except OSError as exc:
         raise AnnotationFileError(str(path), f"cannot read: {exc.strerror}") from exc
     if len(data) > constants.ANNOTATION_MAX_BYTES:

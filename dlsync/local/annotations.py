@@ -25,11 +25,15 @@ import hashlib
 import json
 import math
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from dlsync import constants
+from dlsync.bounded import read_up_to
 from dlsync.errors import AnnotationFileError
 
 KNOWN_TYPES = frozenset({
@@ -49,6 +53,11 @@ HASH_KEY = constants.ANNOTATION_HASH_KEY
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
 """The canonical JSON text: what ``json.dumps(value, sort_keys=True, separators=(",", ":"))``
 writes, from one encoder made once (``dumps`` with options builds a new one per call)."""
+_NOT_PLAIN = re.compile(rb"[0-9][eE]|0\.0000|\x7f|null")
+"""What in orjson's output may differ from ``_CANONICAL``'s: an exponent or a number under
+1e-4 (the two write those floats differently), DEL (escaped only by ``_CANONICAL``), and
+``null`` (orjson's spelling of NaN and infinities). A string that merely contains one of these
+only sends that annotation down the slower path."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,14 +149,19 @@ def dump_annotation_file(annotations: Iterable[Mapping[str, Any]],
 
 def _read_bounded(name: str) -> bytes:
     try:
-        with open(name, "rb") as file:
-            size = os.fstat(file.fileno()).st_size
-            if size > constants.ANNOTATION_MAX_BYTES:
-                raise AnnotationFileError(name, f"{size} bytes is over the limit of "
-                                          f"{constants.ANNOTATION_MAX_BYTES}; not read")
-            data = file.read(constants.ANNOTATION_MAX_BYTES + 1)
+        fd = os.open(name, os.O_RDONLY | getattr(os, "O_BINARY", 0))
     except OSError as exc:
         raise AnnotationFileError(name, f"cannot read: {exc.strerror}") from exc
+    try:
+        size = os.fstat(fd).st_size
+        if size > constants.ANNOTATION_MAX_BYTES:
+            raise AnnotationFileError(name, f"{size} bytes is over the limit of "
+                                      f"{constants.ANNOTATION_MAX_BYTES}; not read")
+        data = read_up_to(fd, constants.ANNOTATION_MAX_BYTES)
+    except OSError as exc:
+        raise AnnotationFileError(name, f"cannot read: {exc.strerror}") from exc
+    finally:
+        os.close(fd)
     if len(data) > constants.ANNOTATION_MAX_BYTES:
         raise AnnotationFileError(name, "grew over the size limit while read; not used")
     return data
@@ -223,9 +237,22 @@ def _canonical(raw: Any, index: int, name: str, *,
             value = _canonical_metadata(value)
         if value is not None:
             body[key] = value if normalised else _normalise(value)
-    canonical = _CANONICAL.encode(body)
+    canonical = _canonical_text(body)
     digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
     return CanonicalAnnotation(body, canonical, digest)
+
+
+def _canonical_text(value: Any) -> str:
+    """``_CANONICAL.encode(value)``, through orjson when its output is provably the same text:
+    plain ASCII with no number or character the two encoders spell differently. Anything else
+    (non-ASCII text, a huge integer, a non-string key, deep nesting) takes ``_CANONICAL``."""
+    try:
+        text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except (TypeError, orjson.JSONEncodeError):
+        return _CANONICAL.encode(value)
+    if text.isascii() and _NOT_PLAIN.search(text) is None:
+        return text.decode("ascii")
+    return _CANONICAL.encode(value)
 
 
 def _check_required(raw: Mapping[str, Any], where: str, name: str) -> None:
@@ -306,7 +333,7 @@ def _set_hash(annotations: Iterable[CanonicalAnnotation], user: Mapping[str, Any
     digest = hashlib.sha256()
     for annotation_hash in sorted(a.hash for a in annotations):
         digest.update(annotation_hash.encode() + b"\n")
-    digest.update(_CANONICAL.encode(_normalise(dict(user))).encode("ascii"))
+    digest.update(_canonical_text(_normalise(dict(user))).encode("ascii"))
     return digest.hexdigest()
 
 

@@ -25,6 +25,7 @@ from aiohttp.abc import AbstractStreamWriter
 from aiohttp.payload import BytesPayload, Payload
 
 from dlsync import constants, logs
+from dlsync.bounded import read_up_to
 from dlsync.errors import (
     AmbiguousWriteError,
     BadRequestError,
@@ -293,5 +294,8 @@ def _file_content(path: str | Path) -> tuple[bytes | BinaryIO, int]:
     if size > constants.SMALL_FILE_BYTES:
         return handle, size
     with handle:
-        data = handle.read(constants.SMALL_FILE_BYTES + 1)
+        try:
+            data = read_up_to(handle.fileno(), constants.SMALL_FILE_BYTES)
+        except OSError as exc:
+            raise LocalFileError(str(path), f"read failed: {exc.strerror}") from None
     return data, len(data)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from dlsync import constants
 from dlsync.errors import AnnotationFileError
+from dlsync.local import annotations as annotation_files
 from dlsync.local.annotations import (
     HASH_KEY,
     canonical_annotation,
@@ -217,3 +219,36 @@ def test_annotation_set_equals_parsing_the_file_it_would_write(
     direct = annotation_set(raw, user, "direct")
     assert [a.hash for a in direct.annotations] == [a.hash for a in written.annotations]
     assert direct.set_hash == written.set_hash
+
+
+_TRICKY_VALUES: list[Any] = [
+    0.1, 1e-4, 1e-5, 5.968778811548521e-05, 1.5e-9, 1e15, 1e16, 1.7976931348623157e308,
+    5e-324, 123.456, -0.5, 2**63 - 1, -(2**63), 2**64, 10**30, True, False, None,
+    float("nan"), float("inf"), "plain", "é", "日本", "\U0001F600", "\x7f", "\x00\x1f\b\f\t",
+    "\u2028", "\ud800", "a/b", "quote\"back\\slash", "1e5", "0.00001", "null",
+    {"b": 1, "a": 2}, {"é": 1, "e": 2}, {1: "int key"}, [1, (2, 3)], [[[[[[[[[[[]]]]]]]]]]],
+]
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(_JSON_VALUES)
+def test_canonical_text_matches_on_any_json(value: Any) -> None:
+    assert annotation_files._canonical_text(value) == annotation_files._CANONICAL.encode(value)
+
+
+def test_canonical_text_is_exactly_the_standard_encoders() -> None:
+    """The fast encoder writes byte for byte what the standard library's canonical encoder
+    writes (hashes already stored on the platform depend on it), for values where the two
+    differ (exponents, tiny numbers, DEL, non-ASCII, NaN, huge integers)."""
+    nested: Any = 1
+    for _ in range(300):  # deeper than orjson accepts
+        nested = [nested]
+    for value in [*_TRICKY_VALUES, nested]:
+        expected = annotation_files._CANONICAL.encode(value)
+        assert annotation_files._canonical_text(value) == expected, value

@@ -1,0 +1,30 @@
+"""Reading a whole small file under a size limit, without allocating the limit.
+
+``file.read(limit + 1)`` is the obvious way to read at most ``limit`` bytes and notice a larger
+file, but CPython allocates the whole request up front: with a 64 MiB limit every read of a
+1 KiB annotation file maps and unmaps 64 MiB. ``read_up_to`` asks for what ``fstat`` says is
+there (plus one byte, to see the end), then reads on in small pieces only if the file grew.
+"""
+
+from __future__ import annotations
+
+import os
+
+_FOLLOW_UP = 1 << 16
+"""What each read after the first asks for: below the allocator's mmap threshold."""
+
+
+def read_up_to(fd: int, limit: int) -> bytes:
+    """The rest of ``fd`` from its position, or its first ``limit + 1`` bytes when there are
+    more than ``limit`` (so the caller can refuse the file). ``OSError`` passes through."""
+    left = limit + 1
+    ask = min(os.fstat(fd).st_size + 1, left)
+    parts: list[bytes] = []
+    while left > 0:
+        piece = os.read(fd, ask)
+        if not piece:
+            break
+        parts.append(piece)
+        left -= len(piece)
+        ask = min(left, _FOLLOW_UP)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
