@@ -153,11 +153,11 @@ def _read_bounded(name: str) -> bytes:
     except OSError as exc:
         raise AnnotationFileError(name, f"cannot read: {exc.strerror}") from exc
     try:
-        size = os.fstat(fd).st_size
-        if size > constants.ANNOTATION_MAX_BYTES:
-            raise AnnotationFileError(name, f"{size} bytes is over the limit of "
+        st = os.fstat(fd)
+        if st.st_size > constants.ANNOTATION_MAX_BYTES:
+            raise AnnotationFileError(name, f"{st.st_size} bytes is over the limit of "
                                       f"{constants.ANNOTATION_MAX_BYTES}; not read")
-        data = read_up_to(fd, constants.ANNOTATION_MAX_BYTES)
+        data = read_up_to(fd, constants.ANNOTATION_MAX_BYTES, st)
     except OSError as exc:
         raise AnnotationFileError(name, f"cannot read: {exc.strerror}") from exc
     finally:

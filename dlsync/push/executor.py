@@ -44,7 +44,7 @@ from dlsync.push.itemstep import ItemStep, Landed
 from dlsync.push.job import Job, Sinks, Target
 from dlsync.remote.client import DataloopClient
 from dlsync.remote.fingerprint import read_fingerprint
-from dlsync.remote.types import UploadOp, UploadResult
+from dlsync.remote.types import CheckedFile, UploadOp, UploadResult
 from dlsync.state.ops import DeleteFile, MarkFile, UpsertFile
 
 if TYPE_CHECKING:
@@ -191,9 +191,10 @@ class Executor:
         that no later run (even without state) takes it as this content."""
         assert job.local is not None
         try:
-            return await self.client.upload(self.target.dataset_id, self._path(job.local),
-                                            filename, mode="skip" if mode == "skip"
-                                            else "overwrite", metadata=metadata)
+            local = CheckedFile(self._path(job.local), job.local.size)
+            return await self.client.upload(self.target.dataset_id, local, filename,
+                                            mode="skip" if mode == "skip" else "overwrite",
+                                            metadata=metadata)
         except TruncatedUploadError as exc:
             try:
                 await self.client.patch_item(exc.item_id,

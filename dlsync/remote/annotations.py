@@ -8,7 +8,6 @@ only what is missing; the pacer's ``RetryBudget`` says when.
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Sequence
 from typing import cast
 
@@ -16,6 +15,7 @@ from dlsync import constants
 from dlsync.errors import AmbiguousWriteError, ServerError
 from dlsync.remote import dql, replies, stamps
 from dlsync.remote.calls import UNSAFE
+from dlsync.remote.nonce import nonce
 from dlsync.remote.queries import QueryOps
 from dlsync.remote.types import AnnotationJson
 
@@ -66,7 +66,7 @@ class AnnotationOps(QueryOps):
         are listed and only the stamped ones not yet there are posted; attempts and waiting are
         bounded by the pacer's limits. Returns the remote annotations of this post.
         """
-        op = key or os.urandom(16).hex()
+        op = key or nonce()
         wanted = [stamps.stamp(one, op) for one in annotations]
         pending = wanted
         budget = self.pacer.retry_budget(f"post annotations of item {item_id}")

@@ -10,10 +10,10 @@ the same form. Larger files keep the streamed ``FormData`` path (``transfer._Fil
 
 from __future__ import annotations
 
-import os
-
 from aiohttp.helpers import content_disposition_header
 from aiohttp.payload import BytesPayload
+
+from dlsync.remote.nonce import nonce
 
 _TEXT = b"Content-Type: text/plain; charset=utf-8\r\n"
 
@@ -21,7 +21,7 @@ _TEXT = b"Content-Type: text/plain; charset=utf-8\r\n"
 def form_payload(fields: dict[str, str], *, filename: str, content_type: str,
                  data: bytes) -> BytesPayload:
     """``fields`` (name → text) and the file part ``file`` as one multipart/form-data body."""
-    boundary = os.urandom(16).hex()
+    boundary = nonce()
     dash = b"--" + boundary.encode("ascii")
     chunks: list[bytes] = []
     for name, value in fields.items():

@@ -13,6 +13,7 @@ import functools
 import mimetypes
 import os
 import posixpath
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -43,9 +44,10 @@ from dlsync.remote.multipart import form_payload
 from dlsync.remote.pacer import Idempotency
 from dlsync.remote.session import Request
 from dlsync.remote.stall import StallWatch
-from dlsync.remote.types import ItemJson, UploadOp, UploadResult
+from dlsync.remote.types import CheckedFile, ItemJson, UploadOp, UploadResult
 
 UploadMode = Literal["skip", "overwrite"]
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 log = logs.get_logger(__name__)
 
@@ -53,24 +55,29 @@ log = logs.get_logger(__name__)
 class TransferOps(ItemOps):
     """Upload a local file as an item; download an item's bytes."""
 
-    async def upload(self, dataset_id: str, local_path: str | Path, filename: str, *,
-                     mode: UploadMode = "skip",
+    async def upload(self, dataset_id: str, local_path: str | Path | CheckedFile,
+                     filename: str, *, mode: UploadMode = "skip",
                      metadata: dict[str, Any] | None = None) -> UploadResult:
         """Upload ``local_path`` as item ``filename``, streamed from disk.
 
         ``metadata`` is sent as the ``metadata`` form part (``{"user": {...}}``). Raises
         ``TruncatedUploadError`` when the reply's ``metadata.system.size`` of a created or
         overwritten item differs from the bytes sent (a skipped upload returns the existing
-        item, which the caller compares by fingerprint).
+        item, which the caller compares by fingerprint). A ``CheckedFile`` carries the size
+        its caller has just checked (one stat fewer); the size only chooses how a failure is
+        retried.
         """
+        size = local_path.size if isinstance(local_path, CheckedFile) else None
+        local_path = local_path.path if isinstance(local_path, CheckedFile) else local_path
         what = f"upload {local_path} as {filename!r} to dataset {dataset_id}"
-        if any(ord(c) < 32 or ord(c) == 127 for c in filename):  # cannot go in a form header
+        if _CONTROL.search(filename):  # cannot go in a form header
             raise BadRequestError(f"{what}: the name contains a control character, which item "
                                   "names cannot hold; rename the file to sync it",
                                   method="POST", url=f"/datasets/{dataset_id}/items")
         body = _FileBody(local_path, filename, metadata, self.bandwidth)
         upload = _Upload(dataset_id, body, mode, what)
-        if _size_of(local_path) <= self.settings.blind_retry_max_size:
+        if (_size_of(local_path) if size is None else size) <= \
+                self.settings.blind_retry_max_size:
             return await self._send_upload(upload, SAFE)
         return await self._upload_looked_up(upload)
 
@@ -287,15 +294,19 @@ def _file_content(path: str | Path) -> tuple[bytes | BinaryIO, int]:
     thread hand-off); larger ones are streamed by ``_FilePart``, read in a worker thread.
     """
     try:
-        handle = open(path, "rb")
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
     except OSError as exc:
         raise LocalFileError(str(path), f"cannot be read for upload: {exc.strerror}") from None
-    size = os.fstat(handle.fileno()).st_size
-    if size > constants.SMALL_FILE_BYTES:
-        return handle, size
-    with handle:
-        try:
-            data = read_up_to(handle.fileno(), constants.SMALL_FILE_BYTES)
-        except OSError as exc:
-            raise LocalFileError(str(path), f"read failed: {exc.strerror}") from None
+    try:
+        st = os.fstat(fd)
+        if st.st_size > constants.SMALL_FILE_BYTES:
+            handle = os.fdopen(fd, "rb")
+            fd = -1  # the handle closes it
+            return handle, st.st_size
+        data = read_up_to(fd, constants.SMALL_FILE_BYTES, st)
+    except OSError as exc:
+        raise LocalFileError(str(path), f"read failed: {exc.strerror}") from None
+    finally:
+        if fd >= 0:
+            os.close(fd)
     return data, len(data)

@@ -98,6 +98,14 @@ class UploadOp(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class CheckedFile:
+    """A local file to upload and the size its caller has just seen it have."""
+
+    path: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
 class UploadResult:
     """The item an upload produced or found, and what the remote did."""
 
