@@ -293,7 +293,8 @@ def report(r: dict[str, Any], args: argparse.Namespace, *, write: bool) -> None:
     flags = "" if args.quick else f" --changes {args.changes} --burst {args.burst}"
     notes = [f"settle = {r['settle']:g} s (the default): a file is sent once it has been quiet "
              "that long, so it is the floor of every latency; the rest is the watcher's "
-             "grouping (50 ms), the settle check tick (100 ms), planning, the upload and the "
+             "grouping (up to 50 ms), the settle checks (at most 100 ms apart, and 20 ms "
+             "after a file's first look when it is already quiet), planning, the upload and the "
              f"{POLL_S * 1000:.0f} ms listing poll.",
              "The burst rate counts from the first write to the last item listable, settle "
              "included; the rate after its settle time leaves out the settle the files wait "

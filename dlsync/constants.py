@@ -58,6 +58,7 @@ RECONCILE_S = 15 * 60.0
 SHUTDOWN_TIMEOUT_S = 30.0
 QUEUE_SIZE = 10_000
 SETTLE_TICK_S = 0.1             # how often settling files are re-stat'ed (at most settle / 2)
+SETTLE_RELOOK_S = 0.02          # shortest time between two looks at one settling file
 MOVE_WINDOW_S = 10.0            # with deletes off, how long a gone file may still become a move
 SERVICE_BATCH = 5_000           # settled paths planned together in one incremental batch
 WATCH_DEBOUNCE_MS = 50          # watcher: longest wait grouping filesystem events

@@ -77,3 +77,7 @@ class FakeClock:
     def waiting(self, seconds: float) -> bool:
         """True while some task sleeps a span of ``seconds`` on this clock."""
         return any(sleeper.seconds == seconds for sleeper in self._sleepers)
+
+    def waiting_at_most(self, seconds: float) -> bool:
+        """True while some task sleeps a span of at most ``seconds`` on this clock."""
+        return any(sleeper.seconds <= seconds for sleeper in self._sleepers)

@@ -200,7 +200,18 @@ class PairService:
             elif not self.settler.pending and not taken:
                 await self._idle()
             else:
-                await self.clock.sleep(tick)
+                await self.clock.sleep(self._next_look_in(tick))
+
+    def _next_look_in(self, tick: float) -> float:
+        """How long to wait before the next check: until the earliest waiting path could be
+        ready, at most ``tick`` and at least ``SETTLE_RELOOK_S`` (the two looks that must find
+        a file's stat unchanged are never closer than that). Files that arrive already quiet
+        (a folder moved in) are so taken a relook, not a tick, after their first look."""
+        due = self.settler.next_due()
+        if due is None:
+            return tick
+        wait = due - self.clock.monotonic()
+        return min(tick, max(constants.SETTLE_RELOOK_S, wait))
 
     async def _idle(self) -> None:
         """Wait for the next hint, or ``IDLE_WAKE_S`` on the clock (retries and grace end)."""

@@ -85,6 +85,11 @@ class Settler:
             else:
                 watched.due = now
 
+    def next_due(self) -> float | None:
+        """The monotonic time the earliest waiting path could be ready (a path not looked at
+        yet is due at once); ``None`` when nothing waits."""
+        return min((w.due for w in self.pending.values()), default=None)
+
     def oldest_age(self) -> float:
         """Seconds the longest-waiting path has been pending; 0 when none is."""
         if not self.pending:

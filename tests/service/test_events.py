@@ -55,7 +55,7 @@ async def test_file_being_written_is_uploaded_only_once_settled(
                 os.fsync(out.fileno())
                 # looked at since the write, and waiting to look again
                 await eventually(lambda: "growing.bin" in pending and
-                                 clock.waiting(constants.SETTLE_TICK_S))
+                                 clock.waiting_at_most(constants.SETTLE_TICK_S))
                 assert "/growing.bin" not in await platform.items()
                 clock.advance(0.15)   # the writer's pace, shorter than settle
         items = await platform.wait_for(lambda found: "/growing.bin" in found,

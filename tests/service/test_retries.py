@@ -18,8 +18,8 @@ from tests.eventually import eventually
 from tests.fakeclock import FakeClock
 from tests.service.conftest import Platform, running, write_config
 
-SETTLE_TICK_S = constants.SETTLE_TICK_S
-"""How often a settling path is looked at again (``settle`` here is more than twice as long)."""
+SETTLE_RELOOK_S = constants.SETTLE_RELOOK_S
+"""How soon a file already quiet is looked at again after its first look."""
 
 Row = tuple[str, int, float | None]
 
@@ -69,7 +69,8 @@ async def test_failed_file_is_retried_with_doubling_backoff(
             await eventually(lambda: clock.waiting(constants.IDLE_WAKE_S))  # looked: not due
             assert (await anyio.to_thread.run_sync(_row, state, name))[1] == attempts
             await _when(clock, constants.IDLE_WAKE_S, constants.IDLE_WAKE_S)  # due: retried
-            await _when(clock, SETTLE_TICK_S, SETTLE_TICK_S)   # its stat is seen unchanged
+            # long quiet, so looked at again a relook (not a tick) later: stat unchanged
+            await _when(clock, SETTLE_RELOOK_S, SETTLE_RELOOK_S)
         await _failed(state, name, 4)
     assert backoff(3) == 2 * backoff(2) == 4 * backoff(1)
     assert set(found) == {"/fine.txt"}

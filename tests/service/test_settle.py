@@ -122,3 +122,28 @@ def test_a_waiting_file_noted_again_is_looked_at_on_the_next_check(tmp_path: Pat
     settler.note(["brief.bin"])                            # the watcher's event for the delete
     assert settler.check(at, limit=10) == Ready(gone=("brief.bin",))
     assert at.stats == {"brief.bin": 2}
+
+
+def test_next_due_is_when_the_earliest_file_could_be_ready(tmp_path: Path) -> None:
+    """Nothing waiting: no due time. A path not looked at yet is due at once; after its first
+    look, a fresh file is due ``settle`` after its mtime, and a long-quiet one (a folder moved
+    in) at once, so the service looks again after a relook rather than a whole tick."""
+    clock = FakeClock()
+    settler = Settler(SETTLE, clock)
+    assert settler.next_due() is None
+    write(tmp_path, "fresh.bin", b"x", clock)
+    settler.note(["fresh.bin"])
+    assert settler.next_due() == clock.monotonic()
+    at = CountingLook(tmp_path)
+
+    settler.check(at, limit=10)
+    assert settler.next_due() == clock.monotonic() + SETTLE
+
+    clock.advance(5.0)
+    write(tmp_path, "old.bin", b"y", clock)
+    clock.advance(5.0)                       # old.bin has been quiet for five settles
+    settler.note(["old.bin"])
+    settler.check(at, limit=10, paths=["old.bin"])
+    assert settler.next_due() is not None and settler.next_due() <= clock.monotonic()
+    assert settler.check(at, limit=10).files == ("fresh.bin", "old.bin")
+    assert settler.next_due() is None
