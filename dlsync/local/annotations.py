@@ -301,20 +301,27 @@ def _all_numbers(value: Any) -> bool:
 
 
 def _canonical_metadata(metadata: Mapping[str, Any]) -> dict[str, Any] | None:
-    """``metadata`` without the server-set system keys and dlsync's hash; empty parts dropped."""
-    result = {k: v for k, v in metadata.items() if k not in ("system", "user")}
-    system = metadata.get("system")
-    if isinstance(system, Mapping):
-        kept = {k: v for k, v in system.items() if k not in SERVER_SYSTEM_FIELDS}
-        if kept:
-            result["system"] = kept
-    user = metadata.get("user")
-    if isinstance(user, Mapping):
-        kept = {k: v for k, v in user.items() if k != HASH_KEY}
-        if kept:
-            result["user"] = kept
-    elif user is not None:
-        result["user"] = user
+    """``metadata`` without the server-set system keys and dlsync's hash; empty parts dropped.
+
+    One pass over the keys, copying a part only when it has something to drop (this runs for
+    every annotation of every file, and most carry an empty or small ``system``)."""
+    result: dict[str, Any] = {}
+    for key, value in metadata.items():
+        if key == "system":
+            if isinstance(value, Mapping) and value:
+                kept = {k: v for k, v in value.items() if k not in SERVER_SYSTEM_FIELDS}
+                if kept:
+                    result["system"] = kept
+        elif key == "user":
+            if isinstance(value, Mapping):
+                if value:
+                    kept = {k: v for k, v in value.items() if k != HASH_KEY}
+                    if kept:
+                        result["user"] = kept
+            elif value is not None:
+                result["user"] = value
+        else:
+            result[key] = value
     return result or None
 
 
