@@ -10,12 +10,17 @@ the same form. Larger files keep the streamed ``FormData`` path (``transfer._Fil
 
 from __future__ import annotations
 
+import re
+
 from aiohttp.helpers import content_disposition_header
 from aiohttp.payload import BytesPayload
 
 from dlsync.remote.nonce import nonce
 
 _TEXT = b"Content-Type: text/plain; charset=utf-8\r\n"
+_UNQUOTED = re.compile(r"[A-Za-z0-9_.~-]+")
+"""A file name aiohttp's ``content_disposition_header`` writes as it is (percent-quoting leaves
+these characters alone), so the header can be written directly."""
 
 
 def form_payload(fields: dict[str, str], *, filename: str, content_type: str,
@@ -28,7 +33,9 @@ def form_payload(fields: dict[str, str], *, filename: str, content_type: str,
         chunks += [dash, b"\r\n", _TEXT,
                    f'Content-Disposition: form-data; name="{name}"\r\n\r\n'.encode("ascii"),
                    value.encode("utf-8"), b"\r\n"]
-    disposition = content_disposition_header("form-data", name="file", filename=filename)
+    disposition = f'form-data; name="file"; filename="{filename}"' \
+        if _UNQUOTED.fullmatch(filename) else \
+        content_disposition_header("form-data", name="file", filename=filename)
     chunks += [dash, b"\r\n", f"Content-Type: {content_type}\r\n".encode("latin-1"),
                f"Content-Disposition: {disposition}\r\n\r\n".encode("latin-1"),
                data, b"\r\n", dash, b"--\r\n"]
