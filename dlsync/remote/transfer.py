@@ -219,7 +219,7 @@ class _FileBody:
             form = aiohttp.FormData()
             for key, value in fields.items():
                 form.add_field(key, value)
-            part = _FilePart(content, _Flow(self.size, self.bandwidth, watch),
+            part = _FilePart(content, _Flow(self.size, self.bandwidth, watch, str(self.path)),
                              filename=name, content_type=content_type)
             form.add_field("file", part, filename=name)
             yield form
@@ -229,11 +229,13 @@ class _FileBody:
 
 @dataclass(frozen=True, slots=True)
 class _Flow:
-    """What a streamed file part answers to: its length, the byte budget, the stall watch."""
+    """What a streamed file part answers to: its length, the byte budget, the stall watch, and
+    the local path its errors name."""
 
     size: int
     bandwidth: Bandwidth
     watch: StallWatch
+    path: str
 
 
 class _FilePart(Payload):
@@ -258,7 +260,7 @@ class _FilePart(Payload):
             piece = await anyio.to_thread.run_sync(handle.read,
                                                    min(left, constants.UPLOAD_CHUNK))
             if not piece:
-                raise LocalFileError(str(getattr(handle, "name", "file")),
+                raise LocalFileError(flow.path,
                                      "shrank while it was uploaded; retried once it settles")
             with flow.watch.paused():
                 await flow.bandwidth.take(len(piece))
