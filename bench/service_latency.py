@@ -148,13 +148,15 @@ async def all_listed(client: DataloopClient, dataset: str, folder: str, count: i
 
 
 async def burst(client: DataloopClient, dataset: str, folder: Path,
-                count: int) -> tuple[float, float]:
+                count: int, pid: int) -> tuple[float, float, float]:
     """Seconds from the first write of ``count`` new files to the last one being listable,
-    and the seconds the writing itself took."""
+    the seconds the writing itself took, and the CPU seconds the service (``pid``) used."""
+    cpu = common.cpu_seconds_of(pid)
     started = time.perf_counter()
     write_files(folder, count)
     written = time.perf_counter() - started
-    return await all_listed(client, dataset, folder.name, count) - started, written
+    done = await all_listed(client, dataset, folder.name, count)
+    return done - started, written, common.cpu_seconds_of(pid) - cpu
 
 
 async def moved_burst(client: DataloopClient, dataset: str, staging: Path, folder: Path,
@@ -174,11 +176,12 @@ async def moved_burst(client: DataloopClient, dataset: str, staging: Path, folde
 
 @dataclass(frozen=True)
 class Bursts:
-    """One run's figures: in place (seconds, writing seconds) and moved in (seconds, the
-    service's CPU seconds)."""
+    """One run's figures: in place (seconds, writing seconds, the service's CPU seconds) and
+    moved in (seconds, the service's CPU seconds)."""
 
     seconds: float
     written: float
+    cpu: float
     moved: float
     moved_cpu: float
 
@@ -196,10 +199,11 @@ async def measure_service(gate: common.Gate, work: Path, changes: int, count: in
         bursts = []
         for run in range(runs):
             common.wait_quiet(max_load)
-            seconds, written = await burst(client, dataset, source / f"burst{run}", count)
+            seconds, written, burst_cpu = await burst(client, dataset, source / f"burst{run}",
+                                                      count, pid)
             moved, cpu = await moved_burst(client, dataset, work / f"staged{run}",
                                            source / f"moved{run}", count, settle, max_load, pid)
-            bursts.append(Bursts(seconds, written, moved, cpu))
+            bursts.append(Bursts(seconds, written, burst_cpu, moved, cpu))
     return samples, bursts
 
 
@@ -269,6 +273,7 @@ def summarise(samples: list[float], bursts: list[Bursts], mirrors: list[common.R
             "drain_rate": rate([b.seconds - settle for b in bursts]),
             "moved_rate": rate([b.moved for b in bursts]),
             "mirror_rate": rate([m.wall_s for m in mirrors]),
+            "burst_cpu_ms": common.median([b.cpu for b in bursts]) / count * 1000,
             "moved_cpu_ms": common.median([b.moved_cpu for b in bursts]) / count * 1000,
             "mirror_cpu_ms": common.median([m.cpu_s for m in mirrors]) / count * 1000,
             "written": common.median([b.written for b in bursts]), "settle": settle,
@@ -286,6 +291,8 @@ def report(r: dict[str, Any], args: argparse.Namespace, *, write: bool) -> None:
           f"{r['mirror_rate']:.0f} files/s"],
          ["the same burst after its settle time", f"{r['drain_rate']:.0f} files/s",
           f"{r['mirror_rate']:.0f} files/s"],
+         ["CPU per file of the in-place burst (the mirror's with its start-up)",
+          f"{r['burst_cpu_ms']:.2f} ms", f"{r['mirror_cpu_ms']:.2f} ms"],
          [f"burst of {r['burst']:,} quiet files moved in by one rename",
           f"{r['moved_rate']:.0f} files/s", f"{r['mirror_rate']:.0f} files/s"],
          ["CPU per file of that burst (the mirror's with its start-up)",
