@@ -99,6 +99,9 @@ PASSWORD_CREDENTIAL = "dlsync-password"  # systemd credential `dlsync login` rea
 DTLPY_PATH_ENV = "DATALOOP_PATH"  # dtlpy's folder (default ~/.dataloop); its cookie.json is read
 DTLPY_COOKIE = "cookie.json"
 SMALL_FILE_BYTES = 1 << 18      # uploads up to this size are read in one call, larger streamed
+CARRIED_FILE_BYTES = 1 << 16    # a file up to this size is read once: hashed, then sent as read
+# (what it costs: the planned jobs waiting for a worker, at most 4 per worker plus one handoff
+# batch, each hold at most this many bytes; 64 workers hold at most 24 MiB)
 
 # State store
 STATE_QUEUE = 1000             # write operations buffered before senders wait for the writer

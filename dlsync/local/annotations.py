@@ -224,16 +224,22 @@ def _split_root(root: Any, name: str) -> tuple[list[Any], Any]:
     return items, metadata or {}
 
 
+def _is_mapping(value: Any) -> bool:
+    """``isinstance(value, Mapping)``, without the ABC check for the usual plain dict (this
+    runs several times for every annotation of every file)."""
+    return type(value) is dict or isinstance(value, Mapping)
+
+
 def _canonical(raw: Any, index: int, name: str, *,
                normalised: bool = False) -> CanonicalAnnotation:
-    where = f"annotation #{index}"
-    if not isinstance(raw, Mapping):
-        raise AnnotationFileError(name, f"{where} is a {_kind(raw)}; expected an object")
-    _check_required(raw, where, name)
+    if not _is_mapping(raw):
+        raise AnnotationFileError(name, f"annotation #{index} is a {_kind(raw)}; "
+                                  "expected an object")
+    _check_required(raw, index, name)
     body: dict[str, Any] = {}
     for key in KEPT_FIELDS:
         value = raw.get(key)
-        if key == "metadata" and isinstance(value, Mapping):
+        if key == "metadata" and value is not None and _is_mapping(value):
             value = _canonical_metadata(value)
         if value is not None:
             body[key] = value if normalised else _normalise(value)
@@ -255,22 +261,24 @@ def _canonical_text(value: Any) -> str:
     return _CANONICAL.encode(value)
 
 
-def _check_required(raw: Mapping[str, Any], where: str, name: str) -> None:
+def _check_required(raw: Mapping[str, Any], index: int, name: str) -> None:
     kind, label = raw.get("type"), raw.get("label")
     if not isinstance(kind, str):
-        raise AnnotationFileError(name, f"{where} has no 'type' string")
+        raise AnnotationFileError(name, f"annotation #{index} has no 'type' string")
     if kind not in KNOWN_TYPES:
-        raise AnnotationFileError(name, f"{where} has unknown type {kind!r}")
+        raise AnnotationFileError(name, f"annotation #{index} has unknown type {kind!r}")
     if not isinstance(label, str):
-        raise AnnotationFileError(name, f"{where} has no 'label' string")
+        raise AnnotationFileError(name, f"annotation #{index} has no 'label' string")
     metadata = raw.get("metadata")
-    if metadata is not None and not isinstance(metadata, Mapping):
-        raise AnnotationFileError(name, f"{where}: 'metadata' is a {_kind(metadata)}")
+    if metadata is not None and not _is_mapping(metadata):
+        raise AnnotationFileError(name, f"annotation #{index}: 'metadata' is a {_kind(metadata)}")
     user = metadata.get("user") if metadata is not None else None
-    if user is not None and not isinstance(user, Mapping):
-        raise AnnotationFileError(name, f"{where}: 'metadata.user' is a {_kind(user)}")
+    if user is not None and not _is_mapping(user):
+        raise AnnotationFileError(name,
+                                  f"annotation #{index}: 'metadata.user' is a {_kind(user)}")
     if kind in NUMERIC_GEOMETRY and not _all_numbers(raw.get("coordinates")):
-        raise AnnotationFileError(name, f"{where} ({kind}): coordinates must be finite numbers")
+        raise AnnotationFileError(name, f"annotation #{index} ({kind}): coordinates must be "
+                                  "finite numbers")
 
 
 def _all_numbers(value: Any) -> bool:
@@ -308,12 +316,12 @@ def _canonical_metadata(metadata: Mapping[str, Any]) -> dict[str, Any] | None:
     result: dict[str, Any] = {}
     for key, value in metadata.items():
         if key == "system":
-            if isinstance(value, Mapping) and value:
+            if value and _is_mapping(value):
                 kept = {k: v for k, v in value.items() if k not in SERVER_SYSTEM_FIELDS}
                 if kept:
                     result["system"] = kept
         elif key == "user":
-            if isinstance(value, Mapping):
+            if _is_mapping(value):
                 if value:
                     kept = {k: v for k, v in value.items() if k != HASH_KEY}
                     if kept:

@@ -7,7 +7,7 @@ for the dry run; ``removal_job`` builds it at run time.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from dlsync.local.labelformat import LabelReader
@@ -29,6 +29,9 @@ class Job:
     annotations: AnnotationWork | None = None   # read and diffed by the planner
     removal: Owned = ()                         # DELETE_ANNOTATIONS: what to delete
     ticket: object | None = None                # set by the destruction gate that admitted it
+    content: bytes | None = field(default=None, repr=False)
+    """An upload's file bytes as the planner hashed them (small files only): sent as they are,
+    so the executor neither reads nor stats the file again."""
 
     @property
     def path(self) -> str:

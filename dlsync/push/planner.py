@@ -17,10 +17,10 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from dlsync import logs
+from dlsync import constants, logs
 from dlsync.errors import AnnotationFileError, FileChangedError, FileVanishedError, LocalFileError
 from dlsync.local.annotations import load_annotation_file
-from dlsync.local.fingerprint import fingerprint
+from dlsync.local.fingerprint import FileRead, read_small
 from dlsync.local.ignore import IgnoreRules
 from dlsync.local.labelformat import LabelReader
 from dlsync.local.layout import AnnotationLayout
@@ -29,7 +29,6 @@ from dlsync.model import (
     Action,
     ActionKind,
     FileStatus,
-    Fingerprint,
     LocalEntry,
     RelPath,
     ScanProblem,
@@ -49,6 +48,8 @@ _ANNOTATED = frozenset({ActionKind.UPLOAD, ActionKind.REUPLOAD, ActionKind.OVERW
 """Kinds whose executor step brings the item's annotations in line with its file."""
 _DIFFED = frozenset({ActionKind.ANNOTATE, ActionKind.OVERWRITE, ActionKind.ADOPT})
 """Kinds whose plan line shows the annotation diff."""
+_SENT = frozenset({ActionKind.UPLOAD, ActionKind.REUPLOAD, ActionKind.OVERWRITE})
+"""Kinds that send the file's bytes: a small file's, as hashed, ride along in the job."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,19 +143,19 @@ class Planner:
             log("path left out" if pair.problem.kind.by_policy else "path skipped",
                 path=pair.problem.path, kind=pair.problem.kind.value,
                 reason=pair.problem.reason)
-        local_fp: Fingerprint | None = None
+        read: FileRead | None = None
         if needs_hash(pair):
             assert pair.local is not None
-            local_fp = self._hash(pair)
-            if local_fp is None:
+            read = self._hash(pair)
+            if read is None:
                 return
-        verdict = decide(pair, local_fp, self.policy)
-        self._apply(pair, verdict, reader)
+        verdict = decide(pair, read.fingerprint if read else None, self.policy)
+        self._apply(pair, verdict, reader, read.content if read else None)
 
-    def _hash(self, pair: Pair) -> Fingerprint | None:
+    def _hash(self, pair: Pair) -> FileRead | None:
         assert pair.local is not None
         try:
-            return fingerprint(self.source.root, pair.local)
+            return read_small(self.source.root, pair.local, constants.CARRIED_FILE_BYTES)
         except FileVanishedError:
             return None  # the next scan sees it as deleted
         except FileChangedError as exc:
@@ -166,7 +167,8 @@ class Planner:
                            state=pair.state))
             return None
 
-    def _apply(self, pair: Pair, verdict: Verdict, reader: StateReader) -> None:
+    def _apply(self, pair: Pair, verdict: Verdict, reader: StateReader,
+               content: bytes | None = None) -> None:
         action = verdict.action
         if action is not None and action.kind is ActionKind.DELETE and self._excluded(pair):
             self.excluded_kept += 1
@@ -180,11 +182,13 @@ class Planner:
         if work is not None and work.diff is not None and action.kind in _DIFFED:
             action = replace(action, added=len(work.diff.post), removed=work.diff.removed)
         job = Job(action, local=pair.local, state=pair.state, remote=pair.remote,
-                  annotations_changed=verdict.annotations_changed, annotations=work)
+                  annotations_changed=verdict.annotations_changed, annotations=work,
+                  content=content if action.kind in _SENT else None)
         if action.kind is ActionKind.ANNOTATE and self._needs_no_annotation_step(pair, work):
             return
         if action.kind is ActionKind.UPLOAD and self._seen_before(action, reader):
-            self.deferred.new_files.append(job)
+            # waits for the end of the walk: its bytes are read again if it is sent
+            self.deferred.new_files.append(replace(job, content=None))
         elif action.kind is ActionKind.DELETE:
             if pair.state is not None:
                 self.deferred.gone[pair.path] = job

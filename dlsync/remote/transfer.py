@@ -65,19 +65,21 @@ class TransferOps(ItemOps):
         overwritten item differs from the bytes sent (a skipped upload returns the existing
         item, which the caller compares by fingerprint). A ``CheckedFile`` carries the size
         its caller has just checked (one stat fewer); the size only chooses how a failure is
-        retried.
+        retried. Its ``content``, when set, is sent instead of the file's bytes on disk.
         """
-        size = local_path.size if isinstance(local_path, CheckedFile) else None
-        local_path = local_path.path if isinstance(local_path, CheckedFile) else local_path
-        what = f"upload {local_path} as {filename!r} to dataset {dataset_id}"
+        path: str | Path
+        if isinstance(local_path, CheckedFile):
+            path, size, content = local_path.path, local_path.size, local_path.content
+        else:
+            path, size, content = local_path, None, None
+        what = f"upload {path} as {filename!r} to dataset {dataset_id}"
         if _CONTROL.search(filename):  # cannot go in a form header
             raise BadRequestError(f"{what}: the name contains a control character, which item "
                                   "names cannot hold; rename the file to sync it",
                                   method="POST", url=f"/datasets/{dataset_id}/items")
-        body = _FileBody(local_path, filename, metadata, self.bandwidth)
+        body = _FileBody(path, filename, metadata, self.bandwidth, content)
         upload = _Upload(dataset_id, body, mode, what)
-        if (_size_of(local_path) if size is None else size) <= \
-                self.settings.blind_retry_max_size:
+        if (_size_of(path) if size is None else size) <= self.settings.blind_retry_max_size:
             return await self._send_upload(upload, SAFE)
         return await self._upload_looked_up(upload)
 
@@ -188,24 +190,27 @@ def _landed(upload: _Upload, before: ItemJson | None,
 
 
 class _FileBody:
-    """The multipart body of one upload (type, path, metadata, file), streamed from disk.
+    """The multipart body of one upload (type, path, metadata, file), streamed from disk, or
+    from ``content`` when the caller already holds the file's bytes.
 
     Re-opened for each attempt; ``size`` is the byte count sent by the last attempt.
     """
 
     def __init__(self, path: str | Path, filename: str, metadata: dict[str, Any] | None,
-                 bandwidth: Bandwidth) -> None:
+                 bandwidth: Bandwidth, content: bytes | None = None) -> None:
         self.path = path
         self.filename = filename
         self.metadata = metadata
         self.bandwidth = bandwidth
+        self.content = content
         self.size = -1
 
     @asynccontextmanager
     async def open(self, watch: StallWatch) -> AsyncIterator[aiohttp.FormData | BytesPayload]:
         """Yield the form for one attempt: a small file's as one buffer, a larger file's
         streamed from disk (and closed afterwards)."""
-        content, self.size = _file_content(self.path)
+        content, self.size = (self.content, len(self.content)) if self.content is not None \
+            else _file_content(self.path)
         name = posixpath.basename(self.filename)
         content_type = _content_type(name[name.find("."):] if "." in name else "")
         fields = {"type": "file", "path": self.filename}

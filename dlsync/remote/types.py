@@ -7,7 +7,7 @@ Only ``id`` is checked on arrival (``dlsync.remote.replies``); the rest is read 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Required, TypedDict
 
 
@@ -99,10 +99,12 @@ class UploadOp(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class CheckedFile:
-    """A local file to upload and the size its caller has just seen it have."""
+    """A local file to upload and the size its caller has just seen it have; ``content``, when
+    given, is the file's bytes as the caller read them, sent instead of reading the file."""
 
     path: str
     size: int
+    content: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

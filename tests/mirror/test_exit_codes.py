@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from dlsync import constants
 from dlsync.errors import NotFoundError
 from dlsync.gate.server import RunningGate
 from dlsync.push import executor as transfer
+from dlsync.push.job import Job
 from dlsync.state.location import lock_path
 from dlsync.state.lock import PairLock
 from tests.mirror.conftest import DATASET, PROJECT, MirrorRun, Remote
@@ -72,6 +74,10 @@ async def test_special_files_and_unfollowed_symlinks_are_left_out_by_policy(
     assert sorted(await remote.items()) == ["/ok.txt"]
 
 
+LARGE = b"x" * (constants.CARRIED_FILE_BYTES + 1)
+"""Content over the size the planner hands to the upload: such a file is read again to send."""
+
+
 async def test_file_changed_during_upload_is_not_recorded_and_retried(
         mirror: MirrorRun, remote: Remote, gate: RunningGate, source: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -81,7 +87,7 @@ async def test_file_changed_during_upload_is_not_recorded_and_retried(
     right after it passed, as a writer racing the upload would.
     """
     target = source / "busy.bin"
-    target.write_bytes(b"first")
+    target.write_bytes(LARGE + b"first")
     original = transfer.Executor._check_unchanged
     calls = {"n": 0}
 
@@ -100,15 +106,46 @@ async def test_file_changed_during_upload_is_not_recorded_and_retried(
     code, out, err = await mirror()
     assert code == 0, out + err
     item = (await remote.items())["/busy.bin"]
-    assert await remote.content(item["id"]) == b"first and more"
+    assert await remote.content(item["id"]) == LARGE + b"first and more"
+
+
+async def test_small_file_changed_after_planning_is_sent_as_hashed_then_again(
+        mirror: MirrorRun, remote: Remote, source: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A small file travels from the planner to the upload as the bytes it hashed: a change
+    after planning sends those bytes (matching the fingerprint and the stat state records),
+    and the next run sees the new stat and sends the new bytes.
+
+    The seam: the executor's upload step appends to the file before it starts.
+    """
+    target = source / "small.txt"
+    target.write_bytes(b"first")
+    original = transfer.Executor._upload
+
+    async def racing(self: transfer.Executor, job: Job, mode: str) -> None:
+        assert job.content == b"first"
+        with target.open("ab") as out:
+            out.write(b" and more")
+        await original(self, job, mode)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(transfer.Executor, "_upload", racing)
+        code, out, err = await mirror("--create")
+    assert code == 0, out + err
+    item = (await remote.items())["/small.txt"]
+    assert await remote.content(item["id"]) == b"first"
+    code, out, err = await mirror()
+    assert code == 0, out + err
+    assert "1 overwritten" in out, out
 
 
 async def test_file_vanishing_before_upload_is_skipped_quietly(
         mirror: MirrorRun, remote: Remote, source: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """A file removed between scan and upload is skipped without an error: exit 0."""
-    (source / "stays.txt").write_bytes(b"s")
-    (source / "goes.txt").write_bytes(b"g")
+    """A file removed between scan and upload is skipped without an error: exit 0. (A file
+    the planner carried to the upload is sent as read: its bytes need no file.)"""
+    (source / "stays.txt").write_bytes(LARGE)
+    (source / "goes.txt").write_bytes(LARGE)
     original = transfer.Executor._check_unchanged
 
     def vanishing(self: transfer.Executor, local: transfer.LocalEntry) -> None:
