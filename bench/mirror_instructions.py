@@ -21,7 +21,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import uuid
 from pathlib import Path
 
@@ -56,7 +55,7 @@ def main() -> None:
         raise SystemExit("valgrind is not installed (Debian: apt-get install valgrind)")
     if args.large <= args.small:
         raise SystemExit("--large must be more files than --small")
-    with tempfile.TemporaryDirectory(prefix="dlsync-instr-") as name:
+    with common.scratch() as name:
         tmp = Path(name)
         counts = {}
         with common.running_gate(tmp / "gate") as gate:

@@ -165,11 +165,11 @@ class Executor:
         metadata = {"user": self.item.desired_user(job, wanted)} if mode == "skip" else None
         # bytes the planner carried are those it hashed, read while the file kept the scanned
         # stat: they need no check; a file read now must still be as the scan saw it
-        checked = job.content is None
-        if checked:
+        reread = job.content is None
+        if reread:
             self._check_unchanged(local)
         result = await self._send(job, filename, mode, metadata)
-        if checked:
+        if reread:
             self._check_unchanged(local)
         sent = result.size
         current: dict[str, Any] | None = None if mode == "skip" else {}
@@ -182,7 +182,7 @@ class Executor:
             job = self.gate.admit_overwrite(replace(job, action=replace(
                 action, kind=ActionKind.OVERWRITE, item_id=result.item["id"])), planned=False)
             result = await self._send(job, filename, "overwrite", None)
-            if checked:
+            if reread:
                 self._check_unchanged(local)
             sent += result.size
             current = {}

@@ -168,7 +168,7 @@ class Planner:
             return None
 
     def _apply(self, pair: Pair, verdict: Verdict, reader: StateReader,
-               content: bytes | None = None) -> None:
+               content: bytes | None) -> None:
         action = verdict.action
         if action is not None and action.kind is ActionKind.DELETE and self._excluded(pair):
             self.excluded_kept += 1
