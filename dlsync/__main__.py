@@ -1,5 +1,5 @@
 """``python -m dlsync`` runs the command line."""
 
-from dlsync.cli import main
+from dlsync.cli import entry
 
-main()
+entry()

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import click
 
-from dlsync import __version__, constants, logs
+from dlsync import __version__, collector, constants, logs
 from dlsync.cli_options import (
     BWLIMIT_OPTION,
     DIR_PATH,
@@ -302,8 +302,15 @@ def whoami(remote: str, config_path: Path | None, state: Path | None, as_json: b
     return anyio.run(lambda: show(target, sys.stdout, as_json=as_json))
 
 
+def entry() -> None:
+    """Entry point of the ``dlsync`` console script and of ``python -m dlsync``: ``main`` in a
+    process of its own, with the garbage collector set for it (``dlsync.collector``)."""
+    collector.settle()
+    main()
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``dlsync`` console script."""
+    """Run the command line with ``argv`` (default: the process's arguments) and exit."""
     try:
         code = cli.main(args=argv, prog_name="dlsync", standalone_mode=False)
     except click.exceptions.Abort:

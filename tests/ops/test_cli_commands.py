@@ -36,3 +36,30 @@ def test_other_commands_do_not_import_the_gate() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip().endswith("[]"), out
+
+
+def test_the_dlsync_process_sets_its_garbage_collector() -> None:
+    """``python -m dlsync`` freezes its start-up heap and spaces young collections out."""
+    code = ("import atexit, gc, sys\n"
+            "atexit.register(lambda: print(gc.get_threshold(), gc.get_freeze_count() > 0))\n"
+            "sys.argv = ['dlsync', '--version']\n"
+            "import runpy\n"
+            "runpy.run_module('dlsync', run_name='__main__')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip().splitlines()[-1] == "(10000, 10, 10) True", out
+
+
+def test_main_called_in_process_leaves_the_callers_collector_alone() -> None:
+    """Tests and programs that call ``dlsync.cli.main`` keep their own collector settings."""
+    code = ("import gc\n"
+            "before = gc.get_threshold()\n"
+            "from dlsync.cli import main\n"
+            "try:\n"
+            "    main(['--version'])\n"
+            "except SystemExit:\n"
+            "    pass\n"
+            "print(gc.get_threshold() == before, gc.get_freeze_count())\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip().splitlines()[-1] == "True 0", out
