@@ -10,7 +10,9 @@ dataset, each once the machine is quiet (1-minute load average under ``--max-loa
     post per file and no bookkeeping: the most any client gets out of this gate.
 
 Each dataset is then checked through the API: every file once, every box once. The report
-gives medians over the rounds, with CPU time per item of each client beside its wall time.
+gives medians over the rounds, with CPU time per item of each client beside its wall time, and
+dlsync's ratios to the bare loop round by round (bare and dlsync swap order every round), which
+a machine whose speed drifts between rounds moves less than the ratio of the medians.
 
     .venv/bin/python bench/mirror_vs_dtlpy.py [--quick] [--files 5000] [--runs 3]
         [--latency-ms 100] [--skip-dtlpy] [--no-docs]
@@ -167,7 +169,10 @@ def main() -> None:
             with common.running_gate(tmp / f"gate{round_}", faults=faults) as gate:
                 project = f"bench-{uuid.uuid4().hex[:8]}"
                 asyncio.run(common.make_datasets(gate, project, sides))
-                for side in sides:
+                # bare and dlsync swap places every round, so a drift in the machine's speed
+                # does not always favour the same one; dtlpy (ten times slower) goes last
+                pair = sides[:2] if round_ % 2 == 0 else sides[1::-1]
+                for side in pair + sides[2:]:
                     load = common.wait_quiet(max_load)
                     gate_cpu = common.cpu_seconds_of(gate.process.pid)
                     if side == "bare":
@@ -207,6 +212,9 @@ def report(args: argparse.Namespace, count: int, results: dict[str, list[Side]],
             for side in results]
     text = common.table(["client", "seconds (median)", "items/s", "CPU ms/item",
                          "gate CPU ms/item", "every run", "highest load before a run"], rows)
+    rounds = list(zip(results["bare"], results["dlsync"], strict=True))
+    walls = [b.seconds / d.seconds for b, d in rounds]
+    cpus = [d.cpu_s / b.cpu_s for b, d in rounds]
     cores = os.cpu_count() or 1
     # client and gate share the machine: a run takes at least its busier process's CPU time,
     # and at least both processes' CPU spread over every core
@@ -223,7 +231,11 @@ def report(args: argparse.Namespace, count: int, results: dict[str, list[Side]],
         "each run started once the 1-minute load average was under "
         f"{args.max_load:g}.",
         f"dlsync/bare = {seconds['bare'] / seconds['dlsync']:.2f} (wall), CPU per item "
-        f"{cpu['dlsync'] / cpu['bare']:.2f}x the bare loop's.",
+        f"{cpu['dlsync'] / cpu['bare']:.2f}x the bare loop's (ratios of the medians). Round by "
+        "round, each ratio taken within its round (the two runs a minute apart at most, in "
+        "alternating order): wall "
+        + ", ".join(f"{w:.2f}" for w in walls) + f" (median {common.median(walls):.2f}), CPU "
+        + ", ".join(f"{c:.2f}x" for c in cpus) + f" (median {common.median(cpus):.2f}x).",
         f"The CPU bound: client and gate share {cores} cores, so a run takes at least the "
         "larger of its client's CPU, the gate's CPU, and both together spread over every "
         f"core: {floor['dlsync']:.2f} s for dlsync, {floor['bare']:.2f} s for the bare loop. "
