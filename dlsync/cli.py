@@ -110,6 +110,7 @@ def mirror(create: bool | None, delete: bool | None, max_delete: int | None,
     """
     from dlsync.push.command import MirrorRequest, mirror_sync
 
+    collector.settle()
     safety = {key: options.pop(key) for key in ("max_delete_annotations", "delete_excluded",
                                                 "allow_empty_root", "backup_dir", "labels",
                                                 "task")}
@@ -152,6 +153,7 @@ def pull(items: bool, full: bool, conflict: str | None, task: str | None,
     from dlsync.pull.command import PullRequest, pull_sync
     from dlsync.pull.puller import PullOptions
 
+    collector.settle()
     pair, state = resolve_pair(options, conflict=conflict, task=task, pull_status=pull_status)
     request = PullRequest(pair=pair, state=state,
                           options=PullOptions(items=items, full=full, dry_run=dry_run),
@@ -181,6 +183,7 @@ def run(config_path: Path | None, state: Path | None, gate_data: Path | None) ->
     from dlsync.push.command import state_path_for
     from dlsync.service.daemon import run_service
 
+    collector.settle()
     path = config_path or default_config_path()
     if path is None:
         raise click.UsageError("no config found: pass --config FILE or set $DLSYNC_CONFIG")
@@ -304,8 +307,9 @@ def whoami(remote: str, config_path: Path | None, state: Path | None, as_json: b
 
 def entry() -> None:
     """Entry point of the ``dlsync`` console script and of ``python -m dlsync``: ``main`` in a
-    process of its own, with the garbage collector set for it (``dlsync.collector``)."""
-    collector.settle()
+    process of its own, whose client commands may set its garbage collector
+    (``dlsync.collector``)."""
+    collector.own_process()
     main()
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -38,28 +40,39 @@ def test_other_commands_do_not_import_the_gate() -> None:
     assert out.strip().endswith("[]"), out
 
 
-def test_the_dlsync_process_sets_its_garbage_collector() -> None:
-    """``python -m dlsync`` freezes its start-up heap and spaces young collections out."""
+def _collector_after(argv: list[str], *, entry: bool, tmp_path: Path) -> str:
+    """Run ``dlsync ARGV`` in a fresh interpreter, through the entry point or through ``main``;
+    its collector's thresholds and whether anything was frozen, as printed at exit."""
+    call = "from dlsync.cli import entry as run\n" if entry else \
+        "from dlsync.cli import main as run\n"
     code = ("import atexit, gc, sys\n"
-            "atexit.register(lambda: print(gc.get_threshold(), gc.get_freeze_count() > 0))\n"
-            "sys.argv = ['dlsync', '--version']\n"
-            "import runpy\n"
-            "runpy.run_module('dlsync', run_name='__main__')\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
-    assert out.strip().splitlines()[-1] == "(10000, 10, 10) True", out
-
-
-def test_main_called_in_process_leaves_the_callers_collector_alone() -> None:
-    """Tests and programs that call ``dlsync.cli.main`` keep their own collector settings."""
-    code = ("import gc\n"
             "before = gc.get_threshold()\n"
-            "from dlsync.cli import main\n"
-            "try:\n"
-            "    main(['--version'])\n"
-            "except SystemExit:\n"
-            "    pass\n"
-            "print(gc.get_threshold() == before, gc.get_freeze_count())\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
-    assert out.strip().splitlines()[-1] == "True 0", out
+            "atexit.register(lambda: print(gc.get_threshold() == before,"
+            " gc.get_freeze_count() > 0))\n"
+            f"sys.argv = ['dlsync', *{argv!r}]\n"
+            + call + "run()\n")
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state"),
+           "XDG_CONFIG_HOME": str(tmp_path / "config"), "DLSYNC_TOKEN": "not-a-token"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=False, env=env, cwd=tmp_path)
+    return done.stdout.strip().splitlines()[-1]
+
+
+_MIRROR = ["mirror", "missing-folder", "--remote", "http://127.0.0.1:9/api/v1", "--project", "p",
+           "--dataset", "d"]
+
+
+def test_a_client_command_in_its_own_process_sets_the_collector(tmp_path: Path) -> None:
+    """``dlsync mirror`` freezes its start-up heap and spaces young collections out (the
+    command fails on its missing folder after that)."""
+    assert _collector_after(_MIRROR, entry=True, tmp_path=tmp_path) == "False True"
+
+
+def test_the_collector_is_left_alone_in_a_callers_process(tmp_path: Path) -> None:
+    """Tests and programs that call ``dlsync.cli.main`` keep their own collector settings."""
+    assert _collector_after(_MIRROR, entry=False, tmp_path=tmp_path) == "True False"
+
+
+def test_other_commands_leave_the_collector_alone(tmp_path: Path) -> None:
+    """``dlsync --version`` (like the gate) keeps CPython's defaults."""
+    assert _collector_after(["--version"], entry=True, tmp_path=tmp_path) == "True False"
