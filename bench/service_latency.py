@@ -15,7 +15,8 @@ Against a ``dlsync gate serve --port 0 --memory`` subprocess and a ``dlsync run`
   then moved in with one rename (how a camera dump or a copy tool often lands); the rate is
   files / (last item listable - the rename): the service's drain alone;
 - baseline: the same 5,000 files go through ``dlsync mirror`` into a fresh dataset of the
-  same gate: files / wall time (start-up included).
+  same gate, right after each run's bursts: files / wall time (start-up included), and each
+  run's own ratios of the service's rates to it.
 
 Each burst runs ``--runs`` times (median reported), each once the machine is quiet.
 
@@ -35,7 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -187,16 +188,18 @@ class Bursts:
 
 
 async def measure_service(gate: common.Gate, work: Path, changes: int, count: int,
-                          runs: int, settle: float, max_load: float,
-                          pid: int) -> tuple[list[float], list[Bursts]]:
-    """The latency samples and each run's bursts, through the API; each burst starts once the
-    machine is quiet (load under ``max_load``)."""
+                          runs: int, settle: float, max_load: float, pid: int,
+                          mirror: Callable[[Path], common.Run],
+                          ) -> tuple[list[float], list[Bursts], list[common.Run]]:
+    """The latency samples, each run's bursts and, right after them, ``mirror`` of that run's
+    in-place burst folder, through the API; each burst and mirror starts once the machine is
+    quiet (load under ``max_load``)."""
     source = work / "source"
     settings = RemoteSettings(url=gate.url, rate=10_000, burst=1_000)
     async with DataloopClient(settings, Credentials(token=gate.token, source="bench")) as client:
         dataset = await dataset_id(client)
         samples = await latencies(client, dataset, source / "changes", changes)
-        bursts = []
+        bursts, mirrors = [], []
         for run in range(runs):
             common.wait_quiet(max_load)
             seconds, written, burst_cpu = await burst(client, dataset, source / f"burst{run}",
@@ -204,7 +207,9 @@ async def measure_service(gate: common.Gate, work: Path, changes: int, count: in
             moved, cpu = await moved_burst(client, dataset, work / f"staged{run}",
                                            source / f"moved{run}", count, settle, max_load, pid)
             bursts.append(Bursts(seconds, written, burst_cpu, moved, cpu))
-    return samples, bursts
+            common.wait_quiet(max_load)
+            mirrors.append(mirror(source / f"burst{run}"))
+    return samples, bursts, mirrors
 
 
 def mirror_burst(gate: common.Gate, work: Path, folder: Path,
@@ -248,14 +253,11 @@ def main() -> None:
         env = common.mirror_env(gate, work)
         config = write_config(work, gate, source, args.settle)
         with running_service(config, env, work / "service.log") as pid:
-            samples, bursts = asyncio.run(measure_service(
-                gate, work, changes, count, runs, args.settle, max_load, pid))
+            samples, bursts, mirrors = asyncio.run(measure_service(
+                gate, work, changes, count, runs, args.settle, max_load, pid,
+                lambda folder: mirror_burst(gate, work, folder, env)))
         if args.log:
             shutil.copyfile(work / "service.log", args.log)
-        mirrors = []
-        for run in range(runs):
-            common.wait_quiet(max_load)
-            mirrors.append(mirror_burst(gate, work, source / f"burst{run}", env))
     result = summarise(samples, bursts, mirrors, count, args.settle)
     report(result, args, write=not (args.quick or args.no_docs))
 
@@ -276,6 +278,9 @@ def summarise(samples: list[float], bursts: list[Bursts], mirrors: list[common.R
             "burst_cpu_ms": common.median([b.cpu for b in bursts]) / count * 1000,
             "moved_cpu_ms": common.median([b.moved_cpu for b in bursts]) / count * 1000,
             "mirror_cpu_ms": common.median([m.cpu_s for m in mirrors]) / count * 1000,
+            "drain_ratios": [m.wall_s / max(b.seconds - settle, 1e-9)
+                             for b, m in zip(bursts, mirrors, strict=True)],
+            "moved_ratios": [m.wall_s / b.moved for b, m in zip(bursts, mirrors, strict=True)],
             "written": common.median([b.written for b in bursts]), "settle": settle,
             "load": os.getloadavg()[0]}
 
@@ -315,6 +320,13 @@ def report(r: dict[str, Any], args: argparse.Namespace, *, write: bool) -> None:
              "are already quiet, as they are when the mirror starts (service/mirror = "
              f"{r['moved_rate'] / r['mirror_rate']:.2f}). Rates are medians of "
              f"{r['runs']} runs, each started once the 1-minute load was under the limit.",
+             "Each run's mirror follows its bursts (same files, same gate, the service idle), so "
+             "each run also gives its own ratios, which a machine whose speed drifts moves less: "
+             "service/mirror after the settle "
+             + ", ".join(f"{x:.2f}" for x in r["drain_ratios"])
+             + f" (median {common.median(r['drain_ratios']):.2f}); moved in "
+             + ", ".join(f"{x:.2f}" for x in r["moved_ratios"])
+             + f" (median {common.median(r['moved_ratios']):.2f}).",
              f"Load average at the end: {r['load']:.2f}.",
              "verified: every change and every burst file was found by a listing."]
     common.report("Service", f".venv/bin/python bench/service_latency.py{flags}", rows, notes,
