@@ -44,10 +44,11 @@ def main() -> None:
         tmp = Path(tmp_name)
         tree = common.write_tree(tmp / "tree", count=args.files, folders=FOLDERS, size=SIZE,
                                  boxes=BOXES)
+        mine = os.environ.get("PYTHONPATH")
         if args.gate_from == "other":
             os.environ["PYTHONPATH"] = other
         with common.running_gate(tmp / "gate") as gate:
-            os.environ.pop("PYTHONPATH", None)
+            _restore("PYTHONPATH", mine)
             for index in range(args.pairs):
                 project = f"ab-{uuid.uuid4().hex[:8]}"
                 asyncio.run(common.make_datasets(gate, project, ["this", "other"]))
@@ -73,6 +74,14 @@ def main() -> None:
           f"(median {common.median(wall):.3f})")
     print(f"{args.files} files of 16 KiB, {BOXES} boxes each, {args.pairs} pairs; the gate ran "
           f"from {'the other' if args.gate_from == 'other' else 'this'} checkout.")
+
+
+def _restore(name: str, value: str | None) -> None:
+    """Set ``name`` back to ``value`` in this process's environment (``None``: unset)."""
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
 
 
 if __name__ == "__main__":

@@ -33,18 +33,19 @@ YOUNG_OBJECTS = 10_000
 OLDER_EVERY = 10
 """Young collections per middle one, and middle ones per old one (CPython's defaults)."""
 
-_owned = [False]
+_own_process = False
 
 
 def own_process() -> None:
     """Mark this process as dlsync's own: ``settle`` may change its collector."""
-    _owned[0] = True
+    global _own_process
+    _own_process = True
 
 
 def settle() -> None:
     """In dlsync's own process, freeze what is alive now and space young collections out (see
     the module docstring); elsewhere, nothing."""
-    if not _owned[0]:
+    if not _own_process:
         return
     gc.freeze()
     gc.set_threshold(YOUNG_OBJECTS, OLDER_EVERY, OLDER_EVERY)
