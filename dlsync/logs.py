@@ -11,10 +11,30 @@ import logging
 import re
 import sys
 import threading
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping
+from contextlib import contextmanager
 from typing import Any
 
-import structlog
+
+@contextmanager
+def _rich_hidden() -> Iterator[None]:
+    """Keep rich out of sight while structlog is imported. structlog loads rich, when it is
+    installed, for its rich tracebacks and pretty-printer; dlsync renders plain tracebacks
+    (a local variable may hold a token) and uses rich only for the progress bar, on a TTY.
+    Hidden, rich (with pygments and attrs) stays unloaded: about a tenth of a one-shot run's
+    start-up. A process that has loaded rich already keeps it as it is."""
+    if "rich" in sys.modules:
+        yield
+        return
+    sys.modules["rich"] = None  # type: ignore[assignment]  # "import rich" raises ImportError
+    try:
+        yield
+    finally:
+        del sys.modules["rich"]
+
+
+with _rich_hidden():
+    import structlog
 
 REDACTED = "***"
 

@@ -1,25 +1,21 @@
-"""The progress bar of a one-shot run: files, bytes, rate and ETA, on a TTY only."""
+"""The progress bar of a one-shot run: files, bytes, rate and ETA, on a TTY only.
+
+rich is imported only when the bar is shown: a run under cron, systemd or a pipe does not pay
+for loading it.
+"""
 
 from __future__ import annotations
 
 import sys
 from types import TracebackType
-from typing import TextIO
-
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from typing import TYPE_CHECKING, TextIO
 
 from dlsync.push.job import Job
 from dlsync.push.tally import Tally
 from dlsync.units import format_size
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 
 class ProgressDisplay:
@@ -33,6 +29,16 @@ class ProgressDisplay:
         self._progress: Progress | None = None
         self._task: TaskID | None = None
         if self.enabled:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
             self._progress = Progress(
                 TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                 TextColumn("{task.fields[sent]}"), TextColumn("{task.fields[rate]}"),

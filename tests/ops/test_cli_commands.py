@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -10,6 +11,10 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from dlsync.cli import cli
+from dlsync.model import Action, ActionKind, RelPath
+from dlsync.progress import ProgressDisplay
+from dlsync.push.job import Job
+from dlsync.push.tally import Tally
 
 
 def test_help_lists_every_command_including_the_lazy_gate() -> None:
@@ -76,3 +81,34 @@ def test_the_collector_is_left_alone_in_a_callers_process(tmp_path: Path) -> Non
 def test_other_commands_leave_the_collector_alone(tmp_path: Path) -> None:
     """``dlsync --version`` (like the gate) keeps CPython's defaults."""
     assert _collector_after(["--version"], entry=True, tmp_path=tmp_path) == "True False"
+
+
+def test_a_mirror_without_a_terminal_never_loads_rich(tmp_path: Path) -> None:
+    """rich draws the progress bar only: a mirror under cron, systemd or a pipe does not load
+    it, and its log lines still come out (the missing folder is reported by name)."""
+    code = ("import atexit, sys\n"
+            "atexit.register(lambda: print('rich' in sys.modules))\n"
+            f"sys.argv = ['dlsync', *{_MIRROR!r}]\n"
+            "from dlsync.cli import entry\n"
+            "entry()\n")
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state"),
+           "XDG_CONFIG_HOME": str(tmp_path / "config"), "DLSYNC_TOKEN": "not-a-token"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=False, env=env, cwd=tmp_path)
+    assert done.stdout.strip().splitlines()[-1] == "False"
+    assert "missing-folder" in done.stderr, done.stderr
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_progress_bar_draws_on_a_terminal() -> None:
+    """On a terminal the bar is drawn (rich loaded on demand), with the run's totals."""
+    tally = Tally()
+    tally.planned["upload"] = 3
+    out = _Terminal()
+    with ProgressDisplay(tally, stream=out) as display:
+        display.on_job(Job(Action(ActionKind.UPLOAD, RelPath("a.jpg"), "new")))
+    assert "syncing" in out.getvalue() and "0/3" in out.getvalue()
