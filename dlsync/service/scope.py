@@ -49,6 +49,9 @@ class ScopedPlanner(Planner):
     def walk(self, reader: StateReader) -> Deferred:
         """March the scope's files against its state records and confirmed remote items."""
         records = list(reader.files_under(self.pair, self.roots))
+        # a move pairs a new file with a gone one of this walk, which only a record of the
+        # scope with an item can be: a folder moved in looks up no file by content
+        self._may_move = any(record.item_id is not None for record in records)
         local = scan_roots(Path(self.source.root), self.roots, rules=self.source.rules,
                            layout=self.source.layout,
                            follow_symlinks=self.source.follow_symlinks)

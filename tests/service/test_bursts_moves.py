@@ -44,6 +44,28 @@ async def test_folder_rename_becomes_moves(tmp_path: Path, gate: RunningGate, so
     assert platform.uploads() == uploads + 1   # one POST makes the folder /new; no file content
 
 
+async def test_copies_moved_in_are_new_items_and_the_originals_stay(
+        tmp_path: Path, gate: RunningGate, source: Path, platform: Platform) -> None:
+    """A folder of copies of tracked files, moved in with one rename, becomes new items; the
+    originals keep theirs (a copy is a move only when its original is gone)."""
+    (source / "orig").mkdir()
+    for n in range(10):
+        (source / "orig" / f"{n}.txt").write_bytes(f"content {n}".encode())
+    config = write_config(tmp_path, gate, source)
+    async with running(config):
+        before = await platform.wait_for(lambda found: len(found) == 10)
+        staged = tmp_path / "staged"
+        staged.mkdir()
+        for n in range(10):
+            (staged / f"{n}.txt").write_bytes(f"content {n}".encode())
+        staged.rename(source / "copies")
+        after = await platform.wait_for(lambda found: len(found) == 20)
+    assert {name: after[name]["id"] for name in before} == \
+        {name: item["id"] for name, item in before.items()}
+    assert {name for name in after if name.startswith("/copies/")} == \
+        {f"/copies/{n}.txt" for n in range(10)}
+
+
 async def test_delete_and_restore_within_grace_keeps_item(
         tmp_path: Path, gate: RunningGate, source: Path, platform: Platform) -> None:
     """A file deleted and restored within delete_grace is never deleted remotely; the one not
