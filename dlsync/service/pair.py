@@ -37,7 +37,7 @@ from dlsync.service.incremental import GoneHold, ServiceCycle
 from dlsync.service.observer import ServiceCounters
 from dlsync.service.queue import CoalescingQueue
 from dlsync.service.retry import RetrySchedule
-from dlsync.service.scope import scope_roots
+from dlsync.service.scope import Arrivals, scope_roots
 from dlsync.service.settle import Look, Ready, Settler, look
 from dlsync.state.ops import pair_paused
 from dlsync.state.queries import StateReader
@@ -72,6 +72,7 @@ class PairService:
         self.watch_source = wiring.watch_source
         self.queue: CoalescingQueue[str, HintKind] = CoalescingQueue(constants.QUEUE_SIZE)
         self.settler = Settler(pair.settle, wiring.clock)
+        self.arrivals = Arrivals()
         self.hold = GoneHold.for_pair(pair, wiring.clock)
         self.watching = False
         self.dataset_id = ""
@@ -193,7 +194,8 @@ class PairService:
             ready = await anyio.to_thread.run_sync(self._check)
             due = self.hold.due()
             if ready.files or ready.gone or due:
-                scope = scope_roots([*ready.files, *ready.gone, *self.hold.until])
+                files = self.arrivals.roots(ready.files, self.settler.pending)
+                scope = scope_roots([*files, *ready.gone, *self.hold.until])
                 if not await self._cycle(scope):
                     self.settler.note([*ready.files, *ready.gone])
                     await self.clock.sleep(constants.CYCLE_RETRY_S)
@@ -236,7 +238,9 @@ class PairService:
         ready = self.settler.check(at, constants.SERVICE_BATCH)
         files, gone, folders = list(ready.files), list(ready.gone), list(ready.dirs)
         while folders:
-            found = files_under(self.pair.source, folders.pop())
+            folder = folders.pop()
+            found = files_under(self.pair.source, folder)
+            self.arrivals.expanded(folder, len(found))
             self.settler.note(found)
             first = self.settler.check(at, len(found), found)
             files.extend(first.files)

@@ -10,7 +10,8 @@ cycle. Drift on the platform is invisible here by design: the periodic reconcile
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dlsync.local.scan import scan_roots
@@ -30,6 +31,54 @@ def scope_roots(paths: Iterable[str]) -> tuple[str, ...]:
             continue
         roots.append(path)
     return tuple(roots)
+
+
+@dataclass(slots=True)
+class Arrivals:
+    """Folders that arrived whole (the watcher reported the folder, the settler expanded it into
+    its files), so that a batch holding every one of its files plans the folder as one root: one
+    state range and one walk instead of one of each per file. Each folder is decided at the
+    first batch that holds any of its files; it is forgotten once nothing of it waits."""
+
+    counts: dict[str, int] = field(default_factory=dict)    # folder: files found in it
+
+    def expanded(self, folder: str, files: int) -> None:
+        """``folder`` arrived with ``files`` files in it."""
+        self.counts[folder] = files
+
+    def roots(self, files: Sequence[str], pending: Iterable[str]) -> list[str]:
+        """``files``, with the files of an arrived folder replaced by the folder when all of
+        them are there and none of its paths still waits to settle (a file written into it
+        since is still set aside by its mtime, as in any batch)."""
+        if not self.counts:
+            return list(files)
+        members: dict[str, list[str]] = {}
+        rest: list[str] = []
+        for path in files:
+            folder = self._arrived_in(path)
+            if folder is None:
+                rest.append(path)
+            else:
+                members.setdefault(folder, []).append(path)
+        waiting = {folder for path in pending if (folder := self._arrived_in(path)) is not None}
+        for folder in list(self.counts):
+            found = members.get(folder)
+            if found is None:
+                if folder not in waiting:
+                    del self.counts[folder]      # nothing of it is left to come
+                continue
+            whole = len(found) >= self.counts.pop(folder) and folder not in waiting
+            rest.extend([folder] if whole else found)
+        return rest
+
+    def _arrived_in(self, path: str) -> str | None:
+        """The outermost arrived folder that holds ``path``, if any."""
+        start = 0
+        while (cut := path.find("/", start)) > 0:
+            if path[:cut] in self.counts:
+                return path[:cut]
+            start = cut + 1
+        return None
 
 
 def confirmed_remote(records: Iterable[StateRecord]) -> Iterator[RemoteItem]:
