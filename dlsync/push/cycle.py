@@ -248,6 +248,8 @@ class Cycle:
         if self.labels is not None:
             plan.labels = await self.labels.preview(planned_labels(
                 job.annotations for job in (*jobs, *finale.moves, *finale.uploads)))
+        if self.tasks is not None:
+            plan.task = self.tasks.preview(plan)
         release = self._counted(self.gate, tracked).release(dry_run=True, had_errors=False)
         return plan, LimitVerdict(release.allowed, release.reason)
 

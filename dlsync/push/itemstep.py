@@ -27,18 +27,15 @@ from dlsync.push.annotate import (
 )
 from dlsync.push.job import Job, Sinks, Target, keeps_gone_set, removal_job
 from dlsync.push.labels import LabelKeeper, labels_to_post
+from dlsync.push.tasks import TASKED, TaskKeeper
 from dlsync.remote.client import DataloopClient
 from dlsync.remote.fingerprint import fingerprint_metadata
 from dlsync.state.ops import AddAnnotations, RemoveAnnotations, UpsertFile
 
 if TYPE_CHECKING:
     from dlsync.destruction import DestructionGate
-    from dlsync.push.tasks import TaskKeeper
 
 _log = logs.get_logger(__name__)
-
-_TASKED = frozenset({ActionKind.UPLOAD, ActionKind.REUPLOAD, ActionKind.ADOPT})
-"""Kinds whose item joins the pair's task: items dlsync uploads or adopts."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,7 +266,7 @@ class ItemStep:
         local, action = job.local, job.action
         assert local is not None
         status = FileStatus.FAILED if error else FileStatus.SYNCED
-        if self.tasks is not None and action.kind in _TASKED:
+        if self.tasks is not None and action.kind in TASKED:
             await self.tasks.queue([item_id])   # queued before the record: never one without
         record = StateRecord(
             path=local.path, size=local.size, mtime_ns=local.mtime_ns, inode=local.inode,

@@ -12,6 +12,7 @@ JSON object) per action to a stream, so a plan of a million actions is never for
     - a/h.jpg  (1 annotation removed from the annotation file)
     = a/f.jpg  (remote item already has this content)
     + label car  (missing from the dataset's ontology)
+    + task review: 3 items added  (task created with them; 3 of this plan)
     ! a/g.jpg  (changed here and on the platform since the last sync; nothing written)
 """
 
@@ -44,6 +45,7 @@ class Plan:
         self.kept_annotations = 0     # items whose gone annotation file's set stays
         self.excluded_kept = 0        # remote items of excluded paths, not deleted
         self.labels: list[LabelLine] = []   # labels added to the ontology before the posts
+        self.task: TaskLine | None = None   # what the pair's task would gain
 
     def add(self, action: Action) -> None:
         """Append ``action``; a delete is queued behind every other action."""
@@ -80,6 +82,41 @@ class Plan:
 
 
 @dataclass(frozen=True, slots=True)
+class TaskLine:
+    """What a run would add to the pair's task: the items this plan uploads or adopts, the
+    items earlier runs queued and never saw added, and (``--task-backfill``) synced items that
+    are in no task."""
+
+    name: str
+    exists: bool
+    planned: int
+    queued: int = 0
+    backfill: int = 0
+
+    @property
+    def items(self) -> int:
+        """Every item the run would add."""
+        return self.planned + self.queued + self.backfill
+
+    def text(self) -> str:
+        """The plan line."""
+        parts = [f"{self.planned} of this plan"]
+        if self.queued:
+            parts.append(f"{self.queued} queued by earlier runs")
+        if self.backfill:
+            parts.append(f"{self.backfill} synced items in no task")
+        made = "existing task" if self.exists else "task created with them"
+        return f"+ task {printable(self.name)}: {self.items} items added  " \
+            f"({made}; {', '.join(parts)})"
+
+    def json(self) -> dict[str, Any]:
+        """The plan line as a JSON object."""
+        return {"kind": "task", "name": self.name, "items": self.items,
+                "created": not self.exists, "planned": self.planned, "queued": self.queued,
+                "backfill": self.backfill}
+
+
+@dataclass(frozen=True, slots=True)
 class LimitVerdict:
     """Whether the plan's deletes may run; ``reason`` says why not."""
 
@@ -105,6 +142,8 @@ def render_text(plan: Plan, out: TextIO, limits: LimitVerdict | None = None) -> 
     """Write one line per action, then the summary block."""
     for label in plan.labels:
         out.write(f"+ label {printable(label.path)}  ({label.reason})\n")
+    if plan.task is not None and plan.task.items:
+        out.write(plan.task.text() + "\n")
     for action in plan:
         out.write(action_line(action) + "\n")
     for line in summary_lines(plan, limits):
@@ -117,6 +156,8 @@ def summary_lines(plan: Plan, limits: LimitVerdict | None = None) -> list[str]:
     lines += [f"  {kind:<20}{count:>10}" for kind, count in plan.counts().items()]
     if plan.labels:
         lines.append(f"  {'labels added':<20}{len(plan.labels):>10}")
+    if plan.task is not None and plan.task.items:
+        lines.append(f"  {'task items added':<20}{plan.task.items:>10}")
     if plan.annotation_deletes:
         lines.append(f"  {'annotations deleted':<20}{plan.annotation_deletes:>10}")
     if plan.kept_annotations:
@@ -149,7 +190,8 @@ def summary_json(plan: Plan, limits: LimitVerdict | None = None) -> dict[str, An
                                "annotation_deletes": plan.annotation_deletes,
                                "annotations_kept": plan.kept_annotations,
                                "excluded_kept": plan.excluded_kept,
-                               "labels_added": len(plan.labels)}
+                               "labels_added": len(plan.labels),
+                               "task_items_added": plan.task.items if plan.task else 0}
     if limits is not None:
         summary["deletes_allowed"] = limits.allowed
         if not limits.allowed:
@@ -165,6 +207,9 @@ def render_json(plan: Plan, out: TextIO, limits: LimitVerdict | None = None) -> 
         line = {"kind": "label", "path": label.path, "reason": label.reason,
                 "shared_with": label.shared}
         out.write(separator + json.dumps(line, ensure_ascii=False))
+        separator = ",\n"
+    if plan.task is not None and plan.task.items:
+        out.write(separator + json.dumps(plan.task.json(), ensure_ascii=False))
         separator = ",\n"
     for action in plan:
         out.write(separator + json.dumps(action_json(action), ensure_ascii=False))

@@ -31,6 +31,7 @@ from dlsync import constants, logs
 from dlsync.errors import DlsyncError, UsageError, is_fatal
 from dlsync.model import ActionKind
 from dlsync.pairs import PairContext
+from dlsync.push.plan import Plan, TaskLine
 from dlsync.push.tally import Tally
 from dlsync.remote.refs import status_in, task_refs
 from dlsync.remote.tasks import NewTask
@@ -40,6 +41,9 @@ from dlsync.state.queries import StateReader
 from dlsync.state.writer import StateWriter
 
 _log = logs.get_logger(__name__)
+
+TASKED = frozenset({ActionKind.UPLOAD, ActionKind.REUPLOAD, ActionKind.ADOPT})
+"""Kinds whose item joins the pair's task: items dlsync uploads or adopts."""
 
 @dataclass(slots=True)
 class TaskCensus:
@@ -155,6 +159,13 @@ class CycleTasks:
 
     keeper: TaskKeeper
     census: TaskCensus
+
+    def preview(self, plan: Plan) -> TaskLine:
+        """What a run of ``plan`` would add to the task (the dry run's line)."""
+        counts = plan.counts()
+        return TaskLine(self.keeper.name, self.keeper.task_id is not None,
+                        sum(counts.get(kind.value, 0) for kind in TASKED),
+                        len(self.keeper.pending), len(self.census.untasked))
 
     async def after_listing(self, writer: StateWriter, tally: Tally, record: bool) -> None:
         """Record the census; queue the backfill (a real run only)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from tests.dtlpy.sdk import DTLPY_MARKS, EMAIL
@@ -84,3 +85,29 @@ def test_an_assignee_the_platform_rejects_fails_the_task_not_the_uploads(
     assert len(list(dataset.items.list().all())) == 3
     assert labeling.mirror("--task", name).code == 0
     assert set(task_items(labeling.dataset(), name)) == {f"/{n}.jpg" for n in range(3)}
+
+
+def test_dry_run_shows_what_the_task_would_gain_and_writes_nothing(
+        labeling: Labeling) -> None:
+    """``+ task NAME: N items added`` in the dry run and in --json: the plan's uploads, and the
+    items an earlier run queued but the platform refused; neither dry run writes anything."""
+    for n in range(3):
+        write_image(labeling.source, f"{n}.jpg")
+    name = labeling.task("preview")
+    assert labeling.mirror("--dry-run").code == 0          # creates the dataset only
+    labeling.gate.reset_stats()
+    text = labeling.mirror("--task", name, "--dry-run")
+    assert text.code == 0
+    assert f"+ task {name}: 3 items added  (task created with them; 3 of this plan)" in text.out
+    assert "task items added" in text.out
+    assert writes(labeling.gate.stats()) == {}
+    refused = labeling.mirror("--task", name, "--task-assignee", "someone@localhost")
+    assert refused.code == 1                               # uploaded, the task refused
+    write_image(labeling.source, "late.jpg")
+    labeling.gate.reset_stats()
+    document = json.loads(labeling.mirror("--task", name, "--dry-run", "--json").out)
+    line = next(a for a in document["actions"] if a["kind"] == "task")
+    assert line == {"kind": "task", "name": name, "items": 4, "created": True, "planned": 1,
+                    "queued": 3, "backfill": 0}
+    assert document["summary"]["task_items_added"] == 4
+    assert writes(labeling.gate.stats()) == {}

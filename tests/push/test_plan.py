@@ -84,7 +84,8 @@ def test_empty_plan_renders() -> None:
     render_json(Plan(), out)
     assert json.loads(out.getvalue()) == {"actions": [], "summary": {
         "actions": 0, "transfer_bytes": 0, "counts": {}, "annotation_deletes": 0,
-        "annotations_kept": 0, "excluded_kept": 0, "labels_added": 0}}
+        "annotations_kept": 0, "excluded_kept": 0, "labels_added": 0,
+        "task_items_added": 0}}
     text = io.StringIO()
     render_text(Plan(), text)
     assert text.getvalue() == "0 actions, 0 B to transfer\n"
