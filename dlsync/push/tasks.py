@@ -22,7 +22,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import anyio
@@ -64,6 +64,15 @@ class TaskCensus:
             self.untasked.append(item["id"])
 
 
+@dataclass(frozen=True, slots=True)
+class KnownTask:
+    """What opening the pair's task found: kept by the service between its batches, so that a
+    batch does not look the task up again (two requests each). Dropped after a refused call."""
+
+    new: NewTask
+    task_id: str | None
+
+
 @dataclass(slots=True)
 class TaskKeeper:
     """The pair's task during one cycle: found or made on first need, items added in batches."""
@@ -100,9 +109,25 @@ class TaskKeeper:
                                  f"({task.get('datasetId')}) of project {pair.project!r}; "
                                  f"dataset {pair.dataset!r} needs a task name of its own")
             keeper.task_id = task["id"]
-        with StateReader(context.store.path) as reader:
-            keeper.pending = reader.queued_task_items(context.pair_id, pair.task)
+        keeper.read_queue()
         return keeper
+
+    @classmethod
+    def reopen(cls, context: PairContext, known: KnownTask) -> TaskKeeper:
+        """The keeper of a task opened before (the service's next batch): no request."""
+        due = int((time.time() + constants.TASK_DUE_S) * 1000)
+        keeper = cls(context, replace(known.new, due_ms=due), task_id=known.task_id)
+        keeper.read_queue()
+        return keeper
+
+    def read_queue(self) -> None:
+        """Pick up the items queued in state and not yet added (an earlier run's leftovers)."""
+        with StateReader(self.context.store.path) as reader:
+            self.pending = reader.queued_task_items(self.context.pair_id, self.name)
+
+    def known(self) -> KnownTask | None:
+        """What a later batch may reuse; ``None`` after a refused call (look it up again)."""
+        return KnownTask(self.new, self.task_id) if self.refused is None else None
 
     async def queue(self, item_ids: Sequence[str]) -> None:
         """Queue items for the task (recorded in state first); send a full batch."""
@@ -183,10 +208,15 @@ class CycleTasks:
                       task=self.keeper.name, items=len(untasked))
 
 
-async def open_tasks(context: PairContext, dataset_id: str, backfill: bool
-                     ) -> CycleTasks | None:
-    """The task side of a cycle of a pair with a ``task``; ``None`` without one."""
+async def open_tasks(context: PairContext, dataset_id: str, backfill: bool,
+                     known: KnownTask | None = None) -> CycleTasks | None:
+    """The task side of a cycle of a pair with a ``task``; ``None`` without one. ``known`` (the
+    same task in the same dataset, opened by an earlier batch) spares the lookup."""
     if context.pair.task is None:
         return None
-    keeper = await TaskKeeper.open(context, dataset_id)
+    if known is not None and known.new.name == context.pair.task and \
+            known.new.dataset_id == dataset_id:
+        keeper = TaskKeeper.reopen(context, known)
+    else:
+        keeper = await TaskKeeper.open(context, dataset_id)
     return CycleTasks(keeper, TaskCensus(keeper.task_id, backfill))

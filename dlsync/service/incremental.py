@@ -27,6 +27,7 @@ from dlsync.push.cycle import Cycle, CycleResult, RunOptions
 from dlsync.push.handoff import Handoff
 from dlsync.push.job import Job, Target
 from dlsync.push.planner import Finale, Planner, finish
+from dlsync.push.tasks import KnownTask, open_tasks
 from dlsync.service.scope import ScopedPlanner
 from dlsync.state.ops import MarkFile, RunKind, WriteOp
 from dlsync.state.queries import StateReader
@@ -81,6 +82,8 @@ class ServiceCycle(Cycle):
                  scope: tuple[str, ...] | None = None, dataset_id: str = "",
                  stop: threading.Event | None = None) -> None:
         super().__init__(context, RunOptions(kind=RunKind.RECONCILE))
+        self.known_task: KnownTask | None = None
+        """The pair's task as an earlier cycle found it: a batch does not look it up again."""
         self.hold = hold
         self.clock = hold.clock
         self.unsettled: list[str] = []
@@ -98,6 +101,7 @@ class ServiceCycle(Cycle):
                 return await super().run()
             await anyio.to_thread.run_sync(self.check_roots)
             result = CycleResult(self.tally, dataset_id=self.dataset_id)
+            self.tasks = await open_tasks(self.context, self.dataset_id, False, self.known_task)
             async with running_writer(self.store) as writer:
                 target = Target(self.pair.source, self.dataset_id, self.pair.remote_dir,
                                 self.pair_id, self.label_reader())

@@ -31,6 +31,7 @@ from dlsync.local.watch import Hint, HintKind, WatchSource, open_watch, pump_hin
 from dlsync.model import Direction
 from dlsync.pairs import PairContext, pair_spec
 from dlsync.pull.puller import PullResult, poll_annotations
+from dlsync.push.tasks import KnownTask
 from dlsync.remote.connect import Connection
 from dlsync.service.hints import files_under, sync_paths, watch_paths
 from dlsync.service.incremental import GoneHold, ServiceCycle
@@ -73,6 +74,7 @@ class PairService:
         self.queue: CoalescingQueue[str, HintKind] = CoalescingQueue(constants.QUEUE_SIZE)
         self.settler = Settler(pair.settle, wiring.clock)
         self.arrivals = Arrivals()
+        self._known_task: KnownTask | None = None   # the pair's task, as the last cycle found it
         self.hold = GoneHold.for_pair(pair, wiring.clock)
         self.watching = False
         self.dataset_id = ""
@@ -255,6 +257,7 @@ class PairService:
                 self._work = work
                 cycle = ServiceCycle(self._context(), self.hold, scope=scope,
                                      dataset_id=self.dataset_id, stop=self._stop_flag)
+                cycle.known_task = self._known_task
                 try:
                     result = await cycle.run()
                 except (EmptyRootError, AuthError) as exc:
@@ -273,6 +276,7 @@ class PairService:
                     self._work = None
                     self.counters.add(cycle.tally)
                     self.settler.note(cycle.unsettled)
+                    self._known_task = cycle.tasks.keeper.known() if cycle.tasks else None
             if work.cancelled_caught:
                 return False
             self.dataset_id = result.dataset_id or self.dataset_id
