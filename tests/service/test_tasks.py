@@ -40,3 +40,19 @@ async def test_batches_add_items_to_the_task_without_looking_it_up_again(
     assert {name: tasks_of(item) for name, item in items.items()} == \
         {name: task for name in ("/first.txt", "/later0.txt", "/later1.txt", "/later2.txt")}
     assert batches_lookups == 0
+
+
+async def test_after_a_refused_task_call_the_next_batch_looks_the_task_up_again(
+        tmp_path: Path, gate: RunningGate, source: Path, platform: Platform) -> None:
+    """The platform refuses the assignee: the items still go up, and nothing of the refused
+    task is kept, so each batch asks the platform again."""
+    (source / "first.txt").write_bytes(b"one")
+    config = write_config(tmp_path, gate, source, task="svc-refused",
+                          task_assignees=["someone@localhost"])
+    async with running(config):
+        await platform.wait_for(lambda found: "/first.txt" in found)
+        gate.reset_stats()
+        (source / "second.txt").write_bytes(b"two")
+        items = await platform.wait_for(lambda found: "/second.txt" in found)
+        assert lookups(gate) >= 1
+    assert not tasks_of(items["/first.txt"]) and not tasks_of(items["/second.txt"])
