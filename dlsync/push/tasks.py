@@ -64,6 +64,11 @@ class TaskCensus:
             self.untasked.append(item["id"])
 
 
+def _due_ms() -> int:
+    """A new task's due date: ``TASK_DUE_S`` from now, in epoch milliseconds."""
+    return int((time.time() + constants.TASK_DUE_S) * 1000)
+
+
 @dataclass(frozen=True, slots=True)
 class KnownTask:
     """What opening the pair's task found: kept by the service between its batches, so that a
@@ -99,9 +104,8 @@ class TaskKeeper:
         project_id = (dataset.get("projects") or [""])[0]
         recipes = ((dataset.get("metadata") or {}).get("system") or {}).get("recipes") or [""]
         owner = client.credentials.email or ""
-        due = int((time.time() + constants.TASK_DUE_S) * 1000)
         new = NewTask(pair.task, project_id, dataset_id, recipes[0], owner,
-                      pair.task_assignees or ((owner,) if owner else ()), due)
+                      pair.task_assignees or ((owner,) if owner else ()), _due_ms())
         keeper = cls(context, new)
         for task in await client.find_tasks(project_id, [{"name": pair.task}]):
             if task.get("datasetId") != dataset_id:
@@ -115,8 +119,7 @@ class TaskKeeper:
     @classmethod
     def reopen(cls, context: PairContext, known: KnownTask) -> TaskKeeper:
         """The keeper of a task opened before (the service's next batch): no request."""
-        due = int((time.time() + constants.TASK_DUE_S) * 1000)
-        keeper = cls(context, replace(known.new, due_ms=due), task_id=known.task_id)
+        keeper = cls(context, replace(known.new, due_ms=_due_ms()), task_id=known.task_id)
         keeper.read_queue()
         return keeper
 
