@@ -46,6 +46,7 @@ from dlsync.remote.client import DataloopClient
 from dlsync.remote.fingerprint import read_fingerprint
 from dlsync.remote.types import CheckedFile, UploadOp, UploadResult
 from dlsync.state.ops import DeleteFile, MarkFile, UpsertFile
+from dlsync.streams import take
 
 if TYPE_CHECKING:
     from dlsync.destruction import DestructionGate
@@ -80,7 +81,11 @@ class Executor:
                 tg.start_soon(self._worker, jobs)
 
     async def _worker(self, jobs: ObjectReceiveStream[Job]) -> None:
-        async for job in jobs:
+        while True:
+            try:
+                job = await take(jobs)  # a queued job is taken without a turn of the loop
+            except anyio.EndOfStream:
+                return
             await self.execute(job)
 
     async def execute(self, job: Job) -> None:

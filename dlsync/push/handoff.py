@@ -14,23 +14,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Protocol, TypeVar
 
 import anyio.from_thread
 
 from dlsync.constants import HANDOFF_BATCH, HANDOFF_MAX_WAIT_S
 from dlsync.push.job import Job
 from dlsync.state.ops import WriteOp
-
-T_contra = TypeVar("T_contra", contravariant=True)
-
-
-class Sink(Protocol[T_contra]):
-    """Where handed-over items go: the job stream's send side, or the ``StateWriter``."""
-
-    async def send(self, item: T_contra, /) -> None:
-        """Queue ``item``, waiting while the receiver is full."""
-        ...
+from dlsync.streams import Sink, put
 
 
 class Handoff:
@@ -81,6 +71,6 @@ class Handoff:
 
     async def _deliver(self, jobs: list[Job], ops: list[WriteOp]) -> None:
         for op in ops:
-            await self._writer.send(op)
+            await put(self._writer, op)
         for job in jobs:
-            await self._send.send(job)
+            await put(self._send, job)

@@ -27,6 +27,7 @@ from dlsync.logs import get_logger
 from dlsync.model import RemoteChange, RemoteItem
 from dlsync.state.ops import WriteOp
 from dlsync.state.store import REMOTE_CHUNK, ListingMark, StateStore
+from dlsync.streams import put
 
 _log = get_logger(__name__)
 
@@ -118,10 +119,7 @@ class StateWriter:
     async def _put(self, item: _Item) -> None:
         self._raise_failure()
         try:
-            try:
-                self._send.send_nowait(item)  # room in the queue: no checkpoint per write
-            except anyio.WouldBlock:
-                await self._send.send(item)
+            await put(self._send, item)  # room in the queue: no checkpoint per write
         except (anyio.BrokenResourceError, anyio.ClosedResourceError):
             self._raise_failure()
             raise StateError(f"the state writer of {self._store.path} is closed") from None
