@@ -100,8 +100,6 @@ DTLPY_PATH_ENV = "DATALOOP_PATH"  # dtlpy's folder (default ~/.dataloop); its co
 DTLPY_COOKIE = "cookie.json"
 SMALL_FILE_BYTES = 1 << 18      # uploads up to this size are read in one call, larger streamed
 CARRIED_FILE_BYTES = 1 << 16    # a file up to this size is read once: hashed, then sent as read
-READ_HELPER_AFTER = 256         # a walk's files to read before a helper process reads the rest
-READ_AHEAD_WINDOW = 256         # pairs the planner's walk holds while the helper reads them
 # (what it costs: the planned jobs waiting for a worker, at most 4 per worker plus one handoff
 # batch, each hold at most this many bytes; 64 workers hold at most 24 MiB)
 

@@ -215,7 +215,6 @@ class Cycle:
         """Count what the walk decided to keep rather than delete."""
         self.tally.annotations_kept += planner.kept_annotations
         self.tally.excluded_kept += planner.excluded_kept
-        self.tally.files_read_ahead += planner.helper_reads
 
     # -- dry run -----------------------------------------------------------------------------
 

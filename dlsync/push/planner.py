@@ -34,7 +34,6 @@ from dlsync.model import (
     ScanProblem,
     StateRecord,
 )
-from dlsync.push.ahead import ReadAhead
 from dlsync.push.annotate import AnnotationWork, diff_annotations
 from dlsync.push.decide import Policy, StateChange, Verdict, decide, needs_hash, pair_moves
 from dlsync.push.job import Job
@@ -91,10 +90,6 @@ class Planner:
         self.kept_annotations = 0      # items whose gone annotation file's set stays (no delete)
         self.excluded_kept = 0         # remote items of excluded paths that are not deleted
         self._may_move = True          # set per walk: whether state knows any item yet
-        self.read_helper_after = constants.READ_HELPER_AFTER
-        """Files a walk reads itself before a helper process reads the rest for it."""
-        self.helper_reads = 0          # files a helper process read for this planner
-        self._ahead = ReadAhead(source.root, 0, annotated=False)   # replaced per walk
         self.stop: Callable[[], bool] = lambda: False
         """Asked before each path; once it answers True the walk ends, ``deferred.stopped`` set.
         What was deferred is then incomplete: the caller must not act on it."""
@@ -116,22 +111,12 @@ class Planner:
         return self.deferred
 
     def plan_pairs(self, pairs: Iterable[Pair], reader: StateReader) -> None:
-        """Plan each marched pair in turn, until ``stop`` answers True; on a walk with many
-        files to read, a helper process reads them ahead (``ReadAhead``)."""
-        ahead = ReadAhead(self.source.root, constants.CARRIED_FILE_BYTES,
-                          annotated=self.source.labels is None, after=self.read_helper_after)
-        self._ahead = ahead
-        try:
-            for pair in ahead.pairs(pairs):
-                if self.stop():
-                    self.deferred.stopped = True
-                    return
-                self._plan_one(pair, reader)
-        finally:
-            ahead.close()
-            if ahead.answered:
-                self.helper_reads += ahead.answered
-                _log.info("files read ahead by the helper process", files=ahead.answered)
+        """Plan each marched pair in turn, until ``stop`` answers True."""
+        for pair in pairs:
+            if self.stop():
+                self.deferred.stopped = True
+                return
+            self._plan_one(pair, reader)
 
     def _report_unjoinable(self, local: Iterable[LocalEntry | ScanProblem]
                            ) -> Iterator[LocalEntry | ScanProblem]:
@@ -169,8 +154,6 @@ class Planner:
 
     def _hash(self, pair: Pair) -> FileRead | None:
         assert pair.local is not None
-        if (ahead := self._ahead.read(pair)) is not None:
-            return ahead
         try:
             return read_small(self.source.root, pair.local, constants.CARRIED_FILE_BYTES)
         except FileVanishedError:
@@ -234,7 +217,7 @@ class Planner:
         if local.annotation_path is not None:
             try:
                 wanted = self.source.labels.read(local) if self.source.labels else \
-                    self._ahead.annotations(pair) or load_annotation_file(local.annotation_path)
+                    load_annotation_file(local.annotation_path)
             except AnnotationFileError as exc:
                 error = exc  # the executor reports it, naming the file
         owned = self._owned(pair, action, reader)

@@ -57,7 +57,6 @@ class Tally:
     labels_added: int = 0            # labels added to the dataset's ontology
     task_items_added: int = 0        # items added to the pair's task
     concurrency: LimitStats | None = None  # where the pacer's adaptive limit ended up
-    files_read_ahead: int = 0        # files a helper process read and hashed for the planner
 
     def plan(self, kind: ActionKind, size: int = 0) -> None:
         """Count an action as planned."""
@@ -129,7 +128,6 @@ class Tally:
             "backup_dir": self.backup_dir,
             "labels_added": self.labels_added,
             "task_items_added": self.task_items_added,
-            "files_read_ahead": self.files_read_ahead,
             **({"concurrency": {"settled": self.concurrency.limit, "cap": self.concurrency.cap,
                                 "highest": self.concurrency.highest}}
                if self.concurrency is not None else {}),
