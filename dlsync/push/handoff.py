@@ -71,6 +71,6 @@ class Handoff:
 
     async def _deliver(self, jobs: list[Job], ops: list[WriteOp]) -> None:
         for op in ops:
-            await put(self._writer, op)
+            await self._writer.send(op)   # the writer takes a write without a checkpoint itself
         for job in jobs:
             await put(self._send, job)
