@@ -90,6 +90,8 @@ class AnnotationWork:
 def diff_annotations(wanted: AnnotationSet | None, owned: Sequence[tuple[str, str]]
                      ) -> AnnotationDiff:
     """Pure: what to post, what to replace and what to remove (repeats counted)."""
+    if not owned:   # nothing to keep or drop: every wanted annotation is posted, in order
+        return AnnotationDiff((), wanted.annotations if wanted else (), (), ())
     want = Counter(a.hash for a in wanted.annotations) if wanted else Counter[str]()
     keep: list[tuple[str, str]] = []
     drop: list[tuple[str, str]] = []
