@@ -31,9 +31,17 @@ async def test_running_service_serves_its_metrics(tmp_path: Path, gate: RunningG
         await platform.wait_for(lambda found: "/a.txt" in found)
         await eventually(lambda: daemon.counters.synced >= 1)  # counted once the batch ended
         assert daemon.metrics_url is not None
-        async with aiohttp.ClientSession() as session, session.get(daemon.metrics_url) as reply:
-            assert reply.status == 200
-            samples = _samples(await reply.text())
+        url = daemon.metrics_url
+
+        async def idle_scrape() -> dict[str, float] | None:
+            """The scrape once the queue is empty (a second watcher event for the same write
+            may still wait for its own, empty, batch)."""
+            async with aiohttp.ClientSession() as session, session.get(url) as reply:
+                assert reply.status == 200
+                found = _samples(await reply.text())
+            return found if found["dlsync_queue_depth"] == 0 else None
+
+        samples = await eventually(idle_scrape)
     assert samples["dlsync_queue_depth"] == 0
     assert samples['dlsync_actions_total{kind="upload",outcome="done"}'] == 1
     assert samples["dlsync_uploaded_bytes_total"] == 5
