@@ -262,11 +262,14 @@ def report(args: argparse.Namespace, count: int, results: dict[str, list[Side]],
         "dlsync ran as `dlsync mirror DIR --annotations ANN ... --create --labels off` with its "
         "defaults"
         + (f" and `--workers {WORKERS}`" if WORKERS else "")
+        + "; its event loop: "
+        + ", ".join(sorted({str(s.get("event_loop", "?")) for s in summaries}))
         + "; the concurrency it settled at, per round: "
         + "; ".join(f"{c.get('settled', '?')} (cap {c.get('cap', '?')}, "
                     f"highest {c.get('highest', '?')})" for c in settled) + ".",
         "The bare loop: one aiohttp session, 32 requests in flight, an upload and one "
-        "annotation post per file, no state, no hashing, no checks; its CPU is the benchmark "
+        "annotation post per file, no state, no hashing, no checks, on asyncio's own event "
+        "loop (`asyncio.run`); its CPU is the benchmark "
         "process's own, dlsync's and dtlpy's that of their process.",
         *[f"verified: {check}" for check in checks],
     ]

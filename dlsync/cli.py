@@ -177,8 +177,7 @@ def run(config_path: Path | None, state: Path | None, gate_data: Path | None) ->
     """
     import dataclasses
 
-    import anyio
-
+    from dlsync import loops
     from dlsync.config import default_config_path, load_config
     from dlsync.push.command import state_path_for
     from dlsync.service.daemon import run_service
@@ -191,7 +190,7 @@ def run(config_path: Path | None, state: Path | None, gate_data: Path | None) ->
     database = state_path_for(state, config)
     pairs = {name: with_logins(pair, database) for name, pair in config.pairs.items()}
     config = dataclasses.replace(config, pairs=pairs)
-    return anyio.run(lambda: run_service(config, database, gate_data=gate_data))
+    return loops.run(lambda: run_service(config, database, gate_data=gate_data))
 
 
 @cli.command("ls")
@@ -203,15 +202,14 @@ def run(config_path: Path | None, state: Path | None, gate_data: Path | None) ->
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per item.")
 def ls(project: str, dataset: str, remote: str, remote_dir: str, as_json: bool) -> int:
     """List the items of a dataset folder: size, annotation count, whether dlsync synced it."""
-    import anyio
-
+    from dlsync import loops
     from dlsync.config import pair_from_flags
     from dlsync.ls import DatasetFolder, list_folder
 
     pair = pair_from_flags(source=".", project=project, dataset=dataset, remote=remote,
                            remote_dir=remote_dir)
     folder = DatasetFolder(pair.remote, project, dataset, pair.remote_dir)
-    anyio.run(lambda: list_folder(folder, sys.stdout, as_json=as_json))
+    loops.run(lambda: list_folder(folder, sys.stdout, as_json=as_json))
     return 0
 
 
@@ -274,8 +272,7 @@ def login_command(remote: str, config_path: Path | None, state: Path | None, ema
     """
     import os
 
-    import anyio
-
+    from dlsync import loops
     from dlsync.account import LoginRequest, login
     from dlsync.remote.logins import password_source
 
@@ -285,7 +282,7 @@ def login_command(remote: str, config_path: Path | None, state: Path | None, ema
     password = (source.read(os.environ) if source else
                 click.prompt("Password", hide_input=True))
     request = LoginRequest(remote=target, email=email, source=source)
-    return anyio.run(lambda: login(request, password, sys.stdout))
+    return loops.run(lambda: login(request, password, sys.stdout))
 
 
 @cli.command()
@@ -297,12 +294,11 @@ def whoami(remote: str, config_path: Path | None, state: Path | None, as_json: b
     Never prints a token. Exit codes: 0 the remote accepted the token; 2 usage error; 3 no
     credentials, or the remote rejected them.
     """
-    import anyio
-
+    from dlsync import loops
     from dlsync.account import whoami as show
 
     target = account_remote(remote, config_path, state)
-    return anyio.run(lambda: show(target, sys.stdout, as_json=as_json))
+    return loops.run(lambda: show(target, sys.stdout, as_json=as_json))
 
 
 def entry() -> None:

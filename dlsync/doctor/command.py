@@ -116,10 +116,10 @@ async def _diagnose_with(client: DoctorClient, request: DoctorRequest,
 
 def run_doctor(request: DoctorRequest, out: TextIO, *, as_json: bool) -> int:
     """Run the doctor, print its table (or JSON) to ``out``; the exit code."""
-    import anyio
+    from dlsync import loops
 
     if request.probe and request.project is None:
         raise UsageError("--probe needs --project: the scratch dataset is made in that project")
-    report = anyio.run(diagnose, request, dict(os.environ))
+    report = loops.run(diagnose, request, dict(os.environ))
     write_report(report, out, as_json=as_json)
     return report.exit_code

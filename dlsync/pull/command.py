@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-import anyio
-
+from dlsync import loops
 from dlsync.config import PairConfig
 from dlsync.errors import EXIT_OK, EXIT_PARTIAL, UsageError
 from dlsync.interrupt import until_signalled
@@ -85,4 +84,4 @@ def exit_code(result: PullResult) -> int:
 def pull_sync(request: PullRequest, out: TextIO | None = None) -> int:
     """``run_pull`` from synchronous code (the command line); SIGTERM/SIGINT end it with
     128 + the signal number, the items already settled recorded."""
-    return anyio.run(until_signalled, lambda: run_pull(request, out or sys.stdout))
+    return loops.run(until_signalled, lambda: run_pull(request, out or sys.stdout))

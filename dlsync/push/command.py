@@ -11,9 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
-import anyio
-
-from dlsync import logs
+from dlsync import logs, loops
 from dlsync.config import Config, PairConfig, load_config, merge_overrides, pair_from_flags
 from dlsync.errors import EXIT_OK, EXIT_PARTIAL, EXIT_SAFETY, UsageError
 from dlsync.interrupt import until_signalled
@@ -101,7 +99,7 @@ async def run_mirror(request: MirrorRequest, out: TextIO) -> int:
     _render(request, result, out, extra={
         "pair": pair.name, "remote": connection.url, "dataset_id": result.dataset_id,
         "remote_items_listed": result.remote_items, "requests_retried": stats.retries,
-        "rate_limited": stats.rate_limited,
+        "rate_limited": stats.rate_limited, "event_loop": loops.running(),
         "listing": result.listing.as_json() if result.listing else None})
     return exit_code(result)
 
@@ -130,4 +128,4 @@ def exit_code(result: CycleResult) -> int:
 
 def mirror_sync(request: MirrorRequest, out: TextIO | None = None) -> int:
     """``run_mirror`` from synchronous code (the command line)."""
-    return anyio.run(until_signalled, lambda: run_mirror(request, out or sys.stdout))
+    return loops.run(until_signalled, lambda: run_mirror(request, out or sys.stdout))

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import unicodedata
 from pathlib import Path
+
+import pytest
 
 from dlsync.gate.server import RunningGate
 from tests.mirror.conftest import MirrorRun, Remote, fingerprint_of, uploads, writes
@@ -117,3 +120,20 @@ async def test_lost_state_is_rebuilt_from_remote_fingerprints(
     after = {a["label"]: a["id"] for a in await remote.annotations(item_id)}
     assert sorted(after) == ["cat", "owl"]
     assert after["cat"] == kept["cat"]
+
+
+@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
+async def test_first_mirror_is_the_same_on_either_event_loop(
+        mirror: MirrorRun, remote: Remote, source: Path, loop: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """uvloop (the default) and asyncio's own loop (``DLSYNC_EVENT_LOOP=asyncio``) upload the
+    same items with the same fingerprints, and the summary says which loop ran."""
+    monkeypatch.setenv("DLSYNC_EVENT_LOOP", loop)
+    expected = _tree(source)
+    code, out, err = await mirror("--create", "--json")
+    assert code == 0, out + err
+    assert json.loads(out)["event_loop"] == loop
+    items = await remote.items()
+    assert sorted(items) == sorted(expected)
+    for filename, data in expected.items():
+        assert fingerprint_of(items[filename])["sha256"] == hashlib.sha256(data).hexdigest()
