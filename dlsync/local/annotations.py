@@ -25,7 +25,6 @@ import hashlib
 import json
 import math
 import os
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,11 +52,21 @@ HASH_KEY = constants.ANNOTATION_HASH_KEY
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
 """The canonical JSON text: what ``json.dumps(value, sort_keys=True, separators=(",", ":"))``
 writes, from one encoder made once (``dumps`` with options builds a new one per call)."""
-_NOT_PLAIN = re.compile(rb"[0-9][eE]|0\.0000|\x7f|null")
-"""What in orjson's output may differ from ``_CANONICAL``'s: an exponent or a number under
-1e-4 (the two write those floats differently), DEL (escaped only by ``_CANONICAL``), and
-``null`` (orjson's spelling of NaN and infinities). A string that merely contains one of these
-only sends that annotation down the slower path."""
+_DIGIT_TO_ZERO = bytes.maketrans(b"123456789E", b"000000000e")
+"""Every digit as ``0`` and ``E`` as ``e``: a digit followed by an exponent mark becomes ``0e``."""
+
+
+def _plain(text: bytes) -> bool:
+    """Whether orjson's ``text`` holds nothing that ``_CANONICAL`` may write differently: an
+    exponent or a number under 1e-4 (the two write those floats differently), DEL (escaped only
+    by ``_CANONICAL``), or ``null`` (orjson's spelling of NaN and infinities). A string that
+    merely contains one of these only sends that annotation down the slower path.
+
+    Substring searches rather than one regular expression with four alternatives: this runs
+    for every annotation of every file, and on a box's 170 bytes the searches take half the
+    time of the expression."""
+    return not (b"0e" in text.translate(_DIGIT_TO_ZERO) or b"0.0000" in text
+                or b"\x7f" in text or b"null" in text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,7 +265,7 @@ def _canonical_text(value: Any) -> str:
         text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
     except (TypeError, orjson.JSONEncodeError):
         return _CANONICAL.encode(value)
-    if text.isascii() and _NOT_PLAIN.search(text) is None:
+    if text.isascii() and _plain(text):
         return text.decode("ascii")
     return _CANONICAL.encode(value)
 
