@@ -54,3 +54,11 @@ def test_yolo_vs_dtlpy_quick() -> None:
     out = run_quick("yolo_vs_dtlpy.py")
     assert out.count("verified:") == 2
     assert out.count("no duplicates") == 2
+
+
+def test_event_loops_quick() -> None:
+    """dlsync on asyncio's loop and on uvloop each fill a dataset, as does the bare loop."""
+    out = run_quick("event_loops.py")
+    assert out.count("no duplicates") == 3
+    assert '"loop": "uvloop"' in out and '"loop": "asyncio"' in out
+    assert "uvloop/asyncio, round by round" in out
