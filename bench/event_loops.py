@@ -26,20 +26,6 @@ import mirror_vs_dtlpy as first_mirror
 LOOPS = ("asyncio", "uvloop")
 
 
-def run_loop(gate: common.Gate, tree: common.Tree, project: str, dataset: str, loop: str,
-             tmp: Path) -> tuple[float, float, str]:
-    """Wall seconds, CPU seconds and the reported loop of one mirror on ``loop``."""
-    command = common.mirror_command(tree, gate, project=project, dataset=dataset,
-                                    state=tmp / f"{dataset}.db", extra=["--labels", "off"])
-    env = common.mirror_env(gate, tmp / "home")
-    env["DLSYNC_EVENT_LOOP"] = loop
-    run, summary = common.run_mirror(command, env)
-    done = summary["outcomes"].get("upload.done", 0)
-    if done != tree.count:
-        raise AssertionError(f"dlsync on {loop} uploaded {done} of {tree.count}: {summary}")
-    return run.wall_s, run.cpu_s, str(summary.get("event_loop"))
-
-
 def run_round(gate: common.Gate, tree: common.Tree, project: str, k: int, tmp: Path,
               runs: dict[str, list[tuple[float, float]]], max_load: float) -> None:
     """Round ``k``: the bare loop and dlsync on each loop, the order flipped every round."""
@@ -51,7 +37,9 @@ def run_round(gate: common.Gate, tree: common.Tree, project: str, k: int, tmp: P
             wall, cpu = asyncio.run(first_mirror.run_bare(gate, tree, project, dataset))
             ran = "asyncio"
         else:
-            wall, cpu, ran = run_loop(gate, tree, project, dataset, side, tmp)
+            run, summary = first_mirror.run_dlsync(gate, tree, project, dataset, tmp,
+                                                   env={"DLSYNC_EVENT_LOOP": side})
+            wall, cpu, ran = run.wall_s, run.cpu_s, summary.get("event_loop")
             if ran != side:
                 raise AssertionError(f"asked for {side}, the summary says {ran}")
         runs[side].append((wall, cpu))

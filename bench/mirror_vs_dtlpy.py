@@ -59,13 +59,15 @@ class Side:
 
 
 def run_dlsync(gate: common.Gate, tree: common.Tree, project: str, dataset: str,
-               tmp: Path) -> tuple[common.Run, dict[str, Any]]:
-    """(a) One ``dlsync mirror`` subprocess with its default settings (or ``--workers``);
-    labels are off, as for the others (none of them touches the ontology)."""
+               tmp: Path, env: dict[str, str] | None = None) -> tuple[common.Run, dict[str, Any]]:
+    """(a) One ``dlsync mirror`` subprocess with its default settings (or ``--workers``), with
+    ``env`` added to its environment; labels are off, as for the others (none of them touches
+    the ontology)."""
     extra = ["--labels", "off", *(["--workers", str(WORKERS)] if WORKERS else [])]
     command = common.mirror_command(tree, gate, project=project, dataset=dataset,
                                     state=tmp / f"{dataset}.db", extra=extra)
-    run, summary = common.run_mirror(command, common.mirror_env(gate, tmp / "home"))
+    run, summary = common.run_mirror(command,
+                                     {**common.mirror_env(gate, tmp / "home"), **(env or {})})
     done = summary["outcomes"].get("upload.done", 0)
     if done != tree.count:
         raise AssertionError(f"dlsync uploaded {done} of {tree.count}: {summary}")
