@@ -26,6 +26,8 @@ DEFAULT_CONCURRENCY = 64        # the hard cap on requests in flight; the adapti
 START_CONCURRENCY = 16          # where the adaptive limit starts
 CONCURRENCY_WINDOW_S = 0.5      # shortest window the adaptive limit decides over
 CONCURRENCY_PLATEAU_S = 5.0     # after a step up that bought nothing, wait this long to probe
+CONCURRENCY_QUEUE_TARGET_S = 0.1  # queueing delay over the fastest request seen that still counts
+                                  # as cheap (LEDBAT's target): the limit grows through it
 RATE_WINDOW_S = 1.0             # the window the observed request rate is measured over
 MAX_ATTEMPTS = 8
 MAX_TOTAL_WAIT_S = 300.0

@@ -1,21 +1,35 @@
 """Adaptive concurrency: how many requests to one remote are in flight at once.
 
 A fixed number is wrong somewhere: 16 leaves a platform 100 ms away mostly idle (16 requests per
-round trip), 64 only queues up on a loopback gate that is busy on its own CPU. So the limit
+round trip), 64 only queues up behind a platform that serves one request at a time. So the limit
 moves, window by window, between 1 and the remote's ``concurrency`` (a hard cap it never
 passes), on what the requests themselves show. It climbs a hill:
 
+- **start fast**: from the start until the first step that does not pay (or the first shrink
+  or 429), each step up doubles the limit, as TCP's slow start does: a run should not spend
+  its first seconds well under what the platform takes. After that the climb is careful:
 - **grow** (by a quarter, at least one) while growing pays: after a step up, the next window
   must finish at least 5 % more requests per second than the one before it, or keep latency
-  within ``NEAR_BASE`` of the lowest seen (over a long round trip, more in flight costs no
-  latency; throughput alone is a noisy signal). Otherwise the step is **undone** and the
-  limit stays on that plateau for ``PLATEAU_S`` seconds before it probes upwards again (the
-  platform may have more room by then);
+  near the lowest seen: within ``NEAR_BASE`` of it, or at most ``QUEUE_TARGET_S`` above it
+  (over a long round trip more in flight costs no latency; throughput alone is a noisy
+  signal). Otherwise the step is **undone** and the limit stays on that plateau for
+  ``PLATEAU_S`` seconds before it probes upwards again (the platform may have more room by
+  then);
 - **shrink** (by a tenth) when throughput did not rise and latency has climbed to twice the
-  lowest seen: the extra requests only wait in a queue;
+  lowest seen and more than ``QUEUE_TARGET_S`` above it: the extra requests only wait in a
+  queue;
 - **cut** (by 30 %) on a 429, at most once a window: the platform said so;
 - **hold** when the work, not the limit, bounds what is in flight: a window in which the limit
   was never reached says nothing about the platform.
+
+``QUEUE_TARGET_S`` is a queueing-delay target in the manner of LEDBAT (RFC 6817, whose target is
+at most 100 ms): waiting that much longer than the fastest request seen is not the platform
+pushing back but the price of keeping it fed, until the platform answers 429 for the first time:
+from then on only the relative test counts, as the pacer's rate has no ceiling until then. A
+platform a few milliseconds away that is busy on its own CPU (the local gate) serves a fuller
+pipeline at less CPU per request on both sides (docs/benchmarks.md, tenth pass), a gain too
+small per step for the throughput test to see through the noise of a half-second window;
+relative latency alone kept such a limit near 25.
 
 A window closes after ``WINDOW_S`` seconds and at least three times the limit in completed
 requests, so a decision rests on enough samples. The lowest latency seen drifts up slowly
@@ -47,6 +61,7 @@ CUT = 0.7
 RISE = 1.05        # a step up must buy 5 % more throughput to be kept...
 NEAR_BASE = 1.2    # ...or leave latency within this factor of the lowest seen
 QUEUEING = 2.0     # latency at this factor of the lowest seen, throughput flat: shrink
+QUEUE_TARGET_S = constants.CONCURRENCY_QUEUE_TARGET_S  # ...unless this close to it
 BASE_DECAY = 1.002  # the lowest latency seen drifts up this much per window (doubles in ~3 min)
 
 
@@ -81,7 +96,9 @@ class AdaptiveLimit:
         self._last_throughput = 0.0
         self._base_latency = math.inf
         self._stepped_from: float | None = None  # the limit before the last step up
+        self._starting = True                    # steps double until one does not pay
         self._probe_at = now                     # a plateau is left no sooner than this
+        self._pushed_back = False                # a 429 came: the queueing target is off
 
     @property
     def limit(self) -> int:
@@ -138,6 +155,8 @@ class AdaptiveLimit:
     def _cut(self, now: float) -> None:
         before = self.limit
         self._limit = max(1.0, self._limit * CUT)
+        self._starting = False
+        self._pushed_back = True
         self._no_cut_until = now + WINDOW_S
         self._stepped_from = None
         self._probe_at = now + PLATEAU_S
@@ -163,16 +182,22 @@ class AdaptiveLimit:
     def _step(self, now: float, throughput: float, latency: float) -> None:
         """One decision of the hill climb, for a window in which the limit was in use."""
         rising = throughput > self._last_throughput * RISE
-        cheap = latency <= self._base_latency * NEAR_BASE
+        queued = latency - self._base_latency    # what waiting in line added to a request
+        cheap = latency <= self._base_latency * NEAR_BASE or \
+            (queued <= QUEUE_TARGET_S and not self._pushed_back)
         stepped_from, self._stepped_from = self._stepped_from, None
         if stepped_from is not None and not rising and not cheap:
             self._limit = stepped_from      # the step bought nothing: undo it, stay a while
             self._probe_at = now + PLATEAU_S
-        elif not rising and latency >= self._base_latency * QUEUEING:
+            self._starting = False
+        elif not rising and latency >= self._base_latency * QUEUEING \
+                and (queued > QUEUE_TARGET_S or self._pushed_back):
             self._limit = max(1.0, self._limit * SHRINK)
+            self._starting = False
         elif (rising or cheap or now >= self._probe_at) and self._limit < self.cap:
             self._stepped_from = self._limit
-            self._limit = min(float(self.cap), self._limit + max(1.0, self._limit * GROWTH))
+            step = self._limit if self._starting else max(1.0, self._limit * GROWTH)
+            self._limit = min(float(self.cap), self._limit + step)
 
     def _new_window(self, now: float, throughput: float) -> None:
         self._last_throughput = throughput

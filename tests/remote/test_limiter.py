@@ -3,7 +3,8 @@
 Each test drives time itself: whenever every task waits, the clock moves on by ``TICK_S``.
 A "network" platform answers every request after a fixed round trip (more in flight, more done);
 a "busy" one serves one request at a time, so its latency grows with what is in flight while
-its throughput stays flat; a "quota" one answers 429 above a number of requests in flight.
+its throughput stays flat (slowly: well past the queueing target; quickly: a few milliseconds,
+within it); a "quota" one answers 429 above a number of requests in flight.
 """
 
 from __future__ import annotations
@@ -105,26 +106,44 @@ async def test_limit_grows_to_the_cap_over_a_slow_network() -> None:
     clock = FakeClock()
     platform = Platform(clock, lambda _n: 0.1)
     pacer = pacer_for(clock, cap=64)
-    await drive(clock, pacer, platform, callers=80, seconds=5.0)
+    seen: list[int] = []
+    await drive(clock, pacer, platform, callers=80, seconds=5.0, seen=seen)
     assert pacer.stats().concurrency.highest == 64
     assert pacer.concurrency == 64
     assert platform.peak == 64
-    # 64 in flight at 0.1 s each is 640/s; the climb from 16 takes about two seconds
-    assert platform.done > 0.6 * 640 * 5
+    # the start doubles: 16, 32, 64, one window each (half a second, and three times the
+    # limit in answers); a quarter at a time it took six steps
+    assert seen.index(64) * TICK_S <= 1.6
+    assert platform.done > 0.8 * 640 * 5
 
 
 async def test_limit_stays_low_when_more_in_flight_only_queues() -> None:
-    """One request at a time, 5 ms each: throughput is 200/s whatever is in flight, latency
-    grows with it. The limit does not run to the cap; it settles low."""
+    """One request at a time, 20 ms each: throughput is 50/s whatever is in flight, and every
+    request more in flight adds 20 ms of waiting, so a step of a quarter soon adds more than
+    the queueing target. The limit does not run to the cap; it settles low."""
     clock = FakeClock()
-    platform = Platform(clock, lambda n: 0.005 * n)
+    platform = Platform(clock, lambda n: 0.02 * n)
     pacer = pacer_for(clock, cap=64)
     seen: list[int] = []
     await drive(clock, pacer, platform, callers=70, seconds=20.0, seen=seen)
     assert pacer.stats().concurrency.highest < 64
     late = seen[len(seen) // 2:]
     assert max(late) <= 32
-    assert platform.done > 0.9 * 200 * 20
+    assert platform.done > 0.9 * 50 * 20
+
+
+async def test_limit_grows_through_a_few_milliseconds_of_queueing() -> None:
+    """One request at a time, 1 ms each: throughput is flat, but even the cap's 64 in flight
+    wait under 70 ms, within the queueing target: that is the price of keeping the platform
+    fed, not push-back. The limit climbs to the cap and stays there, and never passes it."""
+    clock = FakeClock()
+    platform = Platform(clock, lambda n: 0.001 * n)
+    pacer = pacer_for(clock, cap=64)
+    seen: list[int] = []
+    await drive(clock, pacer, platform, callers=70, seconds=10.0, seen=seen)
+    assert platform.peak == 64
+    assert seen[len(seen) // 2:] == [64] * (len(seen) - len(seen) // 2)
+    assert platform.done > 0.9 * 1000 * 10
 
 
 async def test_429s_cut_the_limit_below_the_quota() -> None:
