@@ -38,6 +38,8 @@ import common
 import stress_common as sc
 
 FINAL_TIMEOUT_S = 900.0
+RECORD_WAIT_S = 30.0
+"""How long a gate kill waits, past its delay, for state to record something."""
 
 
 @dataclass(frozen=True)
@@ -127,9 +129,17 @@ class CrashLoop:
             self.report.mirror_kills += 1
 
     def _gate_kill_round(self) -> None:
-        """Kill the gate under a running mirror; everything state recorded must survive."""
+        """Kill the gate under a running mirror; everything state recorded must survive.
+
+        The kill waits its random delay and then, on a machine slow enough that state holds
+        nothing yet, until it holds something (or the mirror ends): a kill before anything was
+        recorded would check nothing."""
         child = self._spawn()
         time.sleep(self._delay())
+        deadline = time.monotonic() + RECORD_WAIT_S
+        while child.poll() is None and time.monotonic() < deadline and \
+                not sc.recorded_in_state(self.state).items:
+            time.sleep(0.05)
         self.gate.kill()
         self.report.gate_kills += 1
         time.sleep(self.rng.uniform(0.2, 1.0))  # the mirror meets refused connections
