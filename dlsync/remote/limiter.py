@@ -182,16 +182,15 @@ class AdaptiveLimit:
     def _step(self, now: float, throughput: float, latency: float) -> None:
         """One decision of the hill climb, for a window in which the limit was in use."""
         rising = throughput > self._last_throughput * RISE
-        queued = latency - self._base_latency    # what waiting in line added to a request
-        cheap = latency <= self._base_latency * NEAR_BASE or \
-            (queued <= QUEUE_TARGET_S and not self._pushed_back)
+        # what waiting in line added to a request is within the target (until a 429)
+        short_queue = latency - self._base_latency <= QUEUE_TARGET_S and not self._pushed_back
+        cheap = latency <= self._base_latency * NEAR_BASE or short_queue
         stepped_from, self._stepped_from = self._stepped_from, None
         if stepped_from is not None and not rising and not cheap:
             self._limit = stepped_from      # the step bought nothing: undo it, stay a while
             self._probe_at = now + PLATEAU_S
             self._starting = False
-        elif not rising and latency >= self._base_latency * QUEUEING \
-                and (queued > QUEUE_TARGET_S or self._pushed_back):
+        elif not rising and latency >= self._base_latency * QUEUEING and not short_queue:
             self._limit = max(1.0, self._limit * SHRINK)
             self._starting = False
         elif (rising or cheap or now >= self._probe_at) and self._limit < self.cap:
