@@ -382,6 +382,37 @@ def cpu_seconds_of(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def steal_seconds() -> float:
+    """CPU seconds the hypervisor has taken from this machine's cores so far (``steal`` in
+    /proc/stat, summed over every core; 0 where there is none or no /proc). Load average does
+    not see it: a virtual machine with nothing running can still be slowed by its neighbours."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            fields = stat.readline().split()
+    except OSError:
+        return 0.0
+    if len(fields) < 9 or fields[0] != "cpu":
+        return 0.0
+    return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+
+
+def host_pace_ms(iterations: int = 2_000_000) -> float:
+    """Milliseconds one fixed pure-Python loop takes now: the host's speed of the moment, taken
+    before each run so that a report can show a drifting host (the same loop took 0.75-1.27 s
+    per 10 million iterations within one session on the 2-core machine of docs/benchmarks.md)."""
+    started = time.perf_counter()
+    total = 0
+    for i in range(iterations):
+        total += i & 7
+    return (time.perf_counter() - started) * 1000 if total >= 0 else 0.0
+
+
+def steal_share(steal_s: float, wall_s: float) -> float:
+    """The share of every core's time the hypervisor took during a run of ``wall_s`` seconds
+    in which it took ``steal_s`` (``steal_seconds`` after minus before)."""
+    return steal_s / (wall_s * (os.cpu_count() or 1)) if wall_s > 0 else 0.0
+
+
 def median(values: Sequence[float]) -> float:
     """The median of ``values`` (the middle one of three)."""
     ordered = sorted(values)

@@ -49,13 +49,16 @@ WORKERS = 0  # 0: dlsync's own default
 
 @dataclass(frozen=True)
 class Side:
-    """One client's run: wall seconds, CPU seconds of the client alone, load before it, and
-    the CPU seconds the gate spent serving it."""
+    """One client's run: wall seconds, CPU seconds of the client alone, load before it, the
+    CPU seconds the gate spent serving it, the share of the cores the hypervisor took
+    meanwhile (steal), and the host's pace just before it (``common.host_pace_ms``)."""
 
     seconds: float
     cpu_s: float
     load: float
     gate_cpu_s: float = 0.0
+    steal: float = 0.0
+    pace_ms: float = 0.0
 
 
 def run_dlsync(gate: common.Gate, tree: common.Tree, project: str, dataset: str,
@@ -187,7 +190,9 @@ def main() -> None:
                 pair = sides[:2] if round_ % 2 == 0 else sides[1::-1]
                 for side in pair + sides[2:]:
                     load = common.wait_quiet(max_load)
+                    pace = common.host_pace_ms()
                     gate_cpu = common.cpu_seconds_of(gate.process.pid)
+                    steal = common.steal_seconds()
                     if side == "bare":
                         wall, cpu = asyncio.run(run_bare(gate, tree, project, side))
                     elif side == "dlsync":
@@ -197,13 +202,16 @@ def main() -> None:
                     else:
                         wall, cpu = run_dtlpy(gate, tree, project, side, tmp / "dtlpy-home")
                     gate_cpu = common.cpu_seconds_of(gate.process.pid) - gate_cpu
-                    results[side].append(Side(wall, cpu, load, gate_cpu))
+                    steal = common.steal_share(common.steal_seconds() - steal, wall)
+                    results[side].append(Side(wall, cpu, load, gate_cpu, steal, pace))
                     print(json.dumps({"round": round_ + 1, "client": side,
                                       "seconds": round(wall, 2),
                                       "cpu_ms_per_item": round(cpu / count * 1000, 3),
                                       "gate_cpu_ms_per_item": round(gate_cpu / count * 1000,
                                                                     3),
-                                      "load_before": round(load, 2)}), flush=True)
+                                      "load_before": round(load, 2),
+                                      "steal_pct": round(steal * 100, 1),
+                                      "pace_ms": round(pace)}), flush=True)
                 checks += [asyncio.run(common.verify_dataset(
                     gate, project, side, items=count, annotations=count * BOXES))
                     for side in sides]
@@ -261,6 +269,13 @@ def report(args: argparse.Namespace, count: int, results: dict[str, list[Side]],
           if "dtlpy" in seconds else []),
         f"dlsync's seconds include interpreter start-up; its run itself (the summary's "
         f"duration) took {in_run:.2f} s (median).",
+        "Steal (the share of the cores the hypervisor took during a run, from /proc/stat; "
+        "load average does not show it): "
+        + "; ".join(f"{side} " + ", ".join(f"{r.steal * 100:.1f}" for r in rs)
+                    for side, rs in results.items()) + " %. The host's pace before each run "
+        "(ms for one fixed Python loop; lower is faster): "
+        + "; ".join(f"{side} " + ", ".join(f"{r.pace_ms:.0f}" for r in rs)
+                    for side, rs in results.items()) + ".",
         "dlsync ran as `dlsync mirror DIR --annotations ANN ... --create --labels off` with its "
         "defaults"
         + (f" and `--workers {WORKERS}`" if WORKERS else "")
