@@ -62,3 +62,13 @@ def test_event_loops_quick() -> None:
     assert out.count("no duplicates") == 3
     assert '"loop": "uvloop"' in out and '"loop": "asyncio"' in out
     assert "uvloop/asyncio, round by round" in out
+
+
+def test_in_flight_quick() -> None:
+    """The bare loop at each in-flight count, plain and stamped, fills its dataset once."""
+    done = subprocess.run([sys.executable, str(BENCH / "in_flight.py"), "--quick", "--stamped"],
+                          capture_output=True, text=True, timeout=380, cwd=BENCH.parent)
+    assert done.returncode == 0, f"in_flight.py failed:\n{done.stdout[-3000:]}{done.stderr}"
+    assert done.stdout.count("verified:") == 6
+    assert done.stdout.count("no duplicates") == 6
+    assert "128 in flight, stamped" in done.stdout
