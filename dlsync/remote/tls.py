@@ -17,19 +17,25 @@ log = logs.get_logger(__name__)
 
 
 def client_tls(remote: str, ca_file: Path | None, *, verify: bool) -> ssl.SSLContext | bool:
-    """What aiohttp's connector takes as ``ssl``: a context, or ``False`` for no checks."""
+    """What aiohttp's connector takes as ``ssl``: a context, ``True`` for aiohttp's verified
+    default, or ``False`` for no checks.
+
+    Without ``ca_file`` the system store is all there is to trust, and aiohttp's default context
+    is exactly that (``ssl.create_default_context()``, built when aiohttp is imported), so it is
+    used rather than a second one: each parses the system's CA bundle, about 45 ms."""
     if not remote.startswith("https:"):
         return True   # no TLS to this remote: aiohttp needs no context of dlsync's
     if not verify:
         log.warning("TLS certificates of the remote are not checked (verify_ssl = false); "
                     "anyone on the path can read and change the traffic", remote=remote)
         return False
+    if ca_file is None:
+        return True
     context = ssl.create_default_context()
-    if ca_file is not None:
-        try:
-            context.load_verify_locations(cafile=ca_file)
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(f"the CA bundle {ca_file} for {remote} cannot be used: "
-                              f"{getattr(exc, 'strerror', None) or exc}",
-                              key="ca_file") from None
+    try:
+        context.load_verify_locations(cafile=ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"the CA bundle {ca_file} for {remote} cannot be used: "
+                          f"{getattr(exc, 'strerror', None) or exc}",
+                          key="ca_file") from None
     return context
