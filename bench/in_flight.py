@@ -25,11 +25,30 @@ import json
 import time
 import uuid
 from pathlib import Path
+from typing import NamedTuple
 
 import aiohttp
 import common
 
 BOXES = 5
+
+
+class Result(NamedTuple):
+    """One run: wall seconds, client and gate CPU ms per item, steal share, pace before it."""
+
+    seconds: float
+    client_ms: float
+    gate_ms: float
+    steal: float
+    pace_ms: float
+
+
+def row(label: str, results: list[Result]) -> tuple[str, ...]:
+    """A table row of the medians of ``results``."""
+    def mid(field: str) -> float:
+        return common.median([getattr(r, field) for r in results])
+    return (label, f"{mid('seconds'):.2f}", f"{mid('client_ms'):.3f}", f"{mid('gate_ms'):.3f}",
+            f"{mid('steal') * 100:.1f}", f"{mid('pace_ms'):.0f}")
 
 
 async def run(gate: common.Gate, tree: common.Tree, dataset: str, in_flight: int,
@@ -96,8 +115,7 @@ def main() -> None:
     variants = [(n, False) for n in counts] + ([(n, True) for n in counts] if args.stamped
                                                else [])
     name = {v: f"{v[0]} in flight{', stamped' if v[1] else ''}" for v in variants}
-    rows: dict[tuple[int, bool], list[tuple[float, float, float, float, float]]] = {
-        v: [] for v in variants}
+    results: dict[tuple[int, bool], list[Result]] = {v: [] for v in variants}
     with common.scratch() as tmp_name:
         tmp = Path(tmp_name)
         tree = common.write_tree(tmp / "tree", count=args.files, folders=20, size=16 * 1024,
@@ -118,7 +136,8 @@ def main() -> None:
                     gate_cpu = common.cpu_seconds_of(gate.process.pid) - gate_cpu
                     steal = common.steal_share(common.steal_seconds() - steal, wall)
                     per = 1000 / args.files
-                    rows[(n, stamped)].append((wall, cpu * per, gate_cpu * per, steal, pace))
+                    results[(n, stamped)].append(Result(wall, cpu * per, gate_cpu * per, steal,
+                                                        pace))
                     print(json.dumps({"round": round_ + 1, "variant": name[(n, stamped)],
                                       "seconds": round(wall, 2),
                                       "cpu_ms_per_item": round(cpu * per, 3),
@@ -126,15 +145,13 @@ def main() -> None:
                                       "load_before": round(load, 2),
                                       "steal_pct": round(steal * 100, 1),
                                       "pace_ms": round(pace)}), flush=True)
-            checks = [asyncio.run(common.verify_dataset(gate, "p", name, items=args.files,
+            checks = [asyncio.run(common.verify_dataset(gate, "p", dataset, items=args.files,
                                                         annotations=args.files * BOXES))
-                      for name in datasets]
+                      for dataset in datasets]
     table = common.table(
         ["variant", "seconds (median)", "client CPU ms/item", "gate CPU ms/item", "steal %",
          "pace ms"],
-        [(name[v], *(f"{common.median([r[i] for r in rs]) * (100 if i == 3 else 1):.{p}f}"
-                     for i, p in ((0, 2), (1, 3), (2, 3), (3, 1), (4, 0))))
-         for v, rs in rows.items()])
+        [row(name[v], rs) for v, rs in results.items()])
     print(table)
     print(f"{args.files} files of 16 KiB, {BOXES} boxes each; {args.rounds} rounds on one gate "
           f"warmed with the whole tree; load under {args.max_load:g} before each run.")
