@@ -1,9 +1,10 @@
 """What the number of requests in flight does to the gate's cost and the bare loop's speed.
 
-The bare loop of ``mirror_vs_dtlpy.py`` (one aiohttp session, an upload and one annotation post
-per file) runs against one gate, warmed with the whole tree, at each ``--in-flight`` count, and
-with ``--stamped`` also with the additions dlsync's requests carry (the item fingerprint as
-upload metadata, a hash-and-op stamp in every annotation's ``metadata.user.dlsync``). Rounds
+The bare loop of ``mirror_vs_dtlpy.py`` (its ``run_bare``: one aiohttp session, an upload and
+one annotation post per file) runs against one gate, warmed with the whole tree, at each
+``--in-flight`` count, and with ``--stamped`` also with the additions dlsync's requests carry
+(the item fingerprint as upload metadata, a hash-and-op stamp in every annotation's
+``metadata.user.dlsync``). Rounds
 alternate their order; each run waits for the 1-minute load average to fall under
 ``--max-load``. Reported per variant, as medians: wall time, the client's and the gate's CPU
 per item, and the host's steal and pace before the run. Every dataset is then checked through
@@ -22,15 +23,14 @@ import argparse
 import asyncio
 import hashlib
 import json
-import time
 import uuid
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-import aiohttp
 import common
+import mirror_vs_dtlpy as bare
 
-BOXES = 5
+BOXES = bare.BOXES
 
 
 class Result(NamedTuple):
@@ -51,49 +51,16 @@ def row(label: str, results: list[Result]) -> tuple[str, ...]:
             f"{mid('steal') * 100:.1f}", f"{mid('pace_ms'):.0f}")
 
 
-async def run(gate: common.Gate, tree: common.Tree, dataset: str, in_flight: int,
-              stamped: bool) -> tuple[float, float]:
-    """Seconds and client CPU seconds of one bare-loop upload of ``tree`` into ``dataset``."""
-    assert tree.ann is not None
-    auth = {"authorization": f"Bearer {gate.token}"}
-    files = sorted(tree.images.rglob("*.jpg"))
-    slots = asyncio.Semaphore(in_flight)
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
-        ds = await common.dataset_id(session, gate, "p", dataset)
-
-        async def one(path: Path) -> None:
-            rel = path.relative_to(tree.images).as_posix()
-            async with slots:
-                data = path.read_bytes()
-                form = aiohttp.FormData()
-                form.add_field("type", "file")
-                form.add_field("path", "/" + rel)
-                if stamped:
-                    mark = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data),
-                            "annotations": hashlib.sha256(rel.encode()).hexdigest()}
-                    form.add_field("metadata", json.dumps({"user": {"dlsync": mark}}))
-                form.add_field("file", data, filename=path.name, content_type="image/jpeg")
-                async with session.post(f"{gate.url}/datasets/{ds}/items",
-                                        params={"mode": "skip"}, data=form,
-                                        headers=auth) as resp:
-                    resp.raise_for_status()
-                    item = await resp.json()
-                boxes = json.loads((tree.ann / rel).with_suffix(".json").read_text())
-                annotations = boxes["annotations"]
-                if stamped:
-                    op = uuid.uuid4().hex
-                    annotations = [
-                        {**box, "metadata": {**box.get("metadata", {}), "user": {"dlsync": {
-                            "hash": hashlib.sha256(json.dumps(box).encode()).hexdigest(),
-                            "op": op}}}} for box in annotations]
-                async with session.post(f"{gate.url}/items/{item['id']}/annotations",
-                                        json=annotations, headers=auth) as resp:
-                    resp.raise_for_status()
-                    await resp.json()
-
-        started, cpu = time.perf_counter(), common.cpu_seconds()
-        await asyncio.gather(*(one(p) for p in files))
-        return time.perf_counter() - started, common.cpu_seconds() - cpu
+def dlsync_stamps(rel: str, data: bytes, boxes: list[Any]) -> tuple[str, list[Any]]:
+    """What dlsync's requests add to the bare loop's: the item fingerprint as upload metadata
+    and a hash-and-op stamp in every box's ``metadata.user.dlsync``."""
+    mark = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data),
+            "annotations": hashlib.sha256(rel.encode()).hexdigest()}
+    op = uuid.uuid4().hex
+    stamped = [{**box, "metadata": {**box.get("metadata", {}), "user": {"dlsync": {
+        "hash": hashlib.sha256(json.dumps(box).encode()).hexdigest(), "op": op}}}}
+        for box in boxes]
+    return json.dumps({"user": {"dlsync": mark}}), stamped
 
 
 def main() -> None:
@@ -123,7 +90,7 @@ def main() -> None:
         with common.running_gate(tmp / "gate") as gate:
             datasets = [f"{n}-{int(s)}-{r}" for r in range(args.rounds) for n, s in variants]
             asyncio.run(common.make_datasets(gate, "p", ["warm-up", *datasets]))
-            asyncio.run(run(gate, tree, "warm-up", 32, False))
+            asyncio.run(bare.run_bare(gate, tree, "p", "warm-up"))
             for round_ in range(args.rounds):
                 order = variants if round_ % 2 == 0 else variants[::-1]
                 for n, stamped in order:
@@ -131,8 +98,9 @@ def main() -> None:
                     pace = common.host_pace_ms()
                     gate_cpu, steal = common.cpu_seconds_of(gate.process.pid), \
                         common.steal_seconds()
-                    wall, cpu = asyncio.run(run(gate, tree, f"{n}-{int(stamped)}-{round_}", n,
-                                                stamped))
+                    wall, cpu = asyncio.run(bare.run_bare(
+                        gate, tree, "p", f"{n}-{int(stamped)}-{round_}", in_flight=n,
+                        stamp=dlsync_stamps if stamped else None))
                     gate_cpu = common.cpu_seconds_of(gate.process.pid) - gate_cpu
                     steal = common.steal_share(common.steal_seconds() - steal, wall)
                     per = 1000 / args.files

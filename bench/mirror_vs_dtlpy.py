@@ -33,6 +33,7 @@ import os
 import time
 import uuid
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -113,33 +114,45 @@ def run_dtlpy(gate: common.Gate, tree: common.Tree, project: str, dataset: str,
     return time.perf_counter() - started, common.cpu_seconds() - cpu
 
 
+Stamp = Callable[[str, bytes, list[Any]], tuple[str | None, list[Any]]]
+"""What a variant of the bare loop adds to one file's requests: from its path, bytes and boxes,
+the upload's ``metadata`` field (or ``None``) and the boxes to post (``bench/in_flight.py``)."""
+
+
 async def run_bare(gate: common.Gate, tree: common.Tree, project: str,
-                   dataset: str, limit: int | None = None) -> tuple[float, float]:
+                   dataset: str, limit: int | None = None, *, in_flight: int = IN_FLIGHT,
+                   stamp: Stamp | None = None) -> tuple[float, float]:
     """(c) Seconds and CPU seconds of a bare aiohttp loop: upload each file (the first
-    ``limit`` only, when given), post its boxes."""
+    ``limit`` only, when given), post its boxes. The benchmark's loop keeps the defaults;
+    ``in_flight`` and ``stamp`` are for measuring what those two change."""
     assert tree.ann is not None
     auth = {"authorization": f"Bearer {gate.token}"}
     files = sorted(tree.images.rglob("*.jpg"))[:limit]
-    in_flight = asyncio.Semaphore(IN_FLIGHT)
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64)) as session:
+    slots = asyncio.Semaphore(in_flight)
+    connector = aiohttp.TCPConnector(limit=max(64, in_flight))
+    async with aiohttp.ClientSession(connector=connector) as session:
         ds = await common.dataset_id(session, gate, project, dataset)
 
         async def one(path: Path) -> None:
             rel = path.relative_to(tree.images).as_posix()
-            async with in_flight:
+            async with slots:
+                data = path.read_bytes()
+                boxes = json.loads((tree.ann / rel).with_suffix(".json").read_text())
+                metadata, annotations = stamp(rel, data, boxes["annotations"]) if stamp \
+                    else (None, boxes["annotations"])
                 form = aiohttp.FormData()
                 form.add_field("type", "file")
                 form.add_field("path", "/" + rel)
-                form.add_field("file", path.read_bytes(), filename=path.name,
-                               content_type="image/jpeg")
+                if metadata is not None:
+                    form.add_field("metadata", metadata)
+                form.add_field("file", data, filename=path.name, content_type="image/jpeg")
                 async with session.post(f"{gate.url}/datasets/{ds}/items",
                                         params={"mode": "skip"}, data=form,
                                         headers=auth) as resp:
                     resp.raise_for_status()
                     item = await resp.json()
-                boxes = json.loads((tree.ann / rel).with_suffix(".json").read_text())
                 async with session.post(f"{gate.url}/items/{item['id']}/annotations",
-                                        json=boxes["annotations"], headers=auth) as resp:
+                                        json=annotations, headers=auth) as resp:
                     resp.raise_for_status()
                     await resp.json()
 
