@@ -335,6 +335,7 @@ class PairService:
                 return False
         self.dataset_id = result.dataset_id or self.dataset_id
         self._log_poll(result)
+        await self._count_conflicts()   # before the poll counts as done: it may add conflicts
         self.polls += 1
         return True
 
