@@ -20,6 +20,9 @@ from dlsync.gate.refusal import Refusal
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _LOGGER = "dlsync.gate"
+CLIENT_CLOSED = 499
+"""The status counted for a request whose client closed the connection before it was answered
+(nginx's code): nothing reaches the client, the gate's stats show it."""
 
 
 def route_key(request: web.Request) -> str:
@@ -94,8 +97,12 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         if exc.status < 400:
             raise
         return error_response(exc.status, f"{exc.reason}: {request.method} {request.path}")
-    except ConnectionError:
-        raise
+    except ConnectionError as exc:
+        # the client went away mid-request (killed, timed out): routine for a sync gate, so one
+        # debug event rather than aiohttp's traceback per request, which filled an unread pipe
+        logs.get_logger(_LOGGER).debug("client closed the connection mid-request",
+                                       route=route_key(request), error=str(exc))
+        return error_response(CLIENT_CLOSED, "the client closed the connection")
     except Exception as exc:
         log = logs.get_logger(_LOGGER)
         log.exception("gate handler failed", route=route_key(request), error=exc)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
 import aiohttp
 import pytest
+from yarl import URL
 
 from dlsync.gate.faults import FaultSettings, TokenBucket
 from dlsync.gate.server import GateOptions, RunningGate
 from tests.conftest import GateFactory
+from tests.eventually import eventually
 from tests.gate.conftest import GateApi
 
 
@@ -178,3 +181,26 @@ async def test_stats_count_by_route_and_status_and_reset(api: GateApi, gate: Run
     assert stats["by_status"] == {"200": 1, "404": 1}
     await api.ok("POST", "/__gate__/stats/reset")
     assert gate.stats()["total"] == 0
+
+
+async def test_client_gone_mid_body_is_counted_not_traced(
+        gate: RunningGate, caplog: pytest.LogCaptureFixture) -> None:
+    """A client that closes its connection halfway through a body: the gate counts the request
+    as 499, logs no traceback (one per request filled an unread output pipe), keeps serving."""
+    gate.reset_stats()
+    url = URL(gate.url)
+    _, writer = await asyncio.open_connection(url.host, url.port)
+    writer.write((f"POST {url.path}/projects HTTP/1.1\r\nHost: {url.host}\r\n"
+                  f"Authorization: Bearer {gate.mint_token()}\r\n"
+                  "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+                  '{"name": "half').encode())
+    await writer.drain()
+    await asyncio.sleep(0.05)   # the handler is reading the body when the connection goes
+    writer.close()
+    await writer.wait_closed()
+    await eventually(lambda: gate.stats()["by_status"].get("499") == 1)
+    assert gate.stats()["by_route"]["POST /projects"] == {"499": 1}
+    assert not [r for r in caplog.records if r.name.startswith("aiohttp")
+                and r.levelno >= logging.WARNING], caplog.text
+    async with await _session(gate) as session, session.get(gate.url + "/users/me") as r:
+        assert r.status == 200
