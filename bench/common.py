@@ -15,13 +15,15 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import aiohttp
 
@@ -35,6 +37,28 @@ ANNOTATION_TYPES = ["box", "class", "point", "polyline", "segment", "ellipse"]
 
 # -- the gate ---------------------------------------------------------------------------------
 
+class Drain:
+    """Reads the rest of a child's output on a daemon thread until it ends, keeping the last
+    ``keep`` lines. A child whose pipe nobody reads blocks once the pipe's buffer (64 KiB) is
+    full: a gate started for its URL line, and never read again, stopped answering mid-run
+    once it had logged that much. The thread closes the stream at its end."""
+
+    def __init__(self, process: subprocess.Popen[str], keep: int = 200) -> None:
+        self.tail: deque[str] = deque(maxlen=keep)
+        self._thread = threading.Thread(target=self._read, args=(process.stdout,),
+                                        name=f"drain-{process.pid}", daemon=True)
+        self._thread.start()
+
+    def _read(self, stream: IO[str] | None) -> None:
+        if stream is not None:
+            with stream:
+                self.tail.extend(stream)
+
+    def join(self, timeout: float = 10.0) -> None:
+        """Wait for the output to end (call once the child has exited)."""
+        self._thread.join(timeout)
+
+
 @dataclass
 class Gate:
     """A ``dlsync gate serve --port 0`` subprocess: its API URL and a token it accepts."""
@@ -42,6 +66,7 @@ class Gate:
     process: subprocess.Popen[str]
     url: str
     token: str
+    drain: Drain | None = None
 
     def stop(self) -> None:
         """Terminate the gate and wait for it."""
@@ -51,7 +76,9 @@ class Gate:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-        if self.process.stdout is not None:
+        if self.drain is not None:
+            self.drain.join()
+        elif self.process.stdout is not None:
             self.process.stdout.close()
 
 
@@ -101,7 +128,7 @@ def running_gate(data: Path | None, *, faults: Sequence[str] = ()) -> Iterator[G
             raise RuntimeError("the gate exited before printing its URL")
         url = url or (m.group(1) if (m := URL.search(line)) else None)
         token = token or (m.group(1) if (m := JWT.search(line)) else None)
-    gate = Gate(process, url, token or mint_token(data))  # type: ignore[arg-type]
+    gate = Gate(process, url, token or mint_token(data), Drain(process))  # type: ignore[arg-type]
     try:
         yield gate
     finally:

@@ -47,6 +47,7 @@ class GateProcess:
     url: str = ""
     token: str = ""
     process: subprocess.Popen[str] | None = None
+    drain: common.Drain | None = None
     starts: int = 0
 
     def start(self, timeout: float = 30.0) -> None:
@@ -72,7 +73,7 @@ class GateProcess:
         assert process.stdout is not None
         for line in process.stdout:
             if found := common.URL.search(line):
-                self.process = process
+                self.process, self.drain = process, common.Drain(process)
                 return found.group(1)
         process.wait()
         process.stdout.close()
@@ -91,9 +92,9 @@ class GateProcess:
             return
         self.process.send_signal(signum)
         self.process.wait(timeout=30)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
-        self.process = None
+        if self.drain is not None:
+            self.drain.join()
+        self.process, self.drain = None, None
 
     async def set_faults(self, **settings: Any) -> None:
         """Change the running gate's faults (``POST /__gate__/faults``)."""
