@@ -66,7 +66,7 @@ class Gate:
     process: subprocess.Popen[str]
     url: str
     token: str
-    drain: Drain | None = None
+    drain: Drain
 
     def stop(self) -> None:
         """Terminate the gate and wait for it."""
@@ -76,10 +76,7 @@ class Gate:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-        if self.drain is not None:
-            self.drain.join()
-        elif self.process.stdout is not None:
-            self.process.stdout.close()
+        self.drain.join()
 
 
 def dlsync_command(*args: str) -> list[str]:
