@@ -17,7 +17,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -38,21 +37,22 @@ ANNOTATION_TYPES = ["box", "class", "point", "polyline", "segment", "ellipse"]
 # -- the gate ---------------------------------------------------------------------------------
 
 class Drain:
-    """Reads the rest of a child's output on a daemon thread until it ends, keeping the last
-    ``keep`` lines. A child whose pipe nobody reads blocks once the pipe's buffer (64 KiB) is
-    full: a gate started for its URL line, and never read again, stopped answering mid-run
-    once it had logged that much. The thread closes the stream at its end."""
+    """Reads the rest of a child's output on a daemon thread until it ends, and drops it. A
+    child whose pipe nobody reads blocks once the pipe's buffer (64 KiB) is full: a gate started
+    for its URL line, and never read again, stopped answering mid-run once it had logged that
+    much. The thread closes the stream at its end."""
 
-    def __init__(self, process: subprocess.Popen[str], keep: int = 200) -> None:
-        self.tail: deque[str] = deque(maxlen=keep)
+    def __init__(self, process: subprocess.Popen[str]) -> None:
         self._thread = threading.Thread(target=self._read, args=(process.stdout,),
                                         name=f"drain-{process.pid}", daemon=True)
         self._thread.start()
 
-    def _read(self, stream: IO[str] | None) -> None:
+    @staticmethod
+    def _read(stream: IO[str] | None) -> None:
         if stream is not None:
             with stream:
-                self.tail.extend(stream)
+                for _ in stream:
+                    pass
 
     def join(self, timeout: float = 10.0) -> None:
         """Wait for the output to end (call once the child has exited)."""
