@@ -34,6 +34,7 @@ import orjson
 from dlsync import constants
 from dlsync.bounded import read_up_to
 from dlsync.errors import AnnotationFileError
+from dlsync.local.document import decode_document
 
 KNOWN_TYPES = frozenset({
     "box", "cube", "cube_3d", "class", "comparison", "ellipse", "point", "segment", "polyline",
@@ -103,10 +104,6 @@ class AnnotationSet:
         return frozenset(a.hash for a in self.annotations)
 
 
-class _BadNumber(ValueError):
-    """A number JSON can spell but dlsync cannot store (NaN, Infinity, 1e999)."""
-
-
 def load_annotation_file(path: str | os.PathLike[str]) -> AnnotationSet:
     """Read, check and canonicalise the annotation file at ``path``."""
     name = os.fspath(path)
@@ -118,11 +115,11 @@ def parse_annotations(data: bytes, name: str) -> AnnotationSet:
     """Parse annotation-file bytes; ``name`` is only used in error messages."""
     if not data.strip():
         raise AnnotationFileError(name, "empty file; expected {\"annotations\": [...]}")
-    root = _decode_json(data, name)
+    root = decode_document(data, name)
     if data.count(b"[") + data.count(b"{") > constants.ANNOTATION_MAX_DEPTH:
         _check_depth(root, name)  # fewer brackets than the limit cannot nest past it
     items, metadata = _split_root(root, name)
-    # the decoder already wrote integral floats as ints (``_finite_float``)
+    # the decoder already wrote integral floats as ints
     annotations = tuple(_canonical(raw, i, name, normalised=True) for i, raw in enumerate(items))
     user = metadata.get("user") if isinstance(metadata, dict) else None
     user_metadata = user if isinstance(user, dict) else {}
@@ -174,36 +171,6 @@ def _read_bounded(name: str) -> bytes:
     if len(data) > constants.ANNOTATION_MAX_BYTES:
         raise AnnotationFileError(name, "grew over the size limit while read; not used")
     return data
-
-
-def _decode_json(data: bytes, name: str) -> Any:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise AnnotationFileError(name, f"not UTF-8 text (byte {exc.start})") from exc
-    try:
-        return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
-    except json.JSONDecodeError as exc:
-        raise AnnotationFileError(
-            name, f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
-    except _BadNumber as exc:
-        raise AnnotationFileError(name, f"number {exc} is not finite") from exc
-    except RecursionError as exc:
-        raise AnnotationFileError(name, "JSON nested too deeply") from exc
-
-
-def _reject_constant(token: str) -> Any:
-    raise _BadNumber(token)
-
-
-def _finite_float(token: str) -> float | int:
-    """A JSON number with a fraction or exponent; integral ones become ints (``1.0`` is 1)."""
-    value = float(token)
-    if not math.isfinite(value):
-        raise _BadNumber(token)
-    if value.is_integer() and abs(value) < 2**53:
-        return int(value)
-    return value
 
 
 def _check_depth(root: Any, name: str) -> None:

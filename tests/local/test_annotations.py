@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from dlsync import constants
 from dlsync.errors import AnnotationFileError
 from dlsync.local import annotations as annotation_files
+from dlsync.local import document
 from dlsync.local.annotations import (
     HASH_KEY,
     canonical_annotation,
@@ -252,3 +253,65 @@ def test_canonical_text_is_exactly_the_standard_encoders() -> None:
     for value in [*_TRICKY_VALUES, nested]:
         expected = annotation_files._CANONICAL.encode(value)
         assert annotation_files._canonical_text(value) == expected, value
+
+
+def _typed(value: Any) -> Any:
+    """``value`` with every number tagged by its type (``1`` and ``1.0``, ``0.0`` and ``-0.0``
+    compare equal in Python; to the canonical text they are different)."""
+    if isinstance(value, dict):
+        return {key: _typed(inner) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [_typed(inner) for inner in value]
+    if isinstance(value, float):
+        return ("float", repr(value))
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    return ("int", value)
+
+
+def _decoded(data: bytes) -> Any:
+    """What ``decode_document`` gives for ``data``: the tagged document, or the error's text."""
+    try:
+        return _typed(document.decode_document(data, "f.json"))
+    except AnnotationFileError as exc:
+        return ("error", str(exc))
+
+
+def _decoded_exactly(data: bytes) -> Any:
+    try:
+        return _typed(document.decode_exactly(data, "f.json"))
+    except AnnotationFileError as exc:
+        return ("error", str(exc))
+
+
+_DECODER_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.integers(min_value=2**52, max_value=2**70)
+    | st.integers(min_value=-(2**70), max_value=-(2**52)) | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(_DECODER_VALUES)
+def test_fast_decoder_reads_what_the_exact_decoder_reads(value: Any) -> None:
+    """orjson's reading, integral floats made ints, is the standard decoder's reading with
+    ``_finite_float``: the same values of the same types, or the same error."""
+    data = json.dumps({"annotations": [], "metadata": {"user": {"v": value}}}).encode()
+    assert _decoded(data) == _decoded_exactly(data)
+
+
+@pytest.mark.parametrize("data", [
+    b'{"a": [1.0, -0.0, 2.5, 1e2, 1E-2, 9007199254740992.0, 9007199254740991.0]}',
+    b'{"a": 18446744073709551615}', b'{"a": 18446744073709551616}',
+    b'{"a": -9223372036854775808}', b'{"a": -9223372036854775809}',
+    b'{"a": 9.3e18}', b'{"a": -9.3e18}', b'{"a": 1e300}', b'{"a": 5e-324}',
+    b'{"a": 1e999}', b'{"a": NaN}', b'{"a": -Infinity}', b'{"a": "\\ud800"}',
+    b'\xef\xbb\xbf{"a": 1.0}', b'{"a": 1, "a": 2.0}', b'[1.0]', b'3.0', b'"text"',
+    b'[' * 2000 + b']' * 2000, b'{"a": "\xff"}', b'{"a": 1.0,}',
+])
+def test_fast_decoder_agrees_where_orjson_and_json_differ(data: bytes) -> None:
+    """Integers past 64 bits (orjson widens them to floats), floats that large, non-finite
+    numbers, a lone surrogate, a byte-order mark, duplicate keys, bare values, deep nesting
+    and bad bytes: the fast decoder answers as the exact one does."""
+    assert _decoded(data) == _decoded_exactly(data)
