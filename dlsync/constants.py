@@ -52,6 +52,8 @@ FINGERPRINT_KEY = "dlsync"
 INLINE_ANNOTATION_BYTES = 64 << 10   # smaller annotation files are parsed on the event loop
 HANDOFF_BATCH = 64              # planner jobs and writes per crossing into the event loop
 HANDOFF_MAX_WAIT_S = 0.05       # a planned job waits at most this long for its batch to fill
+HANDOFF_REFILL_POLL_S = 0.01    # how often a full job stream is checked for its refill mark
+JOBS_PER_WORKER = 16            # planned jobs the job stream holds, per worker (push/handoff.py)
 
 # Service
 SETTLE_S = 1.0
@@ -102,8 +104,9 @@ DTLPY_PATH_ENV = "DATALOOP_PATH"  # dtlpy's folder (default ~/.dataloop); its co
 DTLPY_COOKIE = "cookie.json"
 SMALL_FILE_BYTES = 1 << 18      # uploads up to this size are read in one call, larger streamed
 CARRIED_FILE_BYTES = 1 << 16    # a file up to this size is read once: hashed, then sent as read
-# (what it costs: the planned jobs waiting for a worker, at most 4 per worker plus one handoff
-# batch, each hold at most this many bytes; 64 workers hold at most 24 MiB)
+# (what it costs: the planned jobs waiting for a worker, at most JOBS_PER_WORKER per worker
+# plus one handoff batch, each hold at most this many bytes; 64 workers hold at most 72 MiB,
+# 18 MiB for files of 16 KiB)
 
 # State store
 STATE_QUEUE = 1000             # write operations buffered before senders wait for the writer

@@ -22,7 +22,7 @@ import anyio.to_thread
 from dlsync import logs
 from dlsync.clock import Clock, SystemClock
 from dlsync.config import LabelPolicy
-from dlsync.constants import BACKUP_DATE_FORMAT
+from dlsync.constants import BACKUP_DATE_FORMAT, JOBS_PER_WORKER
 from dlsync.destruction import DestructionGate, Limits
 from dlsync.errors import DlsyncError, is_fatal, primary
 from dlsync.local.ignore import IgnoreRules
@@ -272,7 +272,8 @@ class Cycle:
                 assert self.tasks is not None
                 self.tasks.keeper.writer, self.tasks.keeper.tally = writer, self.tally
                 executor.item.tasks = self.tasks.keeper
-            send, receive = anyio.create_memory_object_stream[Job](self.pair.workers * 4)
+            send, receive = anyio.create_memory_object_stream[Job](
+                self.pair.workers * JOBS_PER_WORKER)
             async with anyio.create_task_group() as tg:
                 tg.start_soon(executor.serve, receive, self.pair.workers)
                 async with send:

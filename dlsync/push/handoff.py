@@ -8,6 +8,14 @@ oldest waited ``max_wait_s`` (checked whenever the planner produces the next one
 Order is kept: each crossing first queues the state writes, then the jobs, so a write the
 planner made before a job is queued before any worker can see that job. Back-pressure holds:
 the crossing waits on the bounded job stream and the writer like single sends did.
+
+Refilled, not topped up: once the job stream is too full to take a crossing's jobs, the
+crossing waits until the workers have drained it to a quarter (``REFILL_SHARE``), then fills it
+in one go. The planner thread then runs a few long stretches (for a first mirror of 5,000 files
+through a stream of 1,024 jobs, about six) instead of waking for every batch the workers free,
+about 150 times, each time taking the event loop's GIL and a core from the platform beside it.
+The drain is watched from the event loop every ``HANDOFF_REFILL_POLL_S``: a wake-up per taken
+job is the cost this avoids (docs/benchmarks.md, thirteenth pass).
 """
 
 from __future__ import annotations
@@ -15,12 +23,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import anyio
 import anyio.from_thread
+from anyio.streams.memory import MemoryObjectSendStream
 
-from dlsync.constants import HANDOFF_BATCH, HANDOFF_MAX_WAIT_S
+from dlsync.constants import HANDOFF_BATCH, HANDOFF_MAX_WAIT_S, HANDOFF_REFILL_POLL_S
 from dlsync.push.job import Job
 from dlsync.state.ops import WriteOp
 from dlsync.streams import Sink, put
+
+REFILL_SHARE = 4
+"""A full job stream is refilled once it holds at most 1/REFILL_SHARE of its capacity."""
 
 
 class Handoff:
@@ -72,5 +85,20 @@ class Handoff:
     async def _deliver(self, jobs: list[Job], ops: list[WriteOp]) -> None:
         for op in ops:
             await self._writer.send(op)   # the writer takes a write without a checkpoint itself
+        await self._drained(len(jobs))
         for job in jobs:
             await put(self._send, job)
+
+    async def _drained(self, count: int) -> None:
+        """Return at once while the job stream has room for ``count`` more jobs; otherwise
+        once the workers have taken it down to the refill mark (or gone)."""
+        stream = self._send
+        if not isinstance(stream, MemoryObjectSendStream):
+            return
+        stats = stream.statistics()
+        if stats.current_buffer_used + count <= stats.max_buffer_size:
+            return
+        mark = stats.max_buffer_size // REFILL_SHARE
+        while stats.current_buffer_used > mark and stats.open_receive_streams:
+            await anyio.sleep(HANDOFF_REFILL_POLL_S)
+            stats = stream.statistics()

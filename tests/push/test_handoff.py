@@ -63,3 +63,36 @@ async def test_a_waiting_job_crosses_once_the_wait_is_over() -> None:
 
     await anyio.to_thread.run_sync(plan)
     assert sink.events == ["a", "b"]
+
+
+async def test_a_full_job_stream_is_refilled_once_drained_not_topped_up() -> None:
+    """Once the job stream is full, the next crossing waits until the workers have taken it
+    down to a quarter, then fills it again: the planner thread wakes a few times, not once per
+    freed slot. Every job still arrives once, in order."""
+    send, receive = anyio.create_memory_object_stream[Job](16)
+    writes = Recorder()
+    handoff = Handoff(send, writes, batch=2, max_wait_s=3600)
+    taken: list[str] = []
+    levels: list[int] = []
+
+    def plan() -> None:
+        for n in range(80):
+            handoff.job(job(f"j{n:02}"))
+        handoff.close()
+
+    async def work() -> None:
+        async with receive:
+            async for planned in receive:
+                levels.append(receive.statistics().current_buffer_used)
+                taken.append(planned.action.path)
+                await anyio.sleep(0.001)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(work)
+        async with send:
+            await anyio.to_thread.run_sync(plan)
+    assert taken == [f"j{n:02}" for n in range(80)]
+    # once full, a topped-up stream stays full until the planner runs out of jobs; a refilled
+    # one is drained to its mark (a quarter) while jobs are still to come
+    full = next(i for i, level in enumerate(levels) if level >= 12)
+    assert min(levels[full:80 - 16]) <= 16 // 4, levels
