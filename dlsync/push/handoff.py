@@ -14,8 +14,9 @@ crossing waits until the workers have drained it to a quarter (``REFILL_SHARE``)
 in one go. The planner thread then runs a few long stretches (for a first mirror of 5,000 files
 through a stream of 1,024 jobs, about six) instead of waking for every batch the workers free,
 about 150 times, each time taking the event loop's GIL and a core from the platform beside it.
-The drain is watched from the event loop every ``HANDOFF_REFILL_POLL_S``: a wake-up per taken
-job is the cost this avoids (docs/benchmarks.md, thirteenth pass).
+The drain is polled from the event loop every ``HANDOFF_REFILL_POLL_S`` (the workers read a
+plain memory stream, which tells nobody when it is taken from); the mark, a quarter of the
+stream, lasts the workers far longer than that (docs/benchmarks.md, thirteenth pass).
 """
 
 from __future__ import annotations
