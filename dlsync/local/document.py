@@ -18,6 +18,11 @@ import orjson
 
 from dlsync.errors import AnnotationFileError
 
+_EXACT_INT = 2.0**53
+"""Integral floats below this (in magnitude) are read as ints: every such int is a float too."""
+_INT_WIDENED = 2.0**63
+"""orjson reads an integer literal past 64 bits as a float at least this large."""
+
 
 class _BadNumber(ValueError):
     """A number JSON can spell but dlsync cannot store (NaN, Infinity, 1e999)."""
@@ -80,10 +85,6 @@ def decode_exactly(data: bytes, name: str) -> Any:
         raise AnnotationFileError(name, "JSON nested too deeply") from exc
 
 
-_EXACT_INT = 2.0**53
-_INT_WIDENED = 2.0**63
-
-
 def _reject_constant(token: str) -> Any:
     raise _BadNumber(token)
 
@@ -93,6 +94,6 @@ def _finite_float(token: str) -> float | int:
     value = float(token)
     if not math.isfinite(value):
         raise _BadNumber(token)
-    if value.is_integer() and abs(value) < 2**53:
+    if value.is_integer() and abs(value) < _EXACT_INT:
         return int(value)
     return value

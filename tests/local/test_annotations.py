@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -255,18 +256,11 @@ def test_canonical_text_is_exactly_the_standard_encoders() -> None:
         assert annotation_files._canonical_text(value) == expected, value
 
 
-def _decoded(data: bytes) -> tuple[str, str]:
-    """What ``decode_document`` gives for ``data``: the document as JSON text (which tells
-    ``1`` from ``1.0`` and ``0.0`` from ``-0.0``, unlike ``==``), or the error's text."""
+def _read(decode: Callable[[bytes, str], Any], data: bytes) -> tuple[str, str]:
+    """What ``decode`` gives for ``data``: the document as JSON text (which tells ``1`` from
+    ``1.0`` and ``0.0`` from ``-0.0``, unlike ``==``), or the error's text."""
     try:
-        return "value", json.dumps(document.decode_document(data, "f.json"), sort_keys=True)
-    except AnnotationFileError as exc:
-        return "error", str(exc)
-
-
-def _decoded_exactly(data: bytes) -> tuple[str, str]:
-    try:
-        return "value", json.dumps(document.decode_exactly(data, "f.json"), sort_keys=True)
+        return "value", json.dumps(decode(data, "f.json"), sort_keys=True)
     except AnnotationFileError as exc:
         return "error", str(exc)
 
@@ -285,7 +279,7 @@ def test_fast_decoder_reads_what_the_exact_decoder_reads(value: Any) -> None:
     """orjson's reading, integral floats made ints, is the standard decoder's reading with
     ``_finite_float``: the same values of the same types, or the same error."""
     data = json.dumps({"annotations": [], "metadata": {"user": {"v": value}}}).encode()
-    assert _decoded(data) == _decoded_exactly(data)
+    assert _read(document.decode_document, data) == _read(document.decode_exactly, data)
 
 
 @pytest.mark.parametrize("data", [
@@ -301,4 +295,4 @@ def test_fast_decoder_agrees_where_orjson_and_json_differ(data: bytes) -> None:
     """Integers past 64 bits (orjson widens them to floats), floats that large, non-finite
     numbers, a lone surrogate, a byte-order mark, duplicate keys, bare values, deep nesting
     and bad bytes: the fast decoder answers as the exact one does."""
-    assert _decoded(data) == _decoded_exactly(data)
+    assert _read(document.decode_document, data) == _read(document.decode_exactly, data)
