@@ -13,6 +13,9 @@ import stat
 
 _FOLLOW_UP = 1 << 16
 """What each read after the first asks for: below the allocator's mmap threshold."""
+READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)
+"""``os.open`` flags for reading a file whole: binary where the platform has the flag. Read
+once here; a missing attribute looked up per file costs an exception each time."""
 
 
 def read_up_to(fd: int, limit: int, st: os.stat_result | None = None) -> bytes:

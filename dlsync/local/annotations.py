@@ -32,7 +32,7 @@ from typing import Any
 import orjson
 
 from dlsync import constants
-from dlsync.bounded import read_up_to
+from dlsync.bounded import READ_FLAGS, read_up_to
 from dlsync.errors import AnnotationFileError
 from dlsync.local.document import decode_document
 
@@ -65,9 +65,10 @@ def _plain(text: bytes) -> bool:
 
     Substring searches rather than one regular expression with four alternatives: this runs
     for every annotation of every file, and on a box's 170 bytes the searches take half the
-    time of the expression."""
-    return not (b"0e" in text.translate(_DIGIT_TO_ZERO) or b"0.0000" in text
-                or b"\x7f" in text or b"null" in text)
+    time of the expression. ``find``, not ``in``: on Python 3.11 ``bytes in bytes`` first
+    tries the needle as an integer and formats, then drops, a ``TypeError`` every time."""
+    return (text.translate(_DIGIT_TO_ZERO).find(b"0e") < 0 and text.find(b"0.0000") < 0
+            and text.find(b"\x7f") < 0 and text.find(b"null") < 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +156,7 @@ def dump_annotation_file(annotations: Iterable[Mapping[str, Any]],
 
 def _read_bounded(name: str) -> bytes:
     try:
-        fd = os.open(name, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        fd = os.open(name, READ_FLAGS)
     except OSError as exc:
         raise AnnotationFileError(name, f"cannot read: {exc.strerror}") from exc
     try:

@@ -19,7 +19,7 @@ from pathlib import Path
 import anyio.to_thread
 
 from dlsync import constants
-from dlsync.bounded import read_up_to
+from dlsync.bounded import READ_FLAGS, read_up_to
 from dlsync.errors import FileChangedError, FileVanishedError, LocalFileError
 from dlsync.model import Fingerprint, LocalEntry
 
@@ -43,7 +43,7 @@ def read_small(root: Path, entry: LocalEntry, keep: int) -> FileRead:
     stayed those the scan saw."""
     path = os.path.join(root, entry.disk_path)
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        fd = os.open(path, READ_FLAGS)
     except FileNotFoundError as exc:
         raise FileVanishedError(path, "removed before it could be read") from exc
     except OSError as exc:

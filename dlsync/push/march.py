@@ -94,7 +94,12 @@ def march(local: Iterable[LocalEntry | ScanProblem], state: Iterable[StateRecord
         elif hidden is not None and key.startswith(path_key(hidden.path) + b"\x00"):
             problem = hidden
         entry = found_local if isinstance(found_local, LocalEntry) else None
-        path = next(x.path for x in (found_local, found_state, found_remote) if x is not None)
+        # a conditional, not next() over a generator: this runs for every path, and an
+        # abandoned generator is closed by throwing GeneratorExit into it
+        first = found_local if found_local is not None else \
+            found_state if found_state is not None else found_remote
+        assert first is not None
+        path = first.path
         yield Pair(RelPath(path), entry, found_state, found_remote, problem)
 
 

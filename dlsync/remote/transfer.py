@@ -26,7 +26,7 @@ from aiohttp.abc import AbstractStreamWriter
 from aiohttp.payload import BytesPayload, Payload
 
 from dlsync import constants, logs
-from dlsync.bounded import read_up_to
+from dlsync.bounded import READ_FLAGS, read_up_to
 from dlsync.errors import (
     AmbiguousWriteError,
     BadRequestError,
@@ -301,7 +301,7 @@ def _file_content(path: str | Path) -> tuple[bytes | BinaryIO, int]:
     thread hand-off); larger ones are streamed by ``_FilePart``, read in a worker thread.
     """
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        fd = os.open(path, READ_FLAGS)
     except OSError as exc:
         raise LocalFileError(str(path), f"cannot be read for upload: {exc.strerror}") from None
     try:
