@@ -72,3 +72,30 @@ def test_in_flight_quick() -> None:
     assert done.stdout.count("verified:") == 6
     assert done.stdout.count("no duplicates") == 6
     assert "128 in flight, stamped" in done.stdout
+
+
+def test_rounds_set_aside_for_steal_fill_the_medians_only_when_too_few_were_kept() -> None:
+    """Kept rounds always count; set-aside (stolen) rounds fill up to ``runs``, least-stolen
+    first; the report names every set-aside round with its steal and wall ratio."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        import mirror_vs_dtlpy as bench
+    finally:
+        sys.path.remove(str(BENCH))
+
+    def round_(steal: float, bare: float, dlsync: float) -> bench.Round:
+        return ({"bare": bench.Side(bare, 1.0, 0.1, steal=steal),
+                 "dlsync": bench.Side(dlsync, 1.0, 0.1, steal=steal / 2)}, {"steal": steal})
+
+    kept = [round_(0.01, 10.0, 11.0), round_(0.02, 10.0, 10.5)]
+    aside = [round_(0.20, 10.0, 20.0), round_(0.08, 10.0, 12.0)]
+    chosen = bench.medians_from(kept, aside, 3)
+    assert [summary["steal"] for _, summary in chosen] == [0.01, 0.02, 0.08]
+    assert bench.medians_from(kept, aside, 2) == kept
+    assert bench.medians_from([*kept, *kept], aside, 3) == [*kept, *kept]
+
+    note = bench._stealing_note(bench.Stealing(5.0, [(0.20, 0.5), (0.08, 10 / 12)], 1))
+    assert "2 round(s) set aside" in note
+    assert "20.0 % (wall 0.50)" in note and "8.0 % (wall 0.83)" in note
+    assert "the 1 least-stolen" in note
+    assert "No round was set aside" in bench._stealing_note(bench.Stealing(5.0, [], 0))
