@@ -220,9 +220,8 @@ def main() -> None:
     WORKERS = args.workers
     count, runs = (200, 1) if args.quick else (args.files, args.runs)
     max_load = 100.0 if args.quick else args.max_load
+    max_steal = 100.0 if args.quick else args.max_steal
     max_rounds = args.max_rounds or 3 * runs
-    if args.quick:
-        args.max_steal = 100.0
     sides = ["bare", "dlsync"] + ([] if args.skip_dtlpy else ["dtlpy"])
     results: dict[str, list[Side]] = {side: [] for side in sides}
     summaries: list[dict[str, Any]] = []
@@ -276,7 +275,7 @@ def main() -> None:
                     for side in sides]
             round_ += 1
             stolen = _stolen(this)
-            if stolen * 100 > args.max_steal:
+            if stolen * 100 > max_steal:
                 print(json.dumps({"round": round_, "set_aside": True,
                                   "steal_pct": round(stolen * 100, 1)}), flush=True)
                 set_aside.append((this, summary))
@@ -287,7 +286,7 @@ def main() -> None:
             for side in sides:
                 results[side].append(this[side])
             summaries.append(summary)
-    stealing = Stealing(args.max_steal, [(_stolen(r[0]), r[0]["bare"].seconds /
+    stealing = Stealing(max_steal, [(_stolen(r[0]), r[0]["bare"].seconds /
                                            r[0]["dlsync"].seconds) for r in set_aside],
                         len(chosen) - len(kept))
     report(args, count, results, summaries, checks, stealing)
