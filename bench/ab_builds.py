@@ -19,6 +19,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -42,6 +44,10 @@ def main() -> None:
     runs: dict[str, list[tuple[float, float]]] = {"this": [], "other": []}
     with common.scratch() as tmp_name:
         tmp = Path(tmp_name)
+        # ``python -m dlsync`` puts the working directory first on sys.path: run from the
+        # scratch directory, or a run started in this checkout would import it for both sides
+        os.chdir(tmp)
+        _check_other(other)
         tree = common.write_tree(tmp / "tree", count=args.files, folders=FOLDERS, size=SIZE,
                                  boxes=BOXES)
         mine = os.environ.get("PYTHONPATH")
@@ -74,6 +80,15 @@ def main() -> None:
           f"(median {common.median(wall):.3f})")
     print(f"{args.files} files of 16 KiB, {BOXES} boxes each, {args.pairs} pairs; the gate ran "
           f"from {'the other' if args.gate_from == 'other' else 'this'} checkout.")
+
+
+def _check_other(other: str) -> None:
+    """Fail unless ``dlsync`` imported with ``other`` first on ``PYTHONPATH`` is the other's."""
+    found = subprocess.run([sys.executable, "-c", "import dlsync; print(dlsync.__file__)"],
+                           env={**os.environ, "PYTHONPATH": other}, capture_output=True,
+                           text=True, check=True).stdout.strip()
+    if not Path(found).resolve().is_relative_to(Path(other)):
+        raise SystemExit(f"the other build's runs would import {found}, not {other}/dlsync")
 
 
 def _restore(name: str, value: str | None) -> None:

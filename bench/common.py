@@ -406,6 +406,20 @@ def cpu_seconds_of(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def sched_seconds_of(pid: int) -> tuple[float, float]:
+    """Seconds process ``pid``'s threads have run, and seconds they have waited, runnable, for
+    a core (``/proc/PID/task/*/schedstat``; zeros where there is none). What a process did not
+    spend running or waiting for a core over a span, it spent idle: blocked, with nothing to do."""
+    ran = waited = 0
+    for task in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        try:
+            fields = task.read_text().split()
+        except OSError:
+            continue
+        ran, waited = ran + int(fields[0]), waited + int(fields[1])
+    return ran / 1e9, waited / 1e9
+
+
 def steal_seconds() -> float:
     """CPU seconds the hypervisor has taken from this machine's cores so far (``steal`` in
     /proc/stat, summed over every core; 0 where there is none or no /proc). Load average does

@@ -59,7 +59,9 @@ WORKERS = 0  # 0: dlsync's own default
 class Side:
     """One client's run: wall seconds, CPU seconds of the client alone, load before it, the
     CPU seconds the gate spent serving it, the share of the cores the hypervisor took
-    meanwhile (steal), and the host's pace just before it (``common.host_pace_ms``)."""
+    meanwhile (steal), and the host's pace just before it (``common.host_pace_ms``); and the
+    seconds the gate ran and waited, runnable, for a core meanwhile (``common.sched_seconds_of``)
+    over the client's whole process, start-up included, or the bare loop's call."""
 
     seconds: float
     cpu_s: float
@@ -67,6 +69,14 @@ class Side:
     gate_cpu_s: float = 0.0
     steal: float = 0.0
     pace_ms: float = 0.0
+    gate_ran_s: float = 0.0
+    gate_waited_s: float = 0.0
+    span_s: float = 0.0
+
+    @property
+    def gate_idle_s(self) -> float:
+        """Seconds of the span the gate had nothing to do (neither running nor runnable)."""
+        return self.span_s - self.gate_ran_s - self.gate_waited_s
 
 
 @dataclass(frozen=True)
@@ -252,6 +262,8 @@ def main() -> None:
                     pace = common.host_pace_ms()
                     gate_cpu = common.cpu_seconds_of(gate.process.pid)
                     steal = common.steal_seconds()
+                    ran, waited = common.sched_seconds_of(gate.process.pid)
+                    span = time.perf_counter()
                     if side == "bare":
                         wall, cpu = asyncio.run(run_bare(gate, tree, project, side))
                     elif side == "dlsync":
@@ -259,9 +271,12 @@ def main() -> None:
                         wall, cpu = run.wall_s, run.cpu_s
                     else:
                         wall, cpu = run_dtlpy(gate, tree, project, side, tmp / "dtlpy-home")
+                    span = time.perf_counter() - span
+                    ran_after, waited_after = common.sched_seconds_of(gate.process.pid)
                     gate_cpu = common.cpu_seconds_of(gate.process.pid) - gate_cpu
                     steal = common.steal_share(common.steal_seconds() - steal, wall)
-                    this[side] = Side(wall, cpu, load, gate_cpu, steal, pace)
+                    this[side] = Side(wall, cpu, load, gate_cpu, steal, pace, ran_after - ran,
+                                      waited_after - waited, span)
                     print(json.dumps({"round": round_ + 1, "client": side,
                                       "seconds": round(wall, 2),
                                       "cpu_ms_per_item": round(cpu / count * 1000, 3),
@@ -269,7 +284,11 @@ def main() -> None:
                                                                     3),
                                       "load_before": round(load, 2),
                                       "steal_pct": round(steal * 100, 1),
-                                      "pace_ms": round(pace)}), flush=True)
+                                      "pace_ms": round(pace),
+                                      "gate_s": {"ran": round(ran_after - ran, 2),
+                                                 "waited": round(waited_after - waited, 2),
+                                                 "idle": round(this[side].gate_idle_s, 2)}}),
+                          flush=True)
                 checks += [asyncio.run(common.verify_dataset(
                     gate, project, side, items=count, annotations=count * BOXES))
                     for side in sides]
@@ -342,6 +361,7 @@ def report(args: argparse.Namespace, count: int, results: dict[str, list[Side]],
            f"bare/dtlpy = {seconds['dtlpy'] / seconds['bare']:.2f}x."]
           if "dtlpy" in seconds else []),
         _stealing_note(stealing),
+        _gate_time_note(results),
         f"dlsync's seconds include interpreter start-up; its run itself (the summary's "
         f"duration) took {in_run:.2f} s (median).",
         "Steal (the share of the cores the hypervisor took during a run, from /proc/stat; "
@@ -371,6 +391,24 @@ def report(args: argparse.Namespace, count: int, results: dict[str, list[Side]],
         title += f", {args.latency_ms:g} ms latency"
         command += f" --files {args.files} --latency-ms {args.latency_ms:g}"
     common.report(title, command, text, notes, write=not args.no_docs and not args.quick)
+
+
+def _gate_time_note(results: dict[str, list[Side]]) -> str:
+    """Where the gate's time went while each client ran: the gap's three parts, in seconds."""
+    parts = []
+    for side, rs in results.items():
+        if side == "dtlpy":
+            continue
+        ran = common.median([r.gate_ran_s for r in rs])
+        waited = common.median([r.gate_waited_s for r in rs])
+        idle = common.median([r.gate_idle_s for r in rs])
+        parts.append(f"{side} {ran:.2f} running, {waited:.2f} waiting for a core, "
+                     f"{idle:.2f} idle")
+    return ("Where the gate's time went during each client's run (median seconds, from "
+            "/proc/PID/task/*/schedstat, over the span of the client's process for dlsync, "
+            "start-up included, and of the bare loop's call, opening its session included): "
+            + "; ".join(parts) + ". Waiting for a core is time it was ready to serve a request "
+            "and a client's thread held both cores; idle is time it had no request to serve.")
 
 
 def _stealing_note(stealing: Stealing) -> str:

@@ -6,6 +6,7 @@ exits 0 and printed the checks it made through the API.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -33,6 +34,7 @@ def test_mirror_vs_dtlpy_quick() -> None:
     assert out.count("verified:") == 3
     assert out.count("no duplicates") == 3
     assert "items/s" in out
+    assert "waiting for a core" in out
 
 
 def test_mirror_rerun_quick() -> None:
@@ -99,3 +101,27 @@ def test_rounds_set_aside_for_steal_fill_the_medians_only_when_too_few_were_kept
     assert "20.0 % (wall 0.50)" in note and "8.0 % (wall 0.83)" in note
     assert "the 1 least-stolen" in note
     assert "No round was set aside" in bench._stealing_note(bench.Stealing(5.0, [], 0))
+
+
+def test_the_gate_time_note_splits_each_span_into_running_waiting_and_idle() -> None:
+    """A side's idle time is its span less what the gate ran and waited; the note gives the
+    medians of bare and dlsync (not dtlpy's), and this process's own schedstat reads as run."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        import common
+        import mirror_vs_dtlpy as bench
+    finally:
+        sys.path.remove(str(BENCH))
+
+    def side(ran: float, waited: float, span: float) -> bench.Side:
+        return bench.Side(span, 1.0, 0.1, gate_ran_s=ran, gate_waited_s=waited, span_s=span)
+
+    assert side(8.0, 1.5, 10.0).gate_idle_s == pytest.approx(0.5)
+    note = bench._gate_time_note({"bare": [side(8.0, 0.2, 9.0), side(8.2, 0.4, 9.4)],
+                                  "dlsync": [side(8.5, 1.0, 10.5)],
+                                  "dtlpy": [side(30.0, 0.0, 60.0)]})
+    assert "bare 8.10 running, 0.30 waiting for a core, 0.80 idle" in note
+    assert "dlsync 8.50 running, 1.00 waiting for a core, 1.00 idle" in note
+    assert "dtlpy" not in note
+    ran, waited = common.sched_seconds_of(os.getpid())
+    assert ran > 0 and waited >= 0
