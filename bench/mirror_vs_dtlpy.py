@@ -60,8 +60,9 @@ class Side:
     """One client's run: wall seconds, CPU seconds of the client alone, load before it, the
     CPU seconds the gate spent serving it, the share of the cores the hypervisor took
     meanwhile (steal), and the host's pace just before it (``common.host_pace_ms``); and the
-    seconds the gate ran and waited, runnable, for a core meanwhile (``common.sched_seconds_of``)
-    over the client's whole process, start-up included, or the bare loop's call."""
+    seconds the gate waited, runnable, for a core meanwhile and the span both gate figures
+    cover (``common.sched_seconds_of``): the client's whole process, start-up included, or
+    the bare loop's call."""
 
     seconds: float
     cpu_s: float
@@ -69,14 +70,13 @@ class Side:
     gate_cpu_s: float = 0.0
     steal: float = 0.0
     pace_ms: float = 0.0
-    gate_ran_s: float = 0.0
     gate_waited_s: float = 0.0
     span_s: float = 0.0
 
     @property
     def gate_idle_s(self) -> float:
         """Seconds of the span the gate had nothing to do (neither running nor runnable)."""
-        return self.span_s - self.gate_ran_s - self.gate_waited_s
+        return self.span_s - self.gate_cpu_s - self.gate_waited_s
 
 
 @dataclass(frozen=True)
@@ -260,7 +260,6 @@ def main() -> None:
                 for side in pair + sides[2:]:
                     load = common.wait_quiet(max_load)
                     pace = common.host_pace_ms()
-                    gate_cpu = common.cpu_seconds_of(gate.process.pid)
                     steal = common.steal_seconds()
                     ran, waited = common.sched_seconds_of(gate.process.pid)
                     span = time.perf_counter()
@@ -273,9 +272,9 @@ def main() -> None:
                         wall, cpu = run_dtlpy(gate, tree, project, side, tmp / "dtlpy-home")
                     span = time.perf_counter() - span
                     ran_after, waited_after = common.sched_seconds_of(gate.process.pid)
-                    gate_cpu = common.cpu_seconds_of(gate.process.pid) - gate_cpu
+                    gate_cpu = ran_after - ran
                     steal = common.steal_share(common.steal_seconds() - steal, wall)
-                    this[side] = Side(wall, cpu, load, gate_cpu, steal, pace, ran_after - ran,
+                    this[side] = Side(wall, cpu, load, gate_cpu, steal, pace,
                                       waited_after - waited, span)
                     print(json.dumps({"round": round_ + 1, "client": side,
                                       "seconds": round(wall, 2),
@@ -285,7 +284,7 @@ def main() -> None:
                                       "load_before": round(load, 2),
                                       "steal_pct": round(steal * 100, 1),
                                       "pace_ms": round(pace),
-                                      "gate_s": {"ran": round(ran_after - ran, 2),
+                                      "gate_s": {"ran": round(gate_cpu, 2),
                                                  "waited": round(waited_after - waited, 2),
                                                  "idle": round(this[side].gate_idle_s, 2)}}),
                           flush=True)
@@ -399,7 +398,7 @@ def _gate_time_note(results: dict[str, list[Side]]) -> str:
     for side, rs in results.items():
         if side == "dtlpy":
             continue
-        ran = common.median([r.gate_ran_s for r in rs])
+        ran = common.median([r.gate_cpu_s for r in rs])
         waited = common.median([r.gate_waited_s for r in rs])
         idle = common.median([r.gate_idle_s for r in rs])
         parts.append(f"{side} {ran:.2f} running, {waited:.2f} waiting for a core, "

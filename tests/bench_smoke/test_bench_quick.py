@@ -114,7 +114,7 @@ def test_the_gate_time_note_splits_each_span_into_running_waiting_and_idle() -> 
         sys.path.remove(str(BENCH))
 
     def side(ran: float, waited: float, span: float) -> bench.Side:
-        return bench.Side(span, 1.0, 0.1, gate_ran_s=ran, gate_waited_s=waited, span_s=span)
+        return bench.Side(span, 1.0, 0.1, gate_cpu_s=ran, gate_waited_s=waited, span_s=span)
 
     assert side(8.0, 1.5, 10.0).gate_idle_s == pytest.approx(0.5)
     note = bench._gate_time_note({"bare": [side(8.0, 0.2, 9.0), side(8.2, 0.4, 9.4)],
