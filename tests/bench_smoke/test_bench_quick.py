@@ -35,6 +35,7 @@ def test_mirror_vs_dtlpy_quick() -> None:
     assert out.count("no duplicates") == 3
     assert "items/s" in out
     assert "waiting for a core" in out
+    assert "bare, its loop's call alone" in out and "Against the bare loop's call alone" in out
 
 
 def test_mirror_rerun_quick() -> None:
