@@ -30,9 +30,11 @@ import os
 import resource
 import shutil
 import sys
+import tempfile
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +121,19 @@ def run_dlsync(gate: common.Gate, work: Path, expected: dict[str, str],
     return {"wall_s": run.wall_s, "cpu_s": run.cpu_s}
 
 
+@contextmanager
+def _scratch_in(folder: Path) -> Iterator[None]:
+    """Point ``tempfile`` at ``folder`` meanwhile: dtlpy's export download leaves an
+    ``annotations_jsons_*`` folder in the temporary directory, which this keeps in the
+    benchmark's scratch."""
+    folder.mkdir(parents=True, exist_ok=True)
+    saved, tempfile.tempdir = tempfile.tempdir, str(folder)
+    try:
+        yield
+    finally:
+        tempfile.tempdir = saved
+
+
 def run_dtlpy(dataset: Any, dl: Any, work: Path, expected: dict[str, str],
               annotations: bool) -> dict[str, float]:
     """One dtlpy ``dataset.download`` into an empty folder (in this process); verified."""
@@ -126,7 +141,7 @@ def run_dtlpy(dataset: Any, dl: Any, work: Path, expected: dict[str, str],
     options = [dl.ViewAnnotationOptions.JSON] if annotations else None
     cpu = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _scratch_in(work / "dtlpy-scratch"):
         warnings.simplefilter("ignore")
         dataset.download(local_path=str(folder), annotation_options=options)
     wall = time.perf_counter() - started

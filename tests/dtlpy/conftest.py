@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,6 +41,16 @@ def import_dtlpy_privately(dataloop_path: Path, home: Path) -> ModuleType:
     finally:
         os.environ.clear()
         os.environ.update(saved)
+
+
+@pytest.fixture(autouse=True)
+def sdk_scratch_in_test_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """dtlpy's scratch folders (``tempfile.mkdtemp``, e.g. the ``annotations_jsons_*`` of an
+    export download, which it never removes) go under the test's own temporary folder, so the
+    suite leaves nothing behind in the system's temporary directory."""
+    scratch = tmp_path / "sdk-scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
 
 
 @pytest.fixture(scope="session")
