@@ -1,9 +1,9 @@
 """The fixed bare loop of the first-mirror benchmarks, callable in-process or as its own process.
 
 One aiohttp session, 32 requests in flight, per file one multipart upload of its bytes and one
-post of its boxes: no hashing, no state, no checks (issue 15 fixes this loop, so that the
-yardstick cannot move). ``run_bare`` is the loop itself; ``mirror_vs_dtlpy.py``,
-``event_loops.py`` and ``in_flight.py`` call it.
+post of its boxes: no hashing, no state, no checks. The loop is fixed, so that the yardstick
+dlsync is measured against cannot move. ``run_bare`` is the loop itself;
+``mirror_vs_dtlpy.py``, ``event_loops.py`` and ``in_flight.py`` call it.
 
 Run as a script, it is the loop as a whole process, so that it can be timed as ``dlsync
 mirror`` is, from exec to exit (interpreter start-up, imports, opening the session and listing

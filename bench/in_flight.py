@@ -1,7 +1,7 @@
 """What the number of requests in flight does to the gate's cost and the bare loop's speed.
 
-The bare loop of ``mirror_vs_dtlpy.py`` (its ``run_bare``: one aiohttp session, an upload and
-one annotation post per file) runs against one gate, warmed with the whole tree, at each
+The bare loop of ``mirror_vs_dtlpy.py`` (``bare_loop.run_bare``: one aiohttp session, an upload
+and one annotation post per file) runs against one gate, warmed with the whole tree, at each
 ``--in-flight`` count, and with ``--stamped`` also with the additions dlsync's requests carry
 (the item fingerprint as upload metadata, a hash-and-op stamp in every annotation's
 ``metadata.user.dlsync``). Rounds
