@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import click
 
-from dlsync import __version__, collector, constants, logs
+from dlsync import __version__, collector, constants, logs, priority
 from dlsync.cli_options import (
     BWLIMIT_OPTION,
     DIR_PATH,
     FILE_PATH,
+    PRIORITY_OPTION,
     account_options,
     account_remote,
     pair_options,
@@ -97,6 +98,7 @@ def cli(log_level: str, log_json: bool | None) -> None:
 @click.option("--concurrency", type=click.IntRange(min=1), help="Most requests in flight (a hard "
               "cap; the limit adapts below it).  [default: 64]")
 @BWLIMIT_OPTION
+@PRIORITY_OPTION
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a "
               "terminal).")
 def mirror(create: bool | None, delete: bool | None, max_delete: int | None,
@@ -108,6 +110,7 @@ def mirror(create: bool | None, delete: bool | None, max_delete: int | None,
     3 authentication error; 4 a safety limit stopped deletes; 5 another run holds the lock;
     6 the state database is unusable (disk full, corrupt).
     """
+    applied = _lower_priority(options.pop("priority"))
     from dlsync.push.command import MirrorRequest, mirror_sync
 
     collector.settle()
@@ -123,7 +126,7 @@ def mirror(create: bool | None, delete: bool | None, max_delete: int | None,
     request = MirrorRequest(pair=pair, state=state, dry_run=dry_run,
                             as_json=options["as_json"],
                             gate_data=options["gate_data"], progress=progress,
-                            backfill=backfill, full_listing=full_listing)
+                            backfill=backfill, full_listing=full_listing, priority=applied)
     return mirror_sync(request)
 
 
@@ -143,6 +146,7 @@ def mirror(create: bool | None, delete: bool | None, max_delete: int | None,
               "task or its QA tasks (without a task: in any task).")
 @click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
 @BWLIMIT_OPTION
+@PRIORITY_OPTION
 def pull(items: bool, full: bool, conflict: str | None, task: str | None,
          pull_status: str | None, dry_run: bool, **options: Any) -> int:
     """Bring the platform's annotations of a dataset into the folder SOURCE, once.
@@ -150,6 +154,7 @@ def pull(items: bool, full: bool, conflict: str | None, task: str | None,
     Exit codes: 0 in sync; 1 some items failed or are in conflict (both versions kept);
     2 usage or config error; 3 authentication error; 5 another run holds the lock.
     """
+    applied = _lower_priority(options.pop("priority"))
     from dlsync.pull.command import PullRequest, pull_sync
     from dlsync.pull.puller import PullOptions
 
@@ -157,7 +162,8 @@ def pull(items: bool, full: bool, conflict: str | None, task: str | None,
     pair, state = resolve_pair(options, conflict=conflict, task=task, pull_status=pull_status)
     request = PullRequest(pair=pair, state=state,
                           options=PullOptions(items=items, full=full, dry_run=dry_run),
-                          as_json=options["as_json"], gate_data=options["gate_data"])
+                          as_json=options["as_json"], gate_data=options["gate_data"],
+                          priority=applied)
     return pull_sync(request)
 
 
@@ -169,7 +175,11 @@ def pull(items: bool, full: bool, conflict: str | None, task: str | None,
               "path, else $XDG_STATE_HOME/dlsync/state.db]")
 @click.option("--gate-data", type=DIR_PATH, hidden=True,
               help="Data folder of the embedded gate.")
-def run(config_path: Path | None, state: Path | None, gate_data: Path | None) -> int:
+@click.option("--priority", type=click.Choice(["low", "normal"]), envvar="DLSYNC_PRIORITY",
+              show_envvar=True, help="CPU priority (see mirror --help).  [default: the "
+              "config's [service] priority, else low]")
+def run(config_path: Path | None, state: Path | None, gate_data: Path | None,
+        priority: str | None) -> int:
     """Serve every sync pair of the config until stopped (the background service).
 
     SIGTERM/SIGINT stop gracefully; SIGHUP reconciles every pair now. Exit codes: 0 stopped
@@ -187,6 +197,7 @@ def run(config_path: Path | None, state: Path | None, gate_data: Path | None) ->
     if path is None:
         raise click.UsageError("no config found: pass --config FILE or set $DLSYNC_CONFIG")
     config = load_config(path)
+    _lower_priority(priority, default=config.service.priority)
     database = state_path_for(state, config)
     pairs = {name: with_logins(pair, database) for name, pair in config.pairs.items()}
     config = dataclasses.replace(config, pairs=pairs)
@@ -299,6 +310,20 @@ def whoami(remote: str, config_path: Path | None, state: Path | None, as_json: b
 
     target = account_remote(remote, config_path, state)
     return loops.run(lambda: show(target, sys.stdout, as_json=as_json))
+
+
+def _lower_priority(flag: str | None, *,
+                    default: priority.Priority = priority.DEFAULT) -> priority.Applied:
+    """Apply ``--priority`` (else ``default``) before any thread starts, and log the outcome."""
+    applied = priority.apply(priority.Priority(flag) if flag else default)
+    log = logs.get_logger(__name__)
+    if applied.refused:
+        log.warning("priority.unchanged", asked=applied.asked.value, niceness=applied.niceness,
+                    reason=applied.note)
+    else:
+        log.debug("priority", asked=applied.asked.value, niceness=applied.niceness,
+                  note=applied.note)
+    return applied
 
 
 def entry() -> None:

@@ -51,6 +51,13 @@ class _Rate(_ParamType):
             self.fail(str(exc), param, ctx)
 
 
+PRIORITY_OPTION = click.option(
+    "--priority", type=click.Choice(["low", "normal"]), envvar="DLSYNC_PRIORITY",
+    show_envvar=True, help="CPU priority: low (niceness 10) lets other work on the machine "
+    "have the cores first, and costs nothing when they are idle; normal keeps the niceness "
+    "dlsync was started with.  [default: low]")
+"""``--priority`` of the commands that sync (docs/operations.md, "CPU priority")."""
+
 BWLIMIT_OPTION = click.option(
     "--bwlimit", type=_Rate(), default=None, help="Bandwidth limit for this remote, shared by "
     "every upload and download: bytes per second with a suffix B, K, M, G (binary: 10M is "

@@ -49,3 +49,8 @@ def settle() -> None:
         return
     gc.freeze()
     gc.set_threshold(YOUNG_OBJECTS, OLDER_EVERY, OLDER_EVERY)
+
+
+def owns_process() -> bool:
+    """Whether the ``dlsync`` entry point started this process (``own_process``)."""
+    return _own_process

@@ -24,6 +24,7 @@ from dlsync.config.settings import (
 )
 from dlsync.local.layout import AnnotationLayout, LabelFormat, LayoutKind
 from dlsync.model import ConflictPolicy, Direction
+from dlsync.priority import Priority
 
 PAIR_KEYS: dict[str, Convert] = {
     "source": convert.path,
@@ -72,6 +73,7 @@ SERVICE_KEYS: dict[str, Convert] = {
     "metrics": convert.boolean,
     "metrics_address": convert.address,
     "shutdown_timeout": convert.number(0.0),
+    "priority": convert.choice(Priority),
 }
 LOGGING_KEYS: dict[str, Convert] = {"level": convert.choice(LogLevel),
                                     "format": convert.choice(LogFormat)}

@@ -12,6 +12,8 @@ from dlsync.config.convert import suggest
 from dlsync.errors import ConfigError
 from dlsync.local.layout import AnnotationLayout, LabelFormat
 from dlsync.model import ConflictPolicy, Direction
+from dlsync.priority import DEFAULT as DEFAULT_PRIORITY
+from dlsync.priority import Priority
 
 
 class LogFormat(enum.StrEnum):
@@ -119,6 +121,8 @@ class ServiceConfig:
     metrics: bool = False
     metrics_address: str = constants.METRICS_ADDRESS
     shutdown_timeout: float = constants.SHUTDOWN_TIMEOUT_S
+    priority: Priority = DEFAULT_PRIORITY
+    """The service's CPU priority (``dlsync.priority``); ``dlsync run --priority`` overrides."""
 
 
 @dataclass(frozen=True, slots=True)

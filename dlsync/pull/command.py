@@ -19,6 +19,7 @@ from dlsync.config import PairConfig
 from dlsync.errors import EXIT_OK, EXIT_PARTIAL, UsageError
 from dlsync.interrupt import until_signalled
 from dlsync.pairs import PairContext, pair_spec
+from dlsync.priority import Applied
 from dlsync.pull.download import Fetch
 from dlsync.pull.plan import render_plan_json, render_plan_text
 from dlsync.pull.puller import Puller, PullOptions, PullResult
@@ -44,6 +45,8 @@ class PullRequest:
     as_json: bool = False
     gate_data: Path | None = None
     fetch: FetchFactory | None = None
+    priority: Applied | None = None
+    """The CPU priority the process runs at (``dlsync.priority``), for the summary."""
 
 
 async def run_pull(request: PullRequest, out: TextIO) -> int:
@@ -67,7 +70,9 @@ async def run_pull(request: PullRequest, out: TextIO) -> int:
         return exit_code(result)
     render_pull_summary(result.tally, out, {
         "pair": pair.name, "remote": connection.url, "dataset_id": result.dataset_id,
-        "full": result.full, "dry_run": request.options.dry_run}, as_json=request.as_json)
+        "full": result.full, "dry_run": request.options.dry_run,
+        "priority": request.priority.as_json() if request.priority else None},
+        as_json=request.as_json)
     return exit_code(result)
 
 

@@ -16,6 +16,7 @@ from dlsync.config import Config, PairConfig, load_config, merge_overrides, pair
 from dlsync.errors import EXIT_OK, EXIT_PARTIAL, EXIT_SAFETY, UsageError
 from dlsync.interrupt import until_signalled
 from dlsync.pairs import PairContext, pair_spec
+from dlsync.priority import Applied
 from dlsync.progress import ProgressDisplay
 from dlsync.push.cycle import Cycle, CycleResult, RunOptions
 from dlsync.push.plan import render_json, render_text
@@ -41,6 +42,7 @@ class MirrorRequest:
     progress: bool | None = None
     backfill: bool = False          # --task-backfill: add synced items in no task, once
     full_listing: bool = False      # --full-listing: list every remote item of the folder
+    priority: Applied | None = None  # the CPU priority the process runs at, for the summary
 
 
 def build_pair(flags: dict[str, Any], *, config: Config | None, pair_name: str | None,
@@ -100,6 +102,7 @@ async def run_mirror(request: MirrorRequest, out: TextIO) -> int:
         "pair": pair.name, "remote": connection.url, "dataset_id": result.dataset_id,
         "remote_items_listed": result.remote_items, "requests_retried": stats.retries,
         "rate_limited": stats.rate_limited, "event_loop": loops.running(),
+        "priority": request.priority.as_json() if request.priority else None,
         "listing": result.listing.as_json() if result.listing else None})
     return exit_code(result)
 

@@ -18,6 +18,7 @@ from dlsync.config import (
 from dlsync.errors import ConfigError
 from dlsync.local.layout import LayoutKind
 from dlsync.model import ConflictPolicy, Direction
+from dlsync.priority import Priority
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "dlsync.toml"
 
@@ -59,6 +60,7 @@ def test_documented_example_loads(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (lidar.remote.rate, lidar.remote.burst) == (10.0, constants.DEFAULT_BURST)
     assert demo.remote.is_local and demo.source == EXAMPLE.parent / "demo-data"
     assert config.logging.format is LogFormat.AUTO and config.state is None
+    assert config.service.priority is Priority.LOW
 
 
 def test_relative_paths_resolve_against_the_file(tmp_path: Path,
@@ -138,6 +140,8 @@ def test_other_section_errors(tmp_path: Path) -> None:
     assert _error(tmp_path, "[service]\nmetrics_address = 'localhost'\n").key == \
         "service.metrics_address"
     assert _error(tmp_path, "[logging]\nformat = 'xml'\n").key == "logging.format"
+    error = _error(tmp_path, "[service]\npriority = 'idle'\n")
+    assert error.key == "service.priority" and "expected one of low, normal" in str(error)
     assert _error(tmp_path, "[remotes.prod]\nrate = 1.0\n").key == "remotes.prod.url"
     assert _error(tmp_path, "[remotes.prod]\nurl = 'ftp://x'\n").key == "remotes.prod.url"
     assert _error(tmp_path, "pairs = 3\n").key == "pairs"

@@ -28,6 +28,7 @@ HARDENING = {
     "SystemCallArchitectures": "native", "CapabilityBoundingSet": "", "AmbientCapabilities": "",
     "UMask": "0077", "StateDirectory": "dlsync", "ConfigurationDirectory": "dlsync",
     "LoadCredential": "dlsync-token:/etc/dlsync/token", "User": "dlsync",
+    "Nice": "10",   # dlsync's "low" priority; the system call filter refuses its own call
 }
 
 
