@@ -54,6 +54,8 @@ SIZE = 16 * 1024
 BOXES = 5
 FOLDERS = 20
 WORKERS = 0  # 0: dlsync's own default
+NORMAL = "dlsync, normal priority"
+"""The client ``--normal-priority`` adds: dlsync with ``DLSYNC_PRIORITY=normal``."""
 
 
 @dataclass(frozen=True)
@@ -196,6 +198,9 @@ def main() -> None:
     parser.add_argument("--max-steal", type=float, default=5.0,
                         help="set a round aside when either the bare loop's or dlsync's run "
                         "lost more than this percent of the cores to steal (100: never)")
+    parser.add_argument("--normal-priority", action="store_true",
+                        help="also run dlsync with --priority normal in every round (its "
+                        "default is low: docs/operations.md, \"CPU priority\")")
     parser.add_argument("--max-rounds", type=int, default=0,
                         help="rounds to run at most, set-aside ones included (default: 3 x "
                         "--runs)")
@@ -205,7 +210,8 @@ def main() -> None:
     max_load = 100.0 if args.quick else args.max_load
     max_steal = 100.0 if args.quick else args.max_steal
     max_rounds = args.max_rounds or 3 * runs
-    sides = ["bare", "dlsync"] + ([] if args.skip_dtlpy else ["dtlpy"])
+    timed = ["bare", "dlsync"] + ([NORMAL] if args.normal_priority else [])
+    sides = timed + ([] if args.skip_dtlpy else ["dtlpy"])
     results: dict[str, list[Side]] = {side: [] for side in sides}
     summaries: list[dict[str, Any]] = []
     checks: list[str] = []
@@ -225,12 +231,14 @@ def main() -> None:
                 # the first upload of a content creates its blob: both would weigh on
                 # whichever client went first
                 asyncio.run(run_bare(gate, tree, project, "warm-up"))
-                # bare and dlsync swap places every round, so a drift in the machine's speed
-                # does not always favour the same one; dtlpy (ten times slower) goes last
-                pair = sides[:2] if round_ % 2 == 0 else sides[1::-1]
+                # bare and dlsync swap places every round (with dlsync at normal priority
+                # too, the three rotate), so a drift in the machine's speed does not always
+                # favour the same one; dtlpy (ten times slower) goes last
+                order = timed[::-1] if len(timed) == 2 and round_ % 2 else \
+                    timed[round_ % len(timed):] + timed[:round_ % len(timed)]
                 this: dict[str, Side] = {}
                 summary: dict[str, Any] = {}
-                for side in pair + sides[2:]:
+                for side in order + sides[len(timed):]:
                     load = common.wait_quiet(max_load)
                     pace = common.host_pace_ms()
                     steal = common.steal_seconds()
@@ -241,6 +249,10 @@ def main() -> None:
                         wall, cpu, call = run_bare_process(gate, tree, project, side)
                     elif side == "dlsync":
                         run, summary = run_dlsync(gate, tree, project, side, tmp)
+                        wall, cpu = run.wall_s, run.cpu_s
+                    elif side == NORMAL:
+                        run, _ = run_dlsync(gate, tree, project, side, tmp,
+                                            env={"DLSYNC_PRIORITY": "normal"})
                         wall, cpu = run.wall_s, run.cpu_s
                     else:
                         wall, cpu = run_dtlpy(gate, tree, project, side, tmp / "dtlpy-home")
@@ -349,6 +361,7 @@ def report(args: argparse.Namespace, count: int, results: dict[str, list[Side]],
         f"core: {floor['dlsync']:.2f} s for dlsync, {floor['bare']:.2f} s for the bare loop. "
         f"At the CPU it spends, dlsync could at best reach "
         f"{seconds['bare'] / floor['dlsync']:.2f} of the bare loop's measured time.",
+        *([_normal_note(results, seconds, cpu)] if NORMAL in results else []),
         *([f"dlsync/dtlpy = {seconds['dtlpy'] / seconds['dlsync']:.2f}x, "
            f"bare/dtlpy = {seconds['dtlpy'] / seconds['bare']:.2f}x."]
           if "dtlpy" in seconds else []),
@@ -366,6 +379,9 @@ def report(args: argparse.Namespace, count: int, results: dict[str, list[Side]],
         "dlsync ran as `dlsync mirror DIR --annotations ANN ... --create --labels off` with its "
         "defaults"
         + (f" and `--workers {WORKERS}`" if WORKERS else "")
+        + "; its priority: "
+        + ", ".join(sorted({f"{p.get('asked', '?')} (niceness {p.get('niceness', '?')})"
+                            for p in (s.get("priority") or {} for s in summaries)}))
         + "; its event loop: "
         + ", ".join(sorted({str(s.get("event_loop", "?")) for s in summaries}))
         + "; the concurrency it settled at, per round: "
@@ -384,6 +400,20 @@ def report(args: argparse.Namespace, count: int, results: dict[str, list[Side]],
         title += f", {args.latency_ms:g} ms latency"
         command += f" --files {args.files} --latency-ms {args.latency_ms:g}"
     common.report(title, command, text, notes, write=not args.no_docs and not args.quick)
+
+
+def _normal_note(results: dict[str, list[Side]], seconds: dict[str, float],
+                 cpu: dict[str, float]) -> str:
+    """dlsync at normal priority against the bare loop, and against dlsync at its default."""
+    rounds = list(zip(results["bare"], results["dlsync"], results[NORMAL], strict=True))
+    walls = [b.seconds / n.seconds for b, _, n in rounds]
+    lows = [n.seconds / d.seconds for _, d, n in rounds]
+    return (f"dlsync at `--priority normal`/bare = {seconds['bare'] / seconds[NORMAL]:.2f} "
+            f"(wall), CPU per item {cpu[NORMAL] / cpu['bare']:.2f}x (ratios of the medians); "
+            "round by round, wall " + ", ".join(f"{w:.2f}" for w in walls)
+            + f" (median {common.median(walls):.2f}). dlsync at its default (low) priority "
+            "against normal, round by round, normal's seconds over low's: "
+            + ", ".join(f"{r:.2f}" for r in lows) + f" (median {common.median(lows):.2f}).")
 
 
 def _gate_time_note(results: dict[str, list[Side]]) -> str:
