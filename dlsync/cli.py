@@ -177,7 +177,7 @@ def pull(items: bool, full: bool, conflict: str | None, task: str | None,
               help="Data folder of the embedded gate.")
 @click.option("--priority", type=click.Choice(["low", "normal"]), envvar="DLSYNC_PRIORITY",
               show_envvar=True, help="CPU priority (see mirror --help).  [default: the "
-              "config's [service] priority, else low]")
+              "config's [service] priority, else normal]")
 def run(config_path: Path | None, state: Path | None, gate_data: Path | None,
         priority: str | None) -> int:
     """Serve every sync pair of the config until stopped (the background service).

@@ -54,8 +54,8 @@ class _Rate(_ParamType):
 PRIORITY_OPTION = click.option(
     "--priority", type=click.Choice(["low", "normal"]), envvar="DLSYNC_PRIORITY",
     show_envvar=True, help="CPU priority: low (niceness 10) lets other work on the machine "
-    "have the cores first, and costs nothing when they are idle; normal keeps the niceness "
-    "dlsync was started with.  [default: low]")
+    "have the cores first; normal keeps the niceness dlsync was started with.  "
+    "[default: normal]")
 """``--priority`` of the commands that sync (docs/operations.md, "CPU priority")."""
 
 BWLIMIT_OPTION = click.option(

@@ -1,14 +1,19 @@
 """How hard a syncing dlsync process presses on the machine it shares (docs/operations.md,
 "CPU priority").
 
-A mirror, a pull or the service is background work on a machine whose owner has other work
-(training, data loading, a labeling tool, the gate): ``low``, the default, raises the process's
-niceness to ``LOW_NICENESS`` before its threads start, as Syncthing does by default and
-``nice -n 10`` would, so that on a busy machine the other work gets the cores first. On an idle
-machine the niceness changes nothing: a niced process still gets every core nobody else wants.
-Linux derives a process's disk priority from its niceness when none was set (best-effort level
-``(niceness + 20) // 5``, 6 at niceness 10), so the disks follow. ``normal`` leaves the niceness
-as it was started.
+A mirror, a pull or the service can be background work on a machine whose owner has other work
+(training, data loading, a labeling tool): ``low`` raises the process's niceness to
+``LOW_NICENESS`` before its threads start, as Syncthing does for itself and ``nice -n 10``
+would, so that on a busy machine the other work gets the cores first. On an idle machine the
+niceness changes nothing: a niced process still gets every core nobody else wants. Linux
+derives a process's disk priority from its niceness when none was set (best-effort level
+``(niceness + 20) // 5``, 6 at niceness 10), so the disks follow. ``normal``, the default,
+leaves the niceness the process was started with (the systemd units start it at 10).
+
+``normal`` is the default because a low-priority client is not free when the other work is its
+own server: with the gate on the same two cores, a first mirror at niceness 10 took 1.09x as
+long as at 0 (the gate, woken for every request as soon as it arrived, served fewer per wake-up
+and spent 14 % more CPU per item; docs/benchmarks.md, "Twentieth pass").
 
 Only a process that the ``dlsync`` entry point started is changed (``collector.owns_process``):
 a program or test that calls ``dlsync.cli.main`` keeps its own priority. Raising one's niceness
@@ -39,10 +44,10 @@ class Priority(enum.StrEnum):
     """The CPU priority of a syncing process."""
 
     LOW = "low"          # niceness raised to LOW_NICENESS: other work on the machine first
-    NORMAL = "normal"    # the niceness the process was started with
+    NORMAL = "normal"    # the niceness the process was started with (the default)
 
 
-DEFAULT = Priority.LOW
+DEFAULT = Priority.NORMAL
 
 
 @dataclass(frozen=True, slots=True)

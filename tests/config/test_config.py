@@ -60,7 +60,7 @@ def test_documented_example_loads(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (lidar.remote.rate, lidar.remote.burst) == (10.0, constants.DEFAULT_BURST)
     assert demo.remote.is_local and demo.source == EXAMPLE.parent / "demo-data"
     assert config.logging.format is LogFormat.AUTO and config.state is None
-    assert config.service.priority is Priority.LOW
+    assert config.service.priority is Priority.NORMAL
 
 
 def test_relative_paths_resolve_against_the_file(tmp_path: Path,

@@ -1,5 +1,6 @@
-"""CPU priority: a mirror or pull started as ``dlsync`` runs at niceness 10 unless told
-``normal``, reports it in its summary, and a process embedding dlsync keeps its own."""
+"""CPU priority: a mirror or pull started as ``dlsync`` keeps the niceness it was started with
+unless told ``low`` (niceness 10), reports it in its summary, and a process embedding dlsync
+keeps its own."""
 
 from __future__ import annotations
 
@@ -37,36 +38,36 @@ def _own() -> int:
     return os.getpriority(os.PRIO_PROCESS, 0)
 
 
-async def test_mirror_runs_at_low_priority_unless_told_normal(
+async def test_mirror_keeps_its_priority_unless_told_low(
         gate: RunningGate, source: Path, tmp_path: Path) -> None:
-    """By default the mirror's process runs at niceness 10 (or its own, when higher) and says
-    so; ``--priority normal`` and ``DLSYNC_PRIORITY=normal`` keep the niceness it started at."""
+    """By default the mirror runs at the niceness it was started with and says so;
+    ``--priority low`` and ``DLSYNC_PRIORITY=low`` raise it to 10, never lower it."""
     for n in range(5):
         (source / f"f{n}.bin").write_bytes(bytes([n]) * 100)
     state = str(tmp_path / "state.db")
     first = await _dlsync(gate, "mirror", str(source), "--create", "--state", state)
-    assert first["priority"] == {"asked": "low", "niceness": max(_own(), LOW_NICENESS)}
+    assert first["priority"] == {"asked": "normal", "niceness": _own()}
     assert first["outcomes"] == {"upload.done": 5}
 
-    normal = await _dlsync(gate, "mirror", str(source), "--state", state,
-                           "--priority", "normal")
-    assert normal["priority"] == {"asked": "normal", "niceness": _own()}
+    low = await _dlsync(gate, "mirror", str(source), "--state", state, "--priority", "low")
+    assert low["priority"] == {"asked": "low", "niceness": max(_own(), LOW_NICENESS)}
     from_env = await _dlsync(gate, "mirror", str(source), "--state", state,
-                             env={"DLSYNC_PRIORITY": "normal"})
-    assert from_env["priority"] == {"asked": "normal", "niceness": _own()}
+                             env={"DLSYNC_PRIORITY": "low"})
+    assert from_env["priority"] == {"asked": "low", "niceness": max(_own(), LOW_NICENESS)}
 
-    nicer = await _dlsync(gate, "mirror", str(source), "--state", state, nice=15)
+    nicer = await _dlsync(gate, "mirror", str(source), "--state", state, "--priority", "low",
+                          nice=15)
     assert nicer["priority"] == {"asked": "low",
                                  "niceness": max(min(_own() + 15, 19), LOW_NICENESS)}
 
 
 async def test_pull_reports_its_priority(gate: RunningGate, source: Path, tmp_path: Path,
                                         mirror: MirrorRun) -> None:
-    """A pull lowers its priority like a mirror and reports it."""
+    """A pull takes ``--priority`` like a mirror and reports it."""
     (source / "a.bin").write_bytes(b"a" * 64)
     assert (await mirror("--create")).code == 0
     checkout = tmp_path / "checkout"
-    summary = await _dlsync(gate, "pull", str(checkout), "--items",
+    summary = await _dlsync(gate, "pull", str(checkout), "--items", "--priority", "low",
                             "--state", str(tmp_path / "checkout.db"))
     assert summary["priority"] == {"asked": "low", "niceness": max(_own(), LOW_NICENESS)}
     assert (checkout / "a.bin").read_bytes() == b"a" * 64
@@ -78,7 +79,7 @@ async def test_an_embedding_process_keeps_its_priority(mirror: MirrorRun,
     and says why in the summary."""
     (source / "a.bin").write_bytes(b"a")
     before = _own()
-    outcome = await mirror("--create", "--json")
+    outcome = await mirror("--create", "--json", "--priority", "low")
     assert outcome.code == 0, outcome.err
     assert json.loads(outcome.out)["priority"] == {
         "asked": "low", "niceness": before,

@@ -28,7 +28,7 @@ HARDENING = {
     "SystemCallArchitectures": "native", "CapabilityBoundingSet": "", "AmbientCapabilities": "",
     "UMask": "0077", "StateDirectory": "dlsync", "ConfigurationDirectory": "dlsync",
     "LoadCredential": "dlsync-token:/etc/dlsync/token", "User": "dlsync",
-    "Nice": "10",   # dlsync's "low" priority; the system call filter refuses its own call
+    "Nice": "10",   # background work; the system call filter refuses dlsync's own call
 }
 
 

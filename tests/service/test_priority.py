@@ -1,5 +1,5 @@
-"""The service's CPU priority: ``[service] priority`` (default ``low``) applies to every thread
-of ``dlsync run``; ``--priority`` overrides the config."""
+"""The service's CPU priority: ``[service] priority`` (default ``normal``) applies to every
+thread of ``dlsync run``; ``--priority`` overrides the config."""
 
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ def _thread_niceness(pid: int) -> list[int]:
 
 
 @pytest.mark.parametrize(("setting", "flag", "expected"), [
-    (None, None, "low"), ("normal", None, "normal"), ("normal", "low", "low")])
+    (None, None, "normal"), ("low", None, "low"), ("low", "normal", "normal"),
+    ("normal", "low", "low")])
 async def test_the_service_runs_at_its_priority(tmp_path: Path, gate: RunningGate,
                                                source: Path, setting: str | None,
                                                flag: str | None, expected: str) -> None:
