@@ -54,8 +54,8 @@ SIZE = 16 * 1024
 BOXES = 5
 FOLDERS = 20
 WORKERS = 0  # 0: dlsync's own default
-NORMAL = "dlsync, normal priority"
-"""The client ``--normal-priority`` adds: dlsync with ``DLSYNC_PRIORITY=normal``."""
+LOW = "dlsync, low priority"
+"""The client ``--low-priority`` adds: dlsync with ``DLSYNC_PRIORITY=low`` (niceness 10)."""
 
 
 @dataclass(frozen=True)
@@ -198,9 +198,10 @@ def main() -> None:
     parser.add_argument("--max-steal", type=float, default=5.0,
                         help="set a round aside when either the bare loop's or dlsync's run "
                         "lost more than this percent of the cores to steal (100: never)")
-    parser.add_argument("--normal-priority", action="store_true",
-                        help="also run dlsync with --priority normal in every round (its "
-                        "default is low: docs/operations.md, \"CPU priority\")")
+    parser.add_argument("--low-priority", action="store_true",
+                        help="also run dlsync with --priority low in every round (niceness "
+                        "10; its default keeps the niceness: docs/operations.md, \"CPU "
+                        "priority\")")
     parser.add_argument("--max-rounds", type=int, default=0,
                         help="rounds to run at most, set-aside ones included (default: 3 x "
                         "--runs)")
@@ -210,7 +211,7 @@ def main() -> None:
     max_load = 100.0 if args.quick else args.max_load
     max_steal = 100.0 if args.quick else args.max_steal
     max_rounds = args.max_rounds or 3 * runs
-    timed = ["bare", "dlsync"] + ([NORMAL] if args.normal_priority else [])
+    timed = ["bare", "dlsync"] + ([LOW] if args.low_priority else [])
     sides = timed + ([] if args.skip_dtlpy else ["dtlpy"])
     results: dict[str, list[Side]] = {side: [] for side in sides}
     summaries: list[dict[str, Any]] = []
@@ -231,8 +232,8 @@ def main() -> None:
                 # the first upload of a content creates its blob: both would weigh on
                 # whichever client went first
                 asyncio.run(run_bare(gate, tree, project, "warm-up"))
-                # bare and dlsync swap places every round (with dlsync at normal priority
-                # too, the three rotate), so a drift in the machine's speed does not always
+                # bare and dlsync swap places every round (with dlsync at low priority too,
+                # the three rotate), so a drift in the machine's speed does not always
                 # favour the same one; dtlpy (ten times slower) goes last
                 order = timed[::-1] if len(timed) == 2 and round_ % 2 else \
                     timed[round_ % len(timed):] + timed[:round_ % len(timed)]
@@ -250,9 +251,9 @@ def main() -> None:
                     elif side == "dlsync":
                         run, summary = run_dlsync(gate, tree, project, side, tmp)
                         wall, cpu = run.wall_s, run.cpu_s
-                    elif side == NORMAL:
+                    elif side == LOW:
                         run, _ = run_dlsync(gate, tree, project, side, tmp,
-                                            env={"DLSYNC_PRIORITY": "normal"})
+                                            env={"DLSYNC_PRIORITY": "low"})
                         wall, cpu = run.wall_s, run.cpu_s
                     else:
                         wall, cpu = run_dtlpy(gate, tree, project, side, tmp / "dtlpy-home")
@@ -361,7 +362,7 @@ def report(args: argparse.Namespace, count: int, results: dict[str, list[Side]],
         f"core: {floor['dlsync']:.2f} s for dlsync, {floor['bare']:.2f} s for the bare loop. "
         f"At the CPU it spends, dlsync could at best reach "
         f"{seconds['bare'] / floor['dlsync']:.2f} of the bare loop's measured time.",
-        *([_normal_note(results, seconds, cpu)] if NORMAL in results else []),
+        *([_low_note(results, seconds, cpu)] if LOW in results else []),
         *([f"dlsync/dtlpy = {seconds['dtlpy'] / seconds['dlsync']:.2f}x, "
            f"bare/dtlpy = {seconds['dtlpy'] / seconds['bare']:.2f}x."]
           if "dtlpy" in seconds else []),
@@ -402,18 +403,21 @@ def report(args: argparse.Namespace, count: int, results: dict[str, list[Side]],
     common.report(title, command, text, notes, write=not args.no_docs and not args.quick)
 
 
-def _normal_note(results: dict[str, list[Side]], seconds: dict[str, float],
-                 cpu: dict[str, float]) -> str:
-    """dlsync at normal priority against the bare loop, and against dlsync at its default."""
-    rounds = list(zip(results["bare"], results["dlsync"], results[NORMAL], strict=True))
-    walls = [b.seconds / n.seconds for b, _, n in rounds]
-    lows = [n.seconds / d.seconds for _, d, n in rounds]
-    return (f"dlsync at `--priority normal`/bare = {seconds['bare'] / seconds[NORMAL]:.2f} "
-            f"(wall), CPU per item {cpu[NORMAL] / cpu['bare']:.2f}x (ratios of the medians); "
-            "round by round, wall " + ", ".join(f"{w:.2f}" for w in walls)
-            + f" (median {common.median(walls):.2f}). dlsync at its default (low) priority "
-            "against normal, round by round, normal's seconds over low's: "
-            + ", ".join(f"{r:.2f}" for r in lows) + f" (median {common.median(lows):.2f}).")
+def _low_note(results: dict[str, list[Side]], seconds: dict[str, float],
+              cpu: dict[str, float]) -> str:
+    """dlsync at low priority against the bare loop, and against dlsync at its default."""
+    rounds = list(zip(results["bare"], results["dlsync"], results[LOW], strict=True))
+    walls = [b.seconds / low.seconds for b, _, low in rounds]
+    slower = [low.seconds / d.seconds for _, d, low in rounds]
+    gates = [low.gate_cpu_s / d.gate_cpu_s for _, d, low in rounds]
+    return (f"dlsync at `--priority low`/bare = {seconds['bare'] / seconds[LOW]:.2f} (wall), "
+            f"CPU per item {cpu[LOW] / cpu['bare']:.2f}x (ratios of the medians); round by "
+            "round, wall " + ", ".join(f"{w:.2f}" for w in walls)
+            + f" (median {common.median(walls):.2f}). Low priority against the default, round "
+            "by round, low's seconds over the default's: " + ", ".join(f"{r:.2f}" for r in slower)
+            + f" (median {common.median(slower):.2f}); the gate's CPU serving it, low's over "
+            "the default's: " + ", ".join(f"{g:.2f}" for g in gates)
+            + f" (median {common.median(gates):.2f}).")
 
 
 def _gate_time_note(results: dict[str, list[Side]]) -> str:
