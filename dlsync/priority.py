@@ -10,10 +10,11 @@ derives a process's disk priority from its niceness when none was set (best-effo
 ``(niceness + 20) // 5``, 6 at niceness 10), so the disks follow. ``normal``, the default,
 leaves the niceness the process was started with (the systemd units start it at 10).
 
-``normal`` is the default because a low-priority client is not free when the other work is its
-own server: with the gate on the same two cores, a first mirror at niceness 10 took 1.09x as
-long as at 0 (the gate, woken for every request as soon as it arrived, served fewer per wake-up
-and spent 14 % more CPU per item; docs/benchmarks.md, "Twentieth pass").
+``normal`` is the default, as for rsync, rclone and restic: a one-shot mirror is often what its
+user is waiting for, and under systemd, where dlsync is background work, the units start it at
+niceness 10 anyway. Against a gate on the same two cores, ``low`` made no difference a
+benchmark could separate from the host's noise (ten rounds: low's time over normal's 0.76 to
+1.14, median 0.99; docs/benchmarks.md, "Twentieth pass").
 
 Only a process that the ``dlsync`` entry point started is changed (``collector.owns_process``):
 a program or test that calls ``dlsync.cli.main`` keeps its own priority. Raising one's niceness
