@@ -110,7 +110,7 @@ def mirror(create: bool | None, delete: bool | None, max_delete: int | None,
     3 authentication error; 4 a safety limit stopped deletes; 5 another run holds the lock;
     6 the state database is unusable (disk full, corrupt).
     """
-    applied = _lower_priority(options.pop("priority"))
+    applied = _set_priority(options.pop("priority"))
     from dlsync.push.command import MirrorRequest, mirror_sync
 
     collector.settle()
@@ -154,7 +154,7 @@ def pull(items: bool, full: bool, conflict: str | None, task: str | None,
     Exit codes: 0 in sync; 1 some items failed or are in conflict (both versions kept);
     2 usage or config error; 3 authentication error; 5 another run holds the lock.
     """
-    applied = _lower_priority(options.pop("priority"))
+    applied = _set_priority(options.pop("priority"))
     from dlsync.pull.command import PullRequest, pull_sync
     from dlsync.pull.puller import PullOptions
 
@@ -197,7 +197,7 @@ def run(config_path: Path | None, state: Path | None, gate_data: Path | None,
     if path is None:
         raise click.UsageError("no config found: pass --config FILE or set $DLSYNC_CONFIG")
     config = load_config(path)
-    _lower_priority(priority, default=config.service.priority)
+    _set_priority(priority, default=config.service.priority)
     database = state_path_for(state, config)
     pairs = {name: with_logins(pair, database) for name, pair in config.pairs.items()}
     config = dataclasses.replace(config, pairs=pairs)
@@ -312,9 +312,10 @@ def whoami(remote: str, config_path: Path | None, state: Path | None, as_json: b
     return loops.run(lambda: show(target, sys.stdout, as_json=as_json))
 
 
-def _lower_priority(flag: str | None, *,
-                    default: priority.Priority = priority.DEFAULT) -> priority.Applied:
-    """Apply ``--priority`` (else ``default``) before any thread starts, and log the outcome."""
+def _set_priority(flag: str | None, *,
+                  default: priority.Priority = priority.DEFAULT) -> priority.Applied:
+    """Apply ``--priority`` (else ``default``) before any thread starts, and log the outcome:
+    a warning when the system refused it."""
     applied = priority.apply(priority.Priority(flag) if flag else default)
     log = logs.get_logger(__name__)
     if applied.refused:

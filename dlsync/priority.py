@@ -70,7 +70,13 @@ class Applied:
         return out
 
 
+SUPPORTED = hasattr(os, "setpriority")
+"""Whether this system has niceness (every Unix; not Windows)."""
+
+
 def _niceness() -> int | None:
+    if not SUPPORTED:
+        return None
     try:
         return os.getpriority(os.PRIO_PROCESS, 0)
     except OSError:
@@ -93,6 +99,9 @@ def _other_threads() -> list[int]:
 def lower_to(target: int) -> Applied:
     """Raise this process's niceness to ``target`` (every thread of it), unless it is there
     already; never lower it."""
+    if not SUPPORTED:
+        return Applied(Priority.LOW, None, "this system has no niceness; priority left as it "
+                       "was", refused=True)
     current = _niceness()
     if current is None:
         return Applied(Priority.LOW, None, "the niceness could not be read; left as it was",
