@@ -21,6 +21,7 @@ from dlsync.cli_options import (
     PRIORITY_OPTION,
     account_options,
     account_remote,
+    config_logging,
     pair_options,
     resolve_pair,
     with_logins,
@@ -197,6 +198,7 @@ def run(config_path: Path | None, state: Path | None, gate_data: Path | None,
     if path is None:
         raise click.UsageError("no config found: pass --config FILE or set $DLSYNC_CONFIG")
     config = load_config(path)
+    config_logging(config)
     _set_priority(priority, default=config.service.priority)
     database = state_path_for(state, config)
     pairs = {name: with_logins(pair, database) for name, pair in config.pairs.items()}
@@ -239,6 +241,7 @@ def status(as_json: bool, config_path: Path | None, state: Path | None) -> int:
     from dlsync.status import show
 
     config = load_optional_config(config_path)
+    config_logging(config)
     return show(state_path_for(state, config), config, sys.stdout, as_json=as_json)
 
 

@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+from click.core import ParameterSource
 
-from dlsync import constants
+from dlsync import constants, logs
 
 if TYPE_CHECKING:
-    from dlsync.config import PairConfig
+    from dlsync.config import Config, PairConfig
 
 
 DIR_PATH = click.Path(file_okay=False, path_type=Path)
@@ -107,11 +108,32 @@ def pair_options(command: _F) -> _F:
     return command
 
 
+def config_logging(config: Config | None) -> None:
+    """Apply the config's ``[logging]`` table to what the command line left unset
+    (``--log-level``, ``--log-json/--log-console``): the command line wins."""
+    context = click.get_current_context(silent=True)
+    if config is None or context is None:
+        return
+    root = context.find_root()
+    level_given = root.get_parameter_source("log_level") not in (None, ParameterSource.DEFAULT)
+    json_flag = root.params.get("log_json")
+    if level_given and json_flag is not None:
+        return
+    from dlsync.config import LogFormat
+
+    level = root.params.get("log_level", "info") if level_given else config.logging.level.value
+    json = json_flag if json_flag is not None else {
+        LogFormat.AUTO: None, LogFormat.JSON: True, LogFormat.CONSOLE: False}[
+            config.logging.format]
+    logs.configure(json=json, level=level)
+
+
 def resolve_pair(options: dict[str, Any], **flags: Any) -> tuple[PairConfig, Path]:
     """The sync pair and state database the shared options (plus ``flags``) name."""
     from dlsync.push.command import build_pair, load_optional_config, state_path_for
 
     config = load_optional_config(options["config_path"])
+    config_logging(config)
     given = {key: options[key] for key in _PAIR_KEYS}
     given["source"] = str(given["source"]) if given["source"] else None
     if not given["remote"] and not options["pair_name"]:
@@ -179,5 +201,6 @@ def account_remote(remote: str, config_path: Path | None, state: Path | None) ->
     from dlsync.state.location import login_store_path
 
     config = load_optional_config(config_path)
+    config_logging(config)
     found = remote_named(remote, config.remotes if config else {})
     return replace(found, logins=login_store_path(state_path_for(state, config)))
