@@ -23,6 +23,7 @@ from dlsync.cli_options import (
     account_remote,
     config_logging,
     pair_options,
+    priority_option,
     resolve_pair,
     with_logins,
 )
@@ -176,9 +177,7 @@ def pull(items: bool, full: bool, conflict: str | None, task: str | None,
               "path, else $XDG_STATE_HOME/dlsync/state.db]")
 @click.option("--gate-data", type=DIR_PATH, hidden=True,
               help="Data folder of the embedded gate.")
-@click.option("--priority", type=click.Choice(["low", "normal"]), envvar="DLSYNC_PRIORITY",
-              show_envvar=True, help="CPU priority (see mirror --help).  [default: the "
-              "config's [service] priority, else normal]")
+@priority_option(default="the config's [service] priority, else normal")
 def run(config_path: Path | None, state: Path | None, gate_data: Path | None,
         priority: str | None) -> int:
     """Serve every sync pair of the config until stopped (the background service).

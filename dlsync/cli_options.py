@@ -52,12 +52,19 @@ class _Rate(_ParamType):
             self.fail(str(exc), param, ctx)
 
 
-PRIORITY_OPTION = click.option(
-    "--priority", type=click.Choice(["low", "normal"]), envvar="DLSYNC_PRIORITY",
-    show_envvar=True, help="CPU priority: low (niceness 10) lets other work on the machine "
-    "have the cores first; normal keeps the niceness dlsync was started with.  "
-    "[default: normal]")
-"""``--priority`` of the commands that sync (docs/operations.md, "CPU priority")."""
+def priority_option(default: str = "normal") -> Callable[[_F], _F]:
+    """``--priority`` of the commands that sync (docs/operations.md, "CPU priority"), its
+    default described as ``default``."""
+    from dlsync.priority import Priority
+
+    return click.option(
+        "--priority", type=click.Choice([p.value for p in Priority]), envvar="DLSYNC_PRIORITY",
+        show_envvar=True, help="CPU priority: low (niceness 10) lets other work on the machine "
+        "have the cores first; normal keeps the niceness dlsync was started with.  "
+        f"[default: {default}]")
+
+
+PRIORITY_OPTION = priority_option()
 
 BWLIMIT_OPTION = click.option(
     "--bwlimit", type=_Rate(), default=None, help="Bandwidth limit for this remote, shared by "
