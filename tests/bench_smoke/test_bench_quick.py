@@ -126,3 +126,47 @@ def test_the_gate_time_note_splits_each_span_into_running_waiting_and_idle() -> 
     assert "dtlpy" not in note
     ran, waited = common.sched_seconds_of(os.getpid())
     assert ran > 0 and waited >= 0
+
+
+def test_the_profile_breakdown_sorts_samples_by_role_and_part() -> None:
+    """py-spy's raw stacks: the main thread is the event loop's (its unnamed first samples
+    too), a pooled worker's samples go to the planner or the state writer by what is on their
+    stack, waiting leaves are counted apart, and each busy sample goes to the first part named
+    in its stack (the annotation post before the upload that encloses it)."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        import mirror_profile as profile
+    finally:
+        sys.path.remove(str(BENCH))
+
+    loop = "thread (0x1): MainThread;main (dlsync/cli.py:1)"
+    unnamed = "thread (0x1);<module> (dlsync/__main__.py:3)"
+    upload = "Executor._upload (dlsync/push/executor.py:1)"
+    pooled = "thread (0x2): AnyIO worker thread;_bootstrap (threading.py:1)"
+    planner = f"{pooled};Planner.walk (dlsync/push/planner.py:1)"
+    raw = [
+        f"{loop};Runner.run (asyncio/runners.py:118) 30",
+        f"{loop};{upload};write (aiohttp/x.py:1) 40",
+        f"{loop};{upload};sync_annotations (dlsync/push/annotate.py:1) 20",
+        f"{unnamed};_find_and_load (<frozen importlib._bootstrap>:1) 10",
+        f"{planner};_hash_open_file (dlsync/local/fingerprint.py:1) 6",
+        f"{planner};_visit (dlsync/local/scan.py:1) 3",
+        f"{planner};Handoff._cross (dlsync/push/handoff.py:1);Condition.wait (threading.py:327) 11",
+        f"{pooled};apply (dlsync/state/apply.py:1) 2",
+        f"{pooled};Condition.wait (threading.py:327) 18",
+        "garbage",
+    ]
+    found = profile.breakdown(raw)
+    assert set(found) == {"event loop", "planner", "state writer"}
+    assert (found["event loop"].samples, found["event loop"].waiting) == (100, 30)
+    assert found["event loop"].parts == {"the upload request": 40, "the annotation post": 20,
+                                         "imports (start-up)": 10}
+    assert (found["planner"].samples, found["planner"].busy) == (20, 9)
+    assert found["planner"].parts == {"hashing the file": 6,
+                                      "the scan and the march against the state": 3}
+    assert (found["state writer"].samples, found["state writer"].busy) == (2, 2)
+    text = profile.report(found, rate=10)
+    assert "event loop: busy 7.00 s (70 samples), waiting in 30 % of its 100 samples" in text
+    assert "the upload request: 57.1 % of the busy ones" in text
+    assert "planner: busy 0.90 s (9 samples), waiting in 55 % of its 20 samples" in text
+    assert "state writer: busy 0.20 s (2 samples)\n  SQLite writes: 100.0 %" in text
