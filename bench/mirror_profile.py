@@ -152,10 +152,10 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=5000)
     parser.add_argument("--rate", type=int, default=250, help="samples per second")
     parser.add_argument("--max-load", type=float, default=0.5)
-    parser.add_argument("--py-spy", default=shutil.which("py-spy") or "py-spy")
+    parser.add_argument("--py-spy", default="py-spy", help="the py-spy to run")
     parser.add_argument("--keep", type=Path, help="also keep py-spy's raw output here")
     args = parser.parse_args()
-    if shutil.which(args.py_spy) is None and not Path(args.py_spy).exists():
+    if shutil.which(args.py_spy) is None:
         sys.exit("py-spy not found: pip install py-spy, or give --py-spy PATH")
     with common.scratch() as tmp:
         root = Path(tmp)

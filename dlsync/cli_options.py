@@ -16,6 +16,7 @@ import click
 from click.core import ParameterSource
 
 from dlsync import constants, logs
+from dlsync.priority import Priority
 
 if TYPE_CHECKING:
     from dlsync.config import Config, PairConfig
@@ -55,8 +56,6 @@ class _Rate(_ParamType):
 def priority_option(default: str = "normal") -> Callable[[_F], _F]:
     """``--priority`` of the commands that sync (docs/operations.md, "CPU priority"), its
     default described as ``default``."""
-    from dlsync.priority import Priority
-
     return click.option(
         "--priority", type=click.Choice([p.value for p in Priority]), envvar="DLSYNC_PRIORITY",
         show_envvar=True, help="CPU priority: low (niceness 10) lets other work on the machine "
