@@ -232,7 +232,8 @@ def percentile(samples: list[float], share: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="10 changes, a 200-file burst")
+    parser.add_argument("--quick", action="store_true",
+                        help="5 changes, a 200-file burst, a 0.3 s settle")
     parser.add_argument("--changes", type=int, default=200)
     parser.add_argument("--burst", type=int, default=5000)
     parser.add_argument("--runs", type=int, default=3, help="bursts of each kind (median)")
@@ -242,7 +243,8 @@ def main() -> None:
     parser.add_argument("--max-load", type=float, default=0.5,
                         help="the burst and the mirror wait until the 1-minute load is under this")
     args = parser.parse_args()
-    changes, count = (10, 200) if args.quick else (args.changes, args.burst)
+    changes, count = (5, 200) if args.quick else (args.changes, args.burst)
+    settle = 0.3 if args.quick else args.settle
     runs = 1 if args.quick else args.runs
     max_load = 100.0 if args.quick else args.max_load
     with tempfile.TemporaryDirectory(prefix="dlsync-bench-") as tmp, \
@@ -251,14 +253,14 @@ def main() -> None:
         source = work / "source"
         (source / "changes").mkdir(parents=True)
         env = common.mirror_env(gate, work)
-        config = write_config(work, gate, source, args.settle)
+        config = write_config(work, gate, source, settle)
         with running_service(config, env, work / "service.log") as pid:
             samples, bursts, mirrors = asyncio.run(measure_service(
-                gate, work, changes, count, runs, args.settle, max_load, pid,
+                gate, work, changes, count, runs, settle, max_load, pid,
                 lambda folder: mirror_burst(gate, work, folder, env)))
         if args.log:
             shutil.copyfile(work / "service.log", args.log)
-    result = summarise(samples, bursts, mirrors, count, args.settle)
+    result = summarise(samples, bursts, mirrors, count, settle)
     report(result, args, write=not (args.quick or args.no_docs))
 
 

@@ -66,6 +66,8 @@ REMOTE_KEYS: dict[str, Convert] = {
     "bwlimit": convert.bandwidth,
     "stall_timeout": convert.number(0.0, inclusive=False),
     "blind_retry_max_size": convert.byte_size,
+    "max_attempts": convert.integer(1),
+    "max_total_wait": convert.number(0.0, inclusive=False),
     "ca_file": convert.path,
     "verify_ssl": convert.boolean,
 }

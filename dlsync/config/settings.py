@@ -45,6 +45,7 @@ class RemoteConfig:
     """A Dataloop API endpoint and how hard dlsync may use it; ``url`` "local" is the gate.
 
     ``bwlimit`` is bytes per second (``None``: no limit); ``blind_retry_max_size`` bytes.
+    ``max_attempts`` and ``max_total_wait`` (seconds) bound every call's and operation's retries.
     """
 
     name: str
@@ -59,6 +60,8 @@ class RemoteConfig:
     bwlimit: float | None = None
     stall_timeout: float = constants.STALL_TIMEOUT_S
     blind_retry_max_size: int = constants.BLIND_RETRY_MAX_BYTES
+    max_attempts: int = constants.MAX_ATTEMPTS
+    max_total_wait: float = constants.MAX_TOTAL_WAIT_S
     ca_file: Path | None = None
     verify_ssl: bool = True
 

@@ -45,7 +45,8 @@ def settings_for(remote: RemoteConfig, url: str | None = None,
     return RemoteSettings(
         url=target, rate=remote.rate, burst=remote.burst, concurrency=remote.concurrency,
         stall_timeout=remote.stall_timeout, bwlimit=remote.bwlimit,
-        blind_retry_max_size=remote.blind_retry_max_size, ca_file=remote.ca_file,
+        blind_retry_max_size=remote.blind_retry_max_size, max_attempts=remote.max_attempts,
+        max_total_wait=remote.max_total_wait, ca_file=remote.ca_file,
         verify_ssl=remote.verify_ssl,
         proxy=proxy_for(target, os.environ if env is None else env))
 

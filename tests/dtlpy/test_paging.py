@@ -6,23 +6,44 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import anyio
 import pytest
 
+from dlsync.gate.server import RunningGate
+from dlsync.remote.client import DataloopClient
+from dlsync.remote.credentials import Credentials
+from dlsync.remote.settings import RemoteSettings
 from tests.dtlpy.samples import write_flat
-from tests.dtlpy.sdk import DTLPY_MARKS, unique
+from tests.dtlpy.sdk import DTLPY_MARKS, EMAIL, unique
 
 pytestmark = [*DTLPY_MARKS, pytest.mark.slow]
 
 MANY = 1050
 
 
+async def upload_with_dlsync(gate: RunningGate, dataset_id: str, files: list[Path]) -> None:
+    """Upload ``files`` under ``/many`` with dlsync's own client, 32 at a time: these tests are
+    about dtlpy's paging, and dtlpy's uploader (covered by tests/dtlpy/test_upload.py) would
+    take ten times as long to fill the dataset."""
+    settings = RemoteSettings(url=gate.url, rate=10_000, burst=1_000)
+    async with DataloopClient(settings, Credentials(gate.mint_token(email=EMAIL))) as client:
+        limit = anyio.Semaphore(32)
+
+        async def one(path: Path) -> None:
+            async with limit:
+                await client.upload(dataset_id, path, f"/many/{path.name}")
+
+        async with anyio.create_task_group() as group:
+            for path in files:
+                group.start_soon(one, path)
+
+
 @pytest.fixture(scope="module")
-def many(project: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+def many(gate: RunningGate, project: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """A dataset holding 1,050 distinct one-pixel PNGs under ``/many``."""
-    folder = tmp_path_factory.mktemp("many")
-    write_flat(folder, MANY)
+    files = write_flat(tmp_path_factory.mktemp("many"), MANY)
     dataset = project.datasets.create(dataset_name=unique("many"))
-    dataset.items.upload(local_path=f"{folder}/*", remote_path="/many", raise_on_error=True)
+    anyio.run(upload_with_dlsync, gate, dataset.id, files)
     return dataset
 
 

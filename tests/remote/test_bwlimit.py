@@ -15,6 +15,7 @@ import pytest
 from dlsync.config import parse_text
 from dlsync.errors import ConfigError
 from dlsync.gate.server import RunningGate
+from dlsync.remote import connect
 from dlsync.remote.bandwidth import Bandwidth
 from dlsync.remote.client import DataloopClient
 from dlsync.remote.credentials import Credentials
@@ -51,13 +52,16 @@ def test_sizes_parse() -> None:
 
 def test_remote_keys_in_the_config_file() -> None:
     """bwlimit (a string with its unit), stall_timeout, blind_retry_max_size (bytes or a size),
-    ca_file and verify_ssl are keys of a remote."""
+    max_attempts, max_total_wait, ca_file and verify_ssl are keys of a remote, and reach the
+    client's settings."""
     config = parse_text("""
 [remotes.corp]
 url = "https://gate.example/api/v1"
 bwlimit = "10M"
 stall_timeout = 30
 blind_retry_max_size = "256M"
+max_attempts = 2
+max_total_wait = 4.5
 ca_file = "certs/corp.pem"
 verify_ssl = false
 """, CONFIG)
@@ -65,6 +69,14 @@ verify_ssl = false
     assert (remote.bwlimit, remote.stall_timeout, remote.blind_retry_max_size) == \
         (10.0 * MIB, 30.0, 256 * MIB)
     assert (remote.ca_file, remote.verify_ssl) == (Path("/etc/dlsync/certs/corp.pem"), False)
+    client = connect.settings_for(remote, env={})
+    assert (client.max_attempts, client.max_total_wait, client.stall_timeout) == (2, 4.5, 30.0)
+    assert (client.pacer_settings().max_attempts, client.pacer_settings().max_total_wait) == \
+        (2, 4.5)
+    with pytest.raises(ConfigError, match=r"remotes\.corp\.max_attempts"):
+        parse_text('[remotes.corp]\nurl = "https://g.example"\nmax_attempts = 0\n', CONFIG)
+    with pytest.raises(ConfigError, match=r"remotes\.corp\.max_total_wait"):
+        parse_text('[remotes.corp]\nurl = "https://g.example"\nmax_total_wait = 0\n', CONFIG)
     with pytest.raises(ConfigError, match=r"remotes\.corp\.bwlimit"):
         parse_text('[remotes.corp]\nurl = "https://g.example"\nbwlimit = 10\n', CONFIG)
     with pytest.raises(ConfigError, match="10MB"):

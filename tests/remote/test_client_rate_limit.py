@@ -56,8 +56,9 @@ def share_429(stats: dict[str, Any]) -> float:
 
 @pytest.mark.slow
 async def test_pacer_at_server_rate_succeeds_with_few_429s(gate: Any, tmp_path: Path) -> None:
-    """At 49/s against a 50/s gate, 1,000 uploads succeed, ≤ 5 % of answers are 429."""
-    stats, rate, client = await run_uploads(gate, tmp_path, 49.0, 1000)
+    """At 49/s against a 50/s gate, 400 uploads (eight seconds) succeed, ≤ 5 % of answers are
+    429."""
+    stats, rate, client = await run_uploads(gate, tmp_path, 49.0, 400)
     print(f"\nclient 49/s vs gate 50/s: {rate:.1f} uploads/s ({rate / SERVER_RATE:.0%} of the "
           f"limit), 429 share {share_429(stats):.2%}, pacer {client.pacer.stats()}")
     assert share_429(stats) <= 0.05
@@ -69,7 +70,7 @@ async def test_pacer_at_server_rate_succeeds_with_few_429s(gate: Any, tmp_path: 
 async def test_aimd_settles_a_client_configured_above_the_server(gate: Any,
                                                                  tmp_path: Path) -> None:
     """At 100/s against a 50/s gate, AIMD cuts the rate: every upload still succeeds."""
-    stats, rate, client = await run_uploads(gate, tmp_path, 100.0, 500)
+    stats, rate, client = await run_uploads(gate, tmp_path, 100.0, 300)
     pacer = client.pacer.stats()
     print(f"\nclient 100/s vs gate 50/s: {rate:.1f} uploads/s, 429 share "
           f"{share_429(stats):.2%}, rate cuts {pacer.rate_decreases}, pacer {pacer}")

@@ -73,7 +73,12 @@ async def test_token_never_appears_in_logs_plans_status_or_state(
                                                                       "--dry-run", "--json"))
     assert "f9.jpg" in outputs["dry-run text"] and "f9.jpg" in outputs["dry-run JSON"]
     gate.set_faults(gate_faults(fail_rate=1.0))
-    code, outputs["run against 5xx"] = await _dlsync(token, *_mirror_args(gate, source, state))
+    # a remote of the config that gives up after two tries, so the failing run ends quickly
+    config = tmp_path / "dlsync.toml"
+    config.write_text(f'[remotes.gate]\nurl = "{gate.url}"\nmax_attempts = 2\n')
+    failing = _mirror_args(gate, source, state)
+    failing[failing.index(gate.url)] = "gate"
+    code, outputs["run against 5xx"] = await _dlsync(token, *failing, "--config", str(config))
     assert code != 0 and '"level": "warning"' in outputs["run against 5xx"]
     gate.set_faults(gate_faults())
     foreign = TokenAuthority(b"another secret entirely, 32 bytes!").mint("x@y.z", 3600)
