@@ -39,8 +39,10 @@ async def _dlsync(token: str, *argv: str) -> tuple[int, str]:
     return child.returncode or 0, out.decode("utf-8", "replace")
 
 
-def _mirror_args(gate: RunningGate, source: Path, state: Path, *extra: str) -> list[str]:
-    return ["--log-level", "debug", "--log-json", "mirror", str(source), "--remote", gate.url,
+def _mirror_args(gate: RunningGate, source: Path, state: Path, *extra: str,
+                 remote: str | None = None) -> list[str]:
+    return ["--log-level", "debug", "--log-json", "mirror", str(source),
+            "--remote", remote or gate.url,
             "--project", "sec", "--dataset", "tree", "--state", str(state), "--no-progress",
             *extra]
 
@@ -76,9 +78,8 @@ async def test_token_never_appears_in_logs_plans_status_or_state(
     # a remote of the config that gives up after two tries, so the failing run ends quickly
     config = tmp_path / "dlsync.toml"
     config.write_text(f'[remotes.gate]\nurl = "{gate.url}"\nmax_attempts = 2\n')
-    failing = _mirror_args(gate, source, state)
-    failing[failing.index(gate.url)] = "gate"
-    code, outputs["run against 5xx"] = await _dlsync(token, *failing, "--config", str(config))
+    code, outputs["run against 5xx"] = await _dlsync(
+        token, *_mirror_args(gate, source, state, "--config", str(config), remote="gate"))
     assert code != 0 and '"level": "warning"' in outputs["run against 5xx"]
     gate.set_faults(gate_faults())
     foreign = TokenAuthority(b"another secret entirely, 32 bytes!").mint("x@y.z", 3600)
