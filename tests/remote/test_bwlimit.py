@@ -71,8 +71,8 @@ verify_ssl = false
     assert (remote.ca_file, remote.verify_ssl) == (Path("/etc/dlsync/certs/corp.pem"), False)
     client = connect.settings_for(remote, env={})
     assert (client.max_attempts, client.max_total_wait, client.stall_timeout) == (2, 4.5, 30.0)
-    assert (client.pacer_settings().max_attempts, client.pacer_settings().max_total_wait) == \
-        (2, 4.5)
+    pacer = client.pacer_settings()
+    assert (pacer.max_attempts, pacer.max_total_wait) == (2, 4.5)
     with pytest.raises(ConfigError, match=r"remotes\.corp\.max_attempts"):
         parse_text('[remotes.corp]\nurl = "https://g.example"\nmax_attempts = 0\n', CONFIG)
     with pytest.raises(ConfigError, match=r"remotes\.corp\.max_total_wait"):
